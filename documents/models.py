@@ -1,0 +1,112 @@
+"""Document, recipients, route steps, tasks and the action history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from office_api.db import Base, UTCDateTime, utcnow
+
+
+class Document(Base):
+    """An official document (公文). ``version`` increases on every change.
+
+    ``round`` counts submissions: a return and resubmission starts round n+1 at step 0.
+    ``current_step`` is the index of the open step while ``status`` is ``in_review``.
+    """
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    doc_type: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    sensitivity: Mapped[str] = mapped_column(String(16), default="public")
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    drafter_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    issuing_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    current_step: Mapped[int | None] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    attested_no_state_secret_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DocumentRecipient(Base):
+    """A recipient unit: ``kind`` main (主送) or cc (抄送)."""
+
+    __tablename__ = "document_recipients"
+    __table_args__ = (UniqueConstraint("document_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class RouteStep(Base):
+    """Step ``index`` (0-based) of a document's route."""
+
+    __tablename__ = "route_steps"
+    __table_args__ = (UniqueConstraint("document_id", "index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+
+
+class StepAssignee(Base):
+    """A user named on a step of the route."""
+
+    __tablename__ = "step_assignees"
+    __table_args__ = (UniqueConstraint("step_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("route_steps.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Task(Base):
+    """A to-do (待办) of one assignee in one step of one submission round."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_assignee_status", "assignee_id", "status", "id"),
+        Index("ix_tasks_document_round", "document_id", "round"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("route_steps.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    opinion: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DocumentAction(Base):
+    """One entry of a document's history: who did what, when, with which opinion."""
+
+    __tablename__ = "document_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    round: Mapped[int] = mapped_column(Integer)
+    step_index: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    opinion: Mapped[str | None] = mapped_column(Text)
+    attested_no_state_secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

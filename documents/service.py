@@ -1,0 +1,523 @@
+"""Use cases of document routing: create, submit, approve, return; visibility; reads.
+
+Each write function runs inside the caller's unit of work, locks the document row it
+changes (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite write transactions are serialized
+by ``BEGIN IMMEDIATE``), records history and notifications in the same transaction, and
+raises :class:`DomainError` for expected outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from documents import routing
+from documents.classification import state_secret_reason
+from documents.models import Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
+from documents.types import (
+    ActionKind,
+    DocType,
+    DocumentStatus,
+    RecipientKind,
+    Sensitivity,
+    StepMode,
+    TaskStatus,
+    Urgency,
+)
+from messaging.models import NotificationKind
+from messaging.outbox import Message, Publisher, notify
+from office_api.db import UnitOfWork, utcnow
+from office_api.errors import DomainError, ErrorCode, ErrorCollector
+from office_api.org.models import OrgUnit, User
+from office_api.org.permissions import Actor
+from office_api.org.service import primary_unit_id
+
+MAX_TITLE = 200
+MAX_BODY = 200_000
+MAX_OPINION = 2_000
+MAX_STEPS = 20
+MAX_ASSIGNEES = 50
+MAX_RECIPIENTS = 300
+
+
+@dataclass
+class StepInput:
+    name: str
+    mode: StepMode
+    assignee_ids: list[int]
+
+
+@dataclass
+class DocumentInput:
+    title: str
+    doc_type: DocType
+    body: str = ""
+    urgency: Urgency = Urgency.NORMAL
+    sensitivity: Sensitivity = Sensitivity.PUBLIC
+    classification: str | None = None
+    main_recipient_ids: list[int] = field(default_factory=list)
+    cc_recipient_ids: list[int] = field(default_factory=list)
+    steps: list[StepInput] = field(default_factory=list)
+
+
+async def _validate(session: AsyncSession, data: DocumentInput) -> None:
+    errors = ErrorCollector()
+    reason = state_secret_reason(data.classification)
+    if reason is not None:
+        errors.add(ErrorCode.STATE_SECRET_REFUSED, "classification", detail=reason)
+    title = (data.title or "").strip()
+    if not title:
+        errors.add(ErrorCode.REQUIRED, "title")
+    elif len(title) > MAX_TITLE:
+        errors.add(ErrorCode.TOO_LONG, "title", limit=MAX_TITLE)
+    if len(data.body or "") > MAX_BODY:
+        errors.add(ErrorCode.TOO_LONG, "body", limit=MAX_BODY)
+    unit_ids: list[tuple[str, int]] = []
+    for key, ids in (("mainRecipientIds", data.main_recipient_ids), ("ccRecipientIds", data.cc_recipient_ids)):
+        if len(ids) > MAX_RECIPIENTS:
+            errors.add(ErrorCode.TOO_MANY, key, limit=MAX_RECIPIENTS)
+            continue
+        unit_ids += [(f"{key}.{i}", uid) for i, uid in enumerate(ids)]
+    seen_units: set[int] = set()
+    for path, uid in unit_ids:
+        if uid in seen_units:
+            errors.add(ErrorCode.DUPLICATE, path, detail="recipient listed twice")
+        seen_units.add(uid)
+    if not data.steps:
+        errors.add(ErrorCode.REQUIRED, "route.steps")
+    elif len(data.steps) > MAX_STEPS:
+        errors.add(ErrorCode.TOO_MANY, "route.steps", limit=MAX_STEPS)
+    user_refs: list[tuple[str, int]] = []
+    for si, step in enumerate(data.steps[:MAX_STEPS]):
+        prefix = f"route.steps.{si}"
+        name = (step.name or "").strip()
+        if not name:
+            errors.add(ErrorCode.REQUIRED, f"{prefix}.name")
+        elif len(name) > 64:
+            errors.add(ErrorCode.TOO_LONG, f"{prefix}.name", limit=64)
+        if len(step.assignee_ids) > MAX_ASSIGNEES:
+            errors.add(ErrorCode.TOO_MANY, f"{prefix}.assigneeIds", limit=MAX_ASSIGNEES)
+            continue
+        rule = routing.validate_step(step.mode, len(step.assignee_ids))
+        if rule:
+            errors.add(ErrorCode.INVALID_VALUE, f"{prefix}.assigneeIds", detail=rule)
+        if len(set(step.assignee_ids)) != len(step.assignee_ids):
+            errors.add(ErrorCode.DUPLICATE, f"{prefix}.assigneeIds", detail="assignee listed twice")
+        user_refs += [(f"{prefix}.assigneeIds.{i}", uid) for i, uid in enumerate(step.assignee_ids)]
+    if unit_ids:
+        found = {
+            row.id: row.is_active
+            for row in (
+                await session.execute(
+                    select(OrgUnit.id, OrgUnit.is_active).where(OrgUnit.id.in_({u for _, u in unit_ids}))
+                )
+            )
+        }
+        for path, uid in unit_ids:
+            if uid not in found:
+                errors.add(ErrorCode.NOT_FOUND, path)
+            elif not found[uid]:
+                errors.add(ErrorCode.INACTIVE, path, detail=f"unit {uid}")
+    if user_refs:
+        users = {
+            row.id: row.is_active
+            for row in (
+                await session.execute(select(User.id, User.is_active).where(User.id.in_({u for _, u in user_refs})))
+            )
+        }
+        for path, uid in user_refs:
+            if uid not in users:
+                errors.add(ErrorCode.NOT_FOUND, path)
+            elif not users[uid]:
+                errors.add(ErrorCode.INACTIVE, path, detail=f"user {uid}")
+    errors.raise_if_any()
+
+
+async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) -> Document:
+    """Create a draft drafted by ``actor`` in the unit of their primary position.
+
+    Raises ``STATE_SECRET_REFUSED`` for any state-secret classification (DOMAIN.md §3.3),
+    ``NO_POSITION`` when the actor holds no post, and field errors for invalid input.
+    """
+    session = uow.session
+    await _validate(session, data)
+    unit_id = await primary_unit_id(session, actor.user_id)
+    if unit_id is None:
+        raise DomainError(ErrorCode.NO_POSITION)
+    doc = Document(
+        title=data.title.strip(),
+        doc_type=data.doc_type.value,
+        body=data.body or "",
+        urgency=data.urgency.value,
+        sensitivity=data.sensitivity.value,
+        status=DocumentStatus.DRAFT.value,
+        drafter_id=actor.user_id,
+        issuing_unit_id=unit_id,
+        round=0,
+    )
+    session.add(doc)
+    await session.flush()
+    for kind, ids in ((RecipientKind.MAIN, data.main_recipient_ids), (RecipientKind.CC, data.cc_recipient_ids)):
+        for i, uid in enumerate(ids):
+            session.add(DocumentRecipient(document_id=doc.id, unit_id=uid, kind=kind.value, position=i))
+    for si, step in enumerate(data.steps):
+        rs = RouteStep(document_id=doc.id, index=si, name=step.name.strip(), mode=step.mode.value)
+        session.add(rs)
+        await session.flush()
+        for i, uid in enumerate(step.assignee_ids):
+            session.add(StepAssignee(step_id=rs.id, user_id=uid, position=i))
+    session.add(DocumentAction(document_id=doc.id, actor_id=actor.user_id, action=ActionKind.CREATED.value, round=0))
+    await session.flush()
+    return doc
+
+
+async def _lock_document(session: AsyncSession, document_id: int) -> Document:
+    doc = (
+        await session.execute(select(Document).where(Document.id == document_id).with_for_update())
+    ).scalar_one_or_none()
+    if doc is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "documentId")
+    return doc
+
+
+async def _steps(session: AsyncSession, document_id: int) -> list[RouteStep]:
+    return list(
+        (
+            await session.execute(
+                select(RouteStep).where(RouteStep.document_id == document_id).order_by(RouteStep.index)
+            )
+        ).scalars()
+    )
+
+
+async def _open_step(uow: UnitOfWork, broker: Publisher, doc: Document, step: RouteStep, sender: Actor) -> list[Task]:
+    session = uow.session
+    assignees = list(
+        (
+            await session.execute(
+                select(StepAssignee.user_id).where(StepAssignee.step_id == step.id).order_by(StepAssignee.position)
+            )
+        ).scalars()
+    )
+    tasks = [
+        Task(document_id=doc.id, step_id=step.id, round=doc.round, assignee_id=uid, sender_id=sender.user_id)
+        for uid in assignees
+    ]
+    session.add_all(tasks)
+    await session.flush()
+    doc.current_step = step.index
+    await notify(
+        uow,
+        broker,
+        [
+            Message(
+                user_id=t.assignee_id,
+                kind=NotificationKind.TASK_ASSIGNED.value,
+                title=f"待办：{doc.title}",
+                body=f"{sender.display_name} 送来《{doc.title}》，请{step.name}",
+                subject_type="Document",
+                subject_id=doc.id,
+                actor_id=sender.user_id,
+                payload={"taskId": t.id, "stepIndex": step.index, "round": doc.round},
+            )
+            for t in tasks
+        ],
+    )
+    return tasks
+
+
+async def submit_document(
+    uow: UnitOfWork, broker: Publisher, actor: Actor, document_id: int, *, attest_no_state_secret: bool
+) -> Document:
+    """Submit a draft (or resubmit a returned document): a new round opens step 0.
+
+    Only the drafter may submit (``NOT_FOUND`` for others, who cannot see the draft).
+    ``attest_no_state_secret`` must be true (``ATTESTATION_REQUIRED``, DOMAIN.md §3.3); the
+    attestation is recorded in the history. ``INVALID_STATE`` unless draft or returned.
+    """
+    session = uow.session
+    doc = await _lock_document(session, document_id)
+    if doc.drafter_id != actor.user_id:
+        raise DomainError(ErrorCode.NOT_FOUND, "documentId")
+    if not routing.can_submit(DocumentStatus(doc.status)):
+        raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)
+    if not attest_no_state_secret:
+        raise DomainError(ErrorCode.ATTESTATION_REQUIRED, "attestNoStateSecret")
+    steps = await _steps(session, doc.id)
+    now = utcnow()
+    doc.round += 1
+    doc.status = DocumentStatus.IN_REVIEW.value
+    doc.attested_no_state_secret_at = now
+    doc.version += 1
+    session.add(
+        DocumentAction(
+            document_id=doc.id,
+            actor_id=actor.user_id,
+            action=ActionKind.SUBMITTED.value,
+            round=doc.round,
+            step_index=0,
+            attested_no_state_secret=True,
+        )
+    )
+    await _open_step(uow, broker, doc, steps[0], actor)
+    return doc
+
+
+async def _load_task_for_action(session: AsyncSession, actor: Actor, task_id: int) -> tuple[Task, Document]:
+    task = await session.get(Task, task_id)
+    if task is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "taskId")
+    doc = await _lock_document(session, task.document_id)
+    await session.refresh(task)
+    if task.assignee_id != actor.user_id:
+        raise DomainError(ErrorCode.NOT_YOUR_TASK, "taskId")
+    if not routing.can_act(DocumentStatus(doc.status), TaskStatus(task.status)):
+        raise DomainError(ErrorCode.TASK_ALREADY_HANDLED, "taskId")
+    return task, doc
+
+
+def _opinion(opinion: str | None, *, required: bool) -> str | None:
+    text = (opinion or "").strip()
+    if required and not text:
+        raise DomainError(ErrorCode.REQUIRED, "opinion")
+    if len(text) > MAX_OPINION:
+        raise DomainError(ErrorCode.TOO_LONG, "opinion", limit=MAX_OPINION)
+    return text or None
+
+
+async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id: int, opinion: str | None) -> Task:
+    """Approve ``actor``'s pending task with an optional opinion.
+
+    Completes the step when its mode says so and opens the next one, or approves the
+    document after the last step. Errors: ``NOT_FOUND``, ``NOT_YOUR_TASK``,
+    ``TASK_ALREADY_HANDLED`` (e.g. a retried request, or a task cancelled by a return).
+    """
+    session = uow.session
+    text = _opinion(opinion, required=False)
+    task, doc = await _load_task_for_action(session, actor, task_id)
+    now = utcnow()
+    task.status = TaskStatus.APPROVED.value
+    task.opinion = text
+    task.acted_at = now
+    steps = await _steps(session, doc.id)
+    step = next(s for s in steps if s.id == task.step_id)
+    statuses = [
+        TaskStatus(s)
+        for s in (
+            await session.execute(select(Task.status).where(Task.step_id == step.id, Task.round == doc.round))
+        ).scalars()
+    ]
+    session.add(
+        DocumentAction(
+            document_id=doc.id,
+            actor_id=actor.user_id,
+            action=ActionKind.APPROVED.value,
+            round=doc.round,
+            step_index=step.index,
+            task_id=task.id,
+            opinion=text,
+        )
+    )
+    doc.version += 1
+    messages = [
+        Message(
+            user_id=doc.drafter_id,
+            kind=NotificationKind.TASK_APPROVED.value,
+            title=f"已{step.name}：{doc.title}",
+            body=f"{actor.display_name}：{text or '同意'}",
+            subject_type="Document",
+            subject_id=doc.id,
+            actor_id=actor.user_id,
+            payload={"taskId": task.id, "stepIndex": step.index, "round": doc.round},
+        )
+    ]
+    transition = routing.after_approval(step.index, len(steps), StepMode(step.mode), statuses)
+    if transition.outcome is routing.Outcome.FINISH:
+        doc.status = DocumentStatus.APPROVED.value
+        doc.current_step = None
+        session.add(
+            DocumentAction(
+                document_id=doc.id, actor_id=actor.user_id, action=ActionKind.COMPLETED.value, round=doc.round
+            )
+        )
+        messages.append(
+            Message(
+                user_id=doc.drafter_id,
+                kind=NotificationKind.DOCUMENT_APPROVED.value,
+                title=f"已办结：{doc.title}",
+                body="公文已完成全部审批环节",
+                subject_type="Document",
+                subject_id=doc.id,
+                actor_id=actor.user_id,
+            )
+        )
+    await notify(uow, broker, messages)
+    if transition.outcome is routing.Outcome.ADVANCE:
+        assert transition.next_step is not None
+        await _open_step(uow, broker, doc, steps[transition.next_step], actor)
+    await session.flush()
+    return task
+
+
+async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id: int, opinion: str | None) -> Task:
+    """Return the document to its drafter from ``actor``'s pending task (opinion required).
+
+    The step's other pending tasks are cancelled (their assignees are told); the drafter
+    may resubmit, which starts a new round at the first step.
+    """
+    session = uow.session
+    text = _opinion(opinion, required=True)
+    task, doc = await _load_task_for_action(session, actor, task_id)
+    now = utcnow()
+    task.status = TaskStatus.RETURNED.value
+    task.opinion = text
+    task.acted_at = now
+    others = list(
+        (
+            await session.execute(
+                select(Task).where(
+                    Task.document_id == doc.id,
+                    Task.round == doc.round,
+                    Task.status == TaskStatus.PENDING.value,
+                    Task.id != task.id,
+                )
+            )
+        ).scalars()
+    )
+    for other in others:
+        other.status = TaskStatus.CANCELLED.value
+        other.acted_at = now
+    step_index = doc.current_step
+    doc.status = DocumentStatus.RETURNED.value
+    doc.current_step = None
+    doc.version += 1
+    session.add(
+        DocumentAction(
+            document_id=doc.id,
+            actor_id=actor.user_id,
+            action=ActionKind.RETURNED.value,
+            round=doc.round,
+            step_index=step_index,
+            task_id=task.id,
+            opinion=text,
+        )
+    )
+    messages = [
+        Message(
+            user_id=doc.drafter_id,
+            kind=NotificationKind.DOCUMENT_RETURNED.value,
+            title=f"被退回：{doc.title}",
+            body=f"{actor.display_name}：{text}",
+            subject_type="Document",
+            subject_id=doc.id,
+            actor_id=actor.user_id,
+            payload={"taskId": task.id, "stepIndex": step_index, "round": doc.round},
+        )
+    ]
+    messages += [
+        Message(
+            user_id=o.assignee_id,
+            kind=NotificationKind.TASK_CANCELLED.value,
+            title=f"待办已取消：{doc.title}",
+            body=f"{actor.display_name} 已将公文退回拟稿人",
+            subject_type="Document",
+            subject_id=doc.id,
+            actor_id=actor.user_id,
+            payload={"taskId": o.id, "round": doc.round},
+        )
+        for o in others
+    ]
+    await notify(uow, broker, messages)
+    await session.flush()
+    return task
+
+
+# ---- reads -----------------------------------------------------------------------------
+
+
+def visible_to(user_id: int):
+    """SQL condition: the drafter, or anyone with a task on the document (any round)."""
+    return or_(
+        Document.drafter_id == user_id,
+        exists().where(Task.document_id == Document.id, Task.assignee_id == user_id),
+    )
+
+
+async def get_visible_document(session: AsyncSession, actor: Actor, document_id: int) -> Document | None:
+    """The document if ``actor`` may read it, else None (existence is not revealed)."""
+    return (
+        await session.execute(select(Document).where(Document.id == document_id, visible_to(actor.user_id)))
+    ).scalar_one_or_none()
+
+
+async def visible_document_ids(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> set[int]:
+    rows = await session.execute(select(Document.id).where(Document.id.in_(list(ids)), visible_to(actor.user_id)))
+    return set(rows.scalars())
+
+
+async def pending_tasks(session: AsyncSession, user_id: int, before_id: int | None, limit: int) -> list[Task]:
+    """``user_id``'s pending tasks, newest first (descending id), ``limit`` after the cursor."""
+    q = (
+        select(Task)
+        .where(Task.assignee_id == user_id, Task.status == TaskStatus.PENDING.value)
+        .order_by(Task.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        q = q.where(Task.id < before_id)
+    return list((await session.execute(q)).scalars())
+
+
+async def count_pending_tasks(session: AsyncSession, user_id: int) -> int:
+    q = (
+        select(func.count())
+        .select_from(Task)
+        .where(Task.assignee_id == user_id, Task.status == TaskStatus.PENDING.value)
+    )
+    return int((await session.execute(q)).scalar_one())
+
+
+async def document_steps(session: AsyncSession, document_id: int) -> list[RouteStep]:
+    return await _steps(session, document_id)
+
+
+async def document_tasks(session: AsyncSession, document_id: int) -> list[Task]:
+    """Every task of the document, all rounds, in creation order."""
+    return list(
+        (await session.execute(select(Task).where(Task.document_id == document_id).order_by(Task.id))).scalars()
+    )
+
+
+async def document_history(session: AsyncSession, document_id: int) -> list[DocumentAction]:
+    return list(
+        (
+            await session.execute(
+                select(DocumentAction).where(DocumentAction.document_id == document_id).order_by(DocumentAction.id)
+            )
+        ).scalars()
+    )
+
+
+async def document_recipients(session: AsyncSession, document_id: int) -> list[DocumentRecipient]:
+    return list(
+        (
+            await session.execute(
+                select(DocumentRecipient)
+                .where(DocumentRecipient.document_id == document_id)
+                .order_by(DocumentRecipient.kind, DocumentRecipient.position)
+            )
+        ).scalars()
+    )
+
+
+async def step_assignees(session: AsyncSession, step_ids: Sequence[int]) -> list[StepAssignee]:
+    return list(
+        (
+            await session.execute(
+                select(StepAssignee).where(StepAssignee.step_id.in_(list(step_ids))).order_by(StepAssignee.position)
+            )
+        ).scalars()
+    )

@@ -1,0 +1,97 @@
+"""Enumerations of the document domain (DOMAIN.md §0.1, §1.1, §3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DocType(StrEnum):
+    """The 15 document types of the 2012 regulation, Art. 8 (DOMAIN.md §1.1)."""
+
+    RESOLUTION = "resolution"  # 决议
+    DECISION = "decision"  # 决定
+    ORDER = "order"  # 命令(令)
+    COMMUNIQUE = "communique"  # 公报
+    ANNOUNCEMENT = "announcement"  # 公告
+    PUBLIC_NOTICE = "public_notice"  # 通告
+    OPINION = "opinion"  # 意见
+    NOTICE = "notice"  # 通知
+    BULLETIN = "bulletin"  # 通报
+    REPORT = "report"  # 报告
+    REQUEST = "request"  # 请示
+    REPLY = "reply"  # 批复
+    MOTION = "motion"  # 议案
+    LETTER = "letter"  # 函
+    MINUTES = "minutes"  # 纪要
+
+
+#: Chinese name of each type, and accepted aliases (会议纪要 → 纪要, 令 → 命令).
+DOC_TYPE_NAMES: dict[DocType, str] = {
+    DocType.RESOLUTION: "决议",
+    DocType.DECISION: "决定",
+    DocType.ORDER: "命令",
+    DocType.COMMUNIQUE: "公报",
+    DocType.ANNOUNCEMENT: "公告",
+    DocType.PUBLIC_NOTICE: "通告",
+    DocType.OPINION: "意见",
+    DocType.NOTICE: "通知",
+    DocType.BULLETIN: "通报",
+    DocType.REPORT: "报告",
+    DocType.REQUEST: "请示",
+    DocType.REPLY: "批复",
+    DocType.MOTION: "议案",
+    DocType.LETTER: "函",
+    DocType.MINUTES: "纪要",
+}
+
+
+class Urgency(StrEnum):
+    """紧急程度 (REG Art. 9(3)): unmarked 平件, 加急, 特急."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"
+    EXTRA_URGENT = "extra_urgent"
+
+
+class Sensitivity(StrEnum):
+    """Non-classified markings (DOMAIN.md §3.2). Never a state-secret level."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    WORK_SECRET = "work_secret"
+
+
+class DocumentStatus(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    RETURNED = "returned"
+    APPROVED = "approved"
+
+
+class StepMode(StrEnum):
+    """How a step completes: ``single`` (one assignee) or ``parallel_all`` (会签: all)."""
+
+    SINGLE = "single"
+    PARALLEL_ALL = "parallel_all"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class RecipientKind(StrEnum):
+    MAIN = "main"  # 主送
+    CC = "cc"  # 抄送
+
+
+class ActionKind(StrEnum):
+    """Entries of a document's history."""
+
+    CREATED = "created"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    COMPLETED = "completed"

@@ -1,0 +1,1 @@
+"""Meeting scheduling: rooms, invitations, replies, check-in, minutes (to come)."""

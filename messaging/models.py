@@ -1,0 +1,58 @@
+"""Notification rows and the per-user sequence counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from office_api.db import Base, UTCDateTime, utcnow
+
+
+class NotificationKind(StrEnum):
+    """What happened. Clients switch on these values."""
+
+    TASK_ASSIGNED = "TASK_ASSIGNED"
+    TASK_CANCELLED = "TASK_CANCELLED"
+    TASK_APPROVED = "TASK_APPROVED"
+    DOCUMENT_RETURNED = "DOCUMENT_RETURNED"
+    DOCUMENT_APPROVED = "DOCUMENT_APPROVED"
+
+
+class Notification(Base):
+    """One event that concerns one person, numbered ``seq`` = 1, 2, 3… per user, gapless.
+
+    Written in the same transaction as the change it reports (transactional outbox).
+    ``subject_type``/``subject_id`` name what it is about (e.g. ``Document``, 42).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "seq"),
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(String(1000), default="")
+    subject_type: Mapped[str | None] = mapped_column(String(40))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationCounter(Base):
+    """The last sequence number given to a user; updated under a row lock."""
+
+    __tablename__ = "notification_counters"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)

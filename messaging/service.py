@@ -1,0 +1,64 @@
+"""Reading notifications: pages, replay after a cursor, unread counts, marking read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messaging.models import Notification
+from office_api.db import UnitOfWork, utcnow
+
+#: Most rows one replay query returns; a subscriber loops until it has caught up.
+REPLAY_BATCH = 200
+
+
+async def notifications_after(
+    session: AsyncSession, user_id: int, after_seq: int, limit: int = REPLAY_BATCH
+) -> list[Notification]:
+    """``user_id``'s notifications with ``seq > after_seq``, oldest first."""
+    q = (
+        select(Notification)
+        .where(Notification.user_id == user_id, Notification.seq > after_seq)
+        .order_by(Notification.seq)
+        .limit(limit)
+    )
+    return list((await session.execute(q)).scalars())
+
+
+async def notifications_page(
+    session: AsyncSession, user_id: int, before_seq: int | None, limit: int, *, unread_only: bool = False
+) -> list[Notification]:
+    """A page of ``user_id``'s notifications, newest first, below ``before_seq``."""
+    q = select(Notification).where(Notification.user_id == user_id).order_by(Notification.seq.desc()).limit(limit)
+    if before_seq is not None:
+        q = q.where(Notification.seq < before_seq)
+    if unread_only:
+        q = q.where(Notification.read_at.is_(None))
+    return list((await session.execute(q)).scalars())
+
+
+async def unread_count(session: AsyncSession, user_id: int) -> int:
+    q = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+    return int((await session.execute(q)).scalar_one())
+
+
+async def mark_read(uow: UnitOfWork, user_id: int, ids: Sequence[int] | None) -> int:
+    """Mark the user's own notifications read: the given ids, or all when ``ids`` is None.
+
+    Ids of other users' notifications are ignored. Returns how many changed state.
+    """
+    q = (
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    if ids is not None:
+        q = q.where(Notification.id.in_(list(ids)))
+    result = await uow.session.execute(q)
+    return int(result.rowcount or 0)

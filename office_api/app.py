@@ -1,0 +1,126 @@
+"""Composition root: ``create_app()`` builds FastAPI + the GraphQL router + the lifespan.
+
+Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
+served with local assets), ``/healthz`` (the process is alive), ``/readyz`` (the database
+answers), ``/static/graphiql/*``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from messaging.broker import InProcessBroker
+from office_api.config import Settings, get_settings
+from office_api.db import Database
+from office_api.graphiql import STATIC_DIR, STATIC_URL_PREFIX, render_graphiql
+from office_api.logging import configure_logging
+from schema import schema
+from schema.context import Context, Platform
+
+log = logging.getLogger("office_api.request")
+
+
+def _lang(conn: HTTPConnection) -> str:
+    return "en" if conn.headers.get("accept-language", "").lower().startswith("en") else "zh"
+
+
+class OfficeGraphQLRouter(GraphQLRouter):
+    """The GraphQL router with offline GraphiQL and websocket authentication."""
+
+    @property
+    def graphql_ide_html(self) -> str:  # type: ignore[override]
+        return render_graphiql()
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """Authenticate from connection_init {"authorization": "Bearer …"}; 4403 otherwise."""
+        context.reset_actor()
+        actor = await context.get_actor()
+        if actor is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        return {"userId": actor.user_id}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. ``settings`` default to the environment (``OFFICE_*``)."""
+    settings = settings or get_settings()
+    settings.check_secret()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        broker = InProcessBroker()
+        app.state.platform = Platform(settings=settings, db=db, broker=broker)
+        try:
+            yield
+        finally:
+            await broker.close()
+            await db.dispose()
+
+    async def context_getter(connection: HTTPConnection) -> Context:
+        platform: Platform = connection.app.state.platform
+        authorization = connection.headers.get("authorization") if connection.scope["type"] == "http" else None
+        return Context(platform, authorization=authorization, lang=_lang(connection))
+
+    app = FastAPI(title="office-api", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    router = OfficeGraphQLRouter(
+        schema,
+        context_getter=context_getter,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        connection_init_wait_timeout=timedelta(seconds=10),
+        allowed_origins=settings.allowed_origins,
+        keep_alive=True,
+        keep_alive_interval=20,
+    )
+    app.include_router(router, prefix="/graphql")
+    app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the database answers a query."""
+        try:
+            async with request.app.state.platform.db.read() as s:
+                await s.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means not ready
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.middleware("http")
+    async def request_log(request: Request, call_next: Any) -> Any:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:12]
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["x-request-id"] = request_id
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - start) * 1000, 1),
+            },
+        )
+        return response
+
+    return app

@@ -1,0 +1,98 @@
+"""The ``office-api`` command: serve, migrate, import-org, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from office_api.config import ConfigurationError, Environment, Settings, ensure_dev_secret
+from office_api.db import Database
+from office_api.errors import DomainErrors
+from office_api.migrate import upgrade
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from office_api.app import create_app
+
+    try:
+        app = create_app(settings)
+    except ConfigurationError as exc:
+        sys.exit(f"office-api: {exc}")
+    print(f"office-api: GraphQL at http://{host}:{port}/graphql (database {settings.database_url})", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
+
+
+async def _import(settings: Settings, path: Path, parent: str) -> int:
+    from office_api.org.importer import import_units
+
+    db = Database(settings.database_url)
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+        async with db.unit_of_work() as uow:
+            report = await import_units(uow, text, default_parent=parent)
+    except DomainErrors as errs:
+        for e in errs.errors:
+            print(f"{path}: {e.field}: {e.params.get('detail', e.code.value)}", file=sys.stderr)
+        print(f"office-api: import refused, nothing written ({len(errs.errors)} problems)", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    return 0
+
+
+async def _demo_data(settings: Settings) -> None:
+    from office_api.demo import load_demo
+
+    db = Database(settings.database_url)
+    try:
+        reports, created = await load_demo(db, settings.demo_password)
+    finally:
+        await db.dispose()
+    for r in reports:
+        print(f"demo organization: {r.created} created, {r.updated} updated, {r.unchanged} unchanged")
+    print(f"demo accounts created: {', '.join(created) or 'none (already there)'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="office-api", description="Government mobile office platform backend.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("serve", "run the server"), ("demo", "migrate, load the demo organization and serve")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+    sub.add_parser("migrate", help="apply database migrations (Alembic) to OFFICE_DATABASE_URL")
+    p = sub.add_parser("import-org", help="import organization units from a CSV file (idempotent)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--parent", default="370000", help="parent unit code for the departments layout")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        os.environ.setdefault("OFFICE_ENV", Environment.development.value)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic validation of OFFICE_* variables
+        sys.exit(f"office-api: invalid settings: {exc}")
+    if args.command == "demo":
+        settings = ensure_dev_secret(settings)
+    if args.command in ("migrate", "demo"):
+        upgrade(settings.database_url)
+        print("office-api: database migrated")
+    if args.command == "import-org":
+        if not args.file.is_file():
+            sys.exit(f"office-api: {args.file}: no such file")
+        return asyncio.run(_import(settings, args.file, args.parent))
+    if args.command == "demo":
+        asyncio.run(_demo_data(settings))
+    if args.command in ("serve", "demo"):
+        _serve(settings, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Settings: one class, read from environment variables prefixed ``OFFICE_``.
+
+Production (the default ``OFFICE_ENV``) refuses to start with a missing, placeholder or
+short JWT secret; ``development`` (what ``office-api demo`` uses) generates one and stores it
+with 0600 permissions under the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Secrets shorter than this (in characters) are refused outside development.
+MIN_SECRET_LENGTH = 32
+_PLACEHOLDER_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "test"}
+
+
+class Environment(StrEnum):
+    production = "production"
+    development = "development"
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when the settings cannot run the platform safely."""
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Every field maps to ``OFFICE_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="OFFICE_", extra="ignore")
+
+    env: Environment = Environment.production
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/office.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    broker_url: str = Field(default="", description="empty = in-process; redis://host:port/db")
+    jwt_secret: str = ""
+    jwt_issuer: str = "office-api"
+    jwt_audience: str = "office-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    demo_password: str = "Demo@2026"
+    data_dir: Path = Path("./var")
+    timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+    allowed_origins: list[str] = Field(default_factory=list)
+    sqlite_busy_timeout_ms: int = 30_000
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_secret(self) -> None:
+        """Refuse a missing or weak JWT secret outside development.
+
+        Raises :class:`ConfigurationError` naming ``OFFICE_JWT_SECRET`` and the rule.
+        """
+        secret = self.jwt_secret
+        if secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            if self.env is Environment.development and secret:
+                return
+            raise ConfigurationError(
+                "OFFICE_JWT_SECRET must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (OFFICE_ENV={self.env.value}); "
+                "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+
+
+def ensure_dev_secret(settings: Settings) -> Settings:
+    """Return settings with a JWT secret, generating and storing one if none is set.
+
+    The secret is written once to ``<data_dir>/jwt_secret`` with mode 0600 and reused on
+    every later start, so tokens survive restarts of the demo.
+    """
+    if settings.jwt_secret:
+        return settings
+    path = settings.data_dir / "jwt_secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    os.chmod(path, 0o600)
+    return settings.model_copy(update={"jwt_secret": path.read_text().strip()})
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

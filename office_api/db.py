@@ -1,0 +1,145 @@
+"""Database plumbing: Base with a naming convention, the UTC type, engines and units of work.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout.
+Write transactions start with ``BEGIN IMMEDIATE`` so that concurrent read-modify-write
+transactions queue for the write lock instead of failing with "database is locked"
+(SQLAlchemy's documented pysqlite recipe, applied through ``engine.sync_engine``); reads use
+a second engine with a deferred ``BEGIN`` so that they never queue behind writers.
+PostgreSQL uses one engine for both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """The current instant, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC; naive datetimes are refused, values come back aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime refused: store timezone-aware UTC instants")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: int) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event emit BEGIN itself (pysqlite recipe).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, *, immediate: bool = True, busy_timeout_ms: int = 30_000) -> AsyncEngine:
+    """Create an async engine; SQLite URLs get the pragmas and BEGIN mode described above."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, hide_parameters=True)
+        _configure_sqlite(engine, immediate=immediate, busy_timeout_ms=busy_timeout_ms)
+        return engine
+    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10)
+
+
+@dataclass
+class UnitOfWork:
+    """One write transaction: a session plus callbacks to run only after it commits.
+
+    Services record notifications in the session and register after-commit callbacks
+    (publication to the broker) with :meth:`after_commit`; on rollback they are dropped.
+    """
+
+    session: AsyncSession
+    _after_commit: list[Callable[[], Any]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], Any]) -> None:
+        self._after_commit.append(callback)
+
+
+class Database:
+    """Engines and session factories for one database URL."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.write_engine = make_engine(url, immediate=True, busy_timeout_ms=busy_timeout_ms)
+        self.read_engine = (
+            make_engine(url, immediate=False, busy_timeout_ms=busy_timeout_ms) if self.is_sqlite else self.write_engine
+        )
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """Open one write transaction; commit on success, then run after-commit callbacks."""
+        async with self._write_sessions() as session:
+            uow = UnitOfWork(session)
+            async with session.begin():
+                yield uow
+        for callback in uow._after_commit:
+            result = callback()
+            if hasattr(result, "__await__"):
+                await result
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A short read-only session (deferred BEGIN on SQLite)."""
+        async with self._read_sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

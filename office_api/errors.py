@@ -1,0 +1,139 @@
+"""Domain errors with stable codes and zh-CN / English messages.
+
+Services raise :class:`DomainError` (one problem) or :class:`DomainErrors` (several, e.g.
+every invalid field of an input). The GraphQL layer turns them into ``UserError`` entries
+(``field``, ``code``, ``message``) of a mutation payload. :class:`AuthError` is the
+exception for failed authentication or authorization; it becomes a top-level GraphQL
+error with ``extensions.code``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes; clients switch on these, never on messages."""
+
+    INVALID_VALUE = "INVALID_VALUE"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    CYCLE = "CYCLE"
+    OUT_OF_SCOPE = "OUT_OF_SCOPE"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    TOKEN_REUSED = "TOKEN_REUSED"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
+    NO_POSITION = "NO_POSITION"
+    STATE_SECRET_REFUSED = "STATE_SECRET_REFUSED"
+    ATTESTATION_REQUIRED = "ATTESTATION_REQUIRED"
+    INVALID_STATE = "INVALID_STATE"
+    NOT_YOUR_TASK = "NOT_YOUR_TASK"
+    TASK_ALREADY_HANDLED = "TASK_ALREADY_HANDLED"
+    INACTIVE = "INACTIVE"
+    STALE_VERSION = "STALE_VERSION"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+_MESSAGES: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.INVALID_VALUE: ("取值无效：{detail}", "Invalid value: {detail}"),
+    ErrorCode.REQUIRED: ("此项必填", "This field is required"),
+    ErrorCode.TOO_LONG: ("长度不能超过 {limit} 个字符", "Must be at most {limit} characters"),
+    ErrorCode.TOO_MANY: ("最多 {limit} 项", "At most {limit} items"),
+    ErrorCode.NOT_FOUND: ("未找到对象", "No such object"),
+    ErrorCode.DUPLICATE: ("已存在：{detail}", "Already exists: {detail}"),
+    ErrorCode.CYCLE: (
+        "不能把单位移动到它自己或其下级单位之下",
+        "A unit cannot be moved under itself or one of its descendants",
+    ),
+    ErrorCode.OUT_OF_SCOPE: ("超出您的管理范围", "Outside the subtree you administer"),
+    ErrorCode.INVALID_CREDENTIALS: ("用户名或密码错误", "Wrong username or password"),
+    ErrorCode.INVALID_TOKEN: ("令牌无效或已过期", "The token is invalid or expired"),
+    ErrorCode.TOKEN_REUSED: (
+        "刷新令牌已被使用，该登录会话已全部注销",
+        "Refresh token reused; every token of this session was revoked",
+    ),
+    ErrorCode.WEAK_PASSWORD: (
+        "密码至少 {limit} 个字符",
+        "The password must have at least {limit} characters",
+    ),
+    ErrorCode.NO_POSITION: ("您在任何单位都没有职务", "You hold no position in any unit"),
+    ErrorCode.STATE_SECRET_REFUSED: (
+        "本平台为非涉密平台，不得处理涉及国家秘密的公文（{detail}）",
+        "This platform is non-classified and refuses state-secret material ({detail})",
+    ),
+    ErrorCode.ATTESTATION_REQUIRED: (
+        "提交前须确认本文件不涉及国家秘密",
+        "Confirm that the document holds no state secret before submitting",
+    ),
+    ErrorCode.INVALID_STATE: ("当前状态不允许此操作：{detail}", "Not allowed now: {detail}"),
+    ErrorCode.NOT_YOUR_TASK: ("这不是您的待办", "This task is not assigned to you"),
+    ErrorCode.TASK_ALREADY_HANDLED: ("该待办已处理", "This task has already been handled"),
+    ErrorCode.INACTIVE: ("已停用：{detail}", "Deactivated: {detail}"),
+    ErrorCode.STALE_VERSION: (
+        "数据已被他人修改，请刷新后重试",
+        "Changed by someone else meanwhile; reload and retry",
+    ),
+    ErrorCode.UNAUTHENTICATED: ("请先登录", "Authentication required"),
+    ErrorCode.FORBIDDEN: ("无权执行此操作", "You are not allowed to do this"),
+}
+
+
+def render_message(code: ErrorCode, lang: str = "zh", **params: Any) -> str:
+    """The message for ``code`` in ``lang`` ("zh" default, "en"), with ``params`` filled in."""
+    zh, en = _MESSAGES[code]
+    template = en if lang == "en" else zh
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template.split("：{")[0].split(": {")[0]
+
+
+class DomainError(Exception):
+    """An expected business outcome: a code, the dotted input ``field`` it concerns, params."""
+
+    def __init__(self, code: ErrorCode, field: str | None = None, **params: Any) -> None:
+        self.code = code
+        self.field = field
+        self.params = params
+        super().__init__(f"{code.value} {field or ''} {params or ''}".strip())
+
+    def message(self, lang: str = "zh") -> str:
+        return render_message(self.code, lang, **self.params)
+
+
+class DomainErrors(Exception):
+    """Several :class:`DomainError` at once (all invalid fields of one input)."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+class AuthError(Exception):
+    """Authentication (``UNAUTHENTICATED``) or authorization (``FORBIDDEN``) failure."""
+
+    def __init__(self, code: ErrorCode = ErrorCode.UNAUTHENTICATED) -> None:
+        self.code = code
+        super().__init__(render_message(code, "en"))
+
+
+class ErrorCollector:
+    """Collects validation problems of one input, then raises them together."""
+
+    def __init__(self) -> None:
+        self.errors: list[DomainError] = []
+
+    def add(self, code: ErrorCode, field: str | None = None, **params: Any) -> None:
+        self.errors.append(DomainError(code, field, **params))
+
+    def raise_if_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise DomainErrors(self.errors)

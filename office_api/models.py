@@ -1,0 +1,8 @@
+"""Imports every model module so that ``Base.metadata`` knows all tables (Alembic, tests)."""
+
+from documents import models as documents_models  # noqa: F401
+from messaging import models as messaging_models  # noqa: F401
+from office_api.db import Base
+from office_api.org import models as org_models  # noqa: F401
+
+metadata = Base.metadata

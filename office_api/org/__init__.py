@@ -1,0 +1,1 @@
+"""Organization tree, users, positions and administrator roles."""

@@ -1,0 +1,366 @@
+"""Use cases of the organization tree: units, users, positions.
+
+Every function takes the unit of work and the acting :class:`Actor`, checks permission on
+the server, validates the input (raising :class:`DomainError`/``DomainErrors`` naming the
+input field and the rule) and flushes. Committing is the caller's job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messaging.outbox import ensure_counter
+from office_api.auth import MIN_PASSWORD_LENGTH, hash_password
+from office_api.db import UnitOfWork
+from office_api.errors import AuthError, DomainError, ErrorCode, ErrorCollector
+from office_api.org.models import UNIT_KINDS, OrgUnit, Position, Role, RoleAssignment, User
+from office_api.org.permissions import Actor
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+DIVISION_RE = re.compile(r"^[1-9]\d{5}$")
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
+
+
+def _text(errors: ErrorCollector, field: str, value: str | None, limit: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        errors.add(ErrorCode.REQUIRED, field)
+    elif len(value) > limit:
+        errors.add(ErrorCode.TOO_LONG, field, limit=limit)
+    return value
+
+
+async def get_unit(session: AsyncSession, unit_id: int) -> OrgUnit:
+    """The unit with ``unit_id``; ``NOT_FOUND`` otherwise."""
+    unit = await session.get(OrgUnit, unit_id)
+    if unit is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "id")
+    return unit
+
+
+@dataclass
+class UnitInput:
+    code: str
+    name: str
+    kind: str
+    parent_id: int | None = None
+    division_code: str | None = None
+    short_name: str | None = None
+    doc_number_root: str | None = None
+
+
+async def _validate_unit(session: AsyncSession, data: UnitInput) -> tuple[OrgUnit | None, UnitInput]:
+    errors = ErrorCollector()
+    code = (data.code or "").strip()
+    if not code:
+        errors.add(ErrorCode.REQUIRED, "code")
+    elif not CODE_RE.match(code):
+        errors.add(ErrorCode.INVALID_VALUE, "code", detail="letters, digits and _.:- only, at most 64")
+    name = _text(errors, "name", data.name, 100)
+    if data.kind not in UNIT_KINDS:
+        errors.add(ErrorCode.INVALID_VALUE, "kind", detail=f"one of {', '.join(sorted(UNIT_KINDS))}")
+    division = (data.division_code or "").strip() or None
+    if division is not None and not DIVISION_RE.match(division):
+        errors.add(ErrorCode.INVALID_VALUE, "divisionCode", detail="six digits (GB/T 2260)")
+    parent = None
+    if data.parent_id is not None:
+        parent = await session.get(OrgUnit, data.parent_id)
+        if parent is None:
+            errors.add(ErrorCode.NOT_FOUND, "parentId")
+        elif not parent.is_active:
+            errors.add(ErrorCode.INACTIVE, "parentId", detail=parent.name)
+    if code and (await session.execute(select(OrgUnit.id).where(OrgUnit.code == code))).first():
+        errors.add(ErrorCode.DUPLICATE, "code", detail=code)
+    if division and (await session.execute(select(OrgUnit.id).where(OrgUnit.division_code == division))).first():
+        errors.add(ErrorCode.DUPLICATE, "divisionCode", detail=division)
+    errors.raise_if_any()
+    short = (data.short_name or "").strip() or None
+    return parent, UnitInput(code, name, data.kind, data.parent_id, division, short, data.doc_number_root)
+
+
+async def create_unit(uow: UnitOfWork, actor: Actor | None, data: UnitInput) -> OrgUnit:
+    """Create a unit under ``parent_id`` (a root when None: system admins and imports only).
+
+    ``actor`` None means a trusted local caller (the CLI import). Raises ``FORBIDDEN``
+    outside the actor's subtree; ``REQUIRED``/``INVALID_VALUE``/``DUPLICATE``/``NOT_FOUND``
+    naming the field otherwise.
+    """
+    session = uow.session
+    parent, data = await _validate_unit(session, data)
+    if actor is not None:
+        if parent is None:
+            if not actor.is_system_admin:
+                raise AuthError(ErrorCode.FORBIDDEN)
+        else:
+            actor.require_admin_of(parent)
+    unit = OrgUnit(
+        code=data.code,
+        name=data.name,
+        short_name=data.short_name,
+        kind=data.kind,
+        parent_id=parent.id if parent else None,
+        division_code=data.division_code,
+        doc_number_root=data.doc_number_root,
+        path="/",
+        depth=(parent.depth + 1) if parent else 0,
+    )
+    session.add(unit)
+    await session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    await session.flush()
+    return unit
+
+
+async def update_unit(
+    uow: UnitOfWork,
+    actor: Actor,
+    unit_id: int,
+    *,
+    name: str | None = None,
+    short_name: str | None = None,
+    is_active: bool | None = None,
+    expected_version: int | None = None,
+) -> OrgUnit:
+    """Rename or (de)activate a unit. The code never changes.
+
+    ``expected_version`` guards against lost updates (``STALE_VERSION``).
+    """
+    session = uow.session
+    unit = await get_unit(session, unit_id)
+    actor.require_admin_of(unit)
+    if expected_version is not None and expected_version != unit.version:
+        raise DomainError(ErrorCode.STALE_VERSION, "version")
+    errors = ErrorCollector()
+    if name is not None:
+        name = _text(errors, "name", name, 100)
+    if short_name is not None and len(short_name.strip()) > 50:
+        errors.add(ErrorCode.TOO_LONG, "shortName", limit=50)
+    errors.raise_if_any()
+    values: dict[str, object] = {}
+    if name is not None:
+        values["name"] = name
+    if short_name is not None:
+        values["short_name"] = short_name.strip() or None
+    if is_active is not None:
+        values["is_active"] = is_active
+    if values:
+        result = await session.execute(
+            update(OrgUnit)
+            .where(OrgUnit.id == unit.id, OrgUnit.version == unit.version)
+            .values(**values, version=unit.version + 1)
+        )
+        if result.rowcount != 1:
+            raise DomainError(ErrorCode.STALE_VERSION, "version")
+        await session.refresh(unit)
+    return unit
+
+
+async def move_unit(uow: UnitOfWork, actor: Actor, unit_id: int, new_parent_id: int) -> OrgUnit:
+    """Move a unit and its whole subtree under ``new_parent_id`` in one statement.
+
+    Refuses cycles (``CYCLE``: the new parent is the unit or inside it) and moves outside
+    the actor's subtree (``FORBIDDEN``).
+    """
+    session = uow.session
+    unit = await get_unit(session, unit_id)
+    new_parent = await session.get(OrgUnit, new_parent_id)
+    if new_parent is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "parentId")
+    actor.require_admin_of(unit)
+    actor.require_admin_of(new_parent)
+    if unit.parent_id is None and not actor.is_system_admin:
+        raise AuthError(ErrorCode.FORBIDDEN)
+    if new_parent.path.startswith(unit.path):
+        raise DomainError(ErrorCode.CYCLE, "parentId")
+    if not new_parent.is_active:
+        raise DomainError(ErrorCode.INACTIVE, "parentId", detail=new_parent.name)
+    if new_parent.id == unit.parent_id:
+        return unit
+    old_path = unit.path
+    new_path = f"{new_parent.path}{unit.id}/"
+    delta = new_parent.depth + 1 - unit.depth
+    await session.execute(
+        update(OrgUnit)
+        .where(OrgUnit.path.like(f"{old_path}%"))
+        .values(
+            path=new_path + func.substr(OrgUnit.path, len(old_path) + 1),
+            depth=OrgUnit.depth + delta,
+            version=OrgUnit.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(update(OrgUnit).where(OrgUnit.id == unit.id).values(parent_id=new_parent.id))
+    await session.refresh(unit)
+    return unit
+
+
+async def children(session: AsyncSession, parent_id: int | None, after_id: int | None, limit: int) -> list[OrgUnit]:
+    """Direct children of ``parent_id`` (roots when None), by id, ``limit`` rows after ``after_id``."""
+    q = select(OrgUnit).order_by(OrgUnit.id).limit(limit)
+    q = q.where(OrgUnit.parent_id.is_(None) if parent_id is None else OrgUnit.parent_id == parent_id)
+    if after_id is not None:
+        q = q.where(OrgUnit.id > after_id)
+    return list((await session.execute(q)).scalars())
+
+
+async def ancestors(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
+    """Ancestors of ``unit`` from the root down to its parent (one query)."""
+    ids = unit.ancestor_ids()
+    if not ids:
+        return []
+    rows = {u.id: u for u in (await session.execute(select(OrgUnit).where(OrgUnit.id.in_(ids)))).scalars()}
+    return [rows[i] for i in ids if i in rows]
+
+
+async def members(session: AsyncSession, unit_id: int, after_id: int | None, limit: int) -> list[Position]:
+    """Positions held in ``unit_id`` (its members), by position id."""
+    q = select(Position).where(Position.unit_id == unit_id).order_by(Position.id).limit(limit)
+    if after_id is not None:
+        q = q.where(Position.id > after_id)
+    return list((await session.execute(q)).scalars())
+
+
+@dataclass
+class UserInput:
+    username: str
+    display_name: str
+    password: str
+    unit_id: int | None = None
+    title: str | None = None
+    is_leader: bool = False
+
+
+async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> User:
+    """Create a user, optionally with a primary position in ``unit_id``.
+
+    A unit admin may create users only with a position inside its subtree; a user without
+    a unit needs a system admin. ``actor`` None is a trusted local caller (demo set-up).
+    """
+    session = uow.session
+    errors = ErrorCollector()
+    username = (data.username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        errors.add(
+            ErrorCode.INVALID_VALUE,
+            "username",
+            detail="3-64 characters: lowercase letters, digits, _ . -, starting with a letter",
+        )
+    display = _text(errors, "displayName", data.display_name, 64)
+    if len(data.password or "") < MIN_PASSWORD_LENGTH:
+        errors.add(ErrorCode.WEAK_PASSWORD, "password", limit=MIN_PASSWORD_LENGTH)
+    unit = None
+    if data.unit_id is not None:
+        unit = await session.get(OrgUnit, data.unit_id)
+        if unit is None:
+            errors.add(ErrorCode.NOT_FOUND, "unitId")
+        elif not unit.is_active:
+            errors.add(ErrorCode.INACTIVE, "unitId", detail=unit.name)
+        _text(errors, "title", data.title, 64)
+    if username and (await session.execute(select(User.id).where(User.username == username))).first():
+        errors.add(ErrorCode.DUPLICATE, "username", detail=username)
+    if actor is not None:
+        if unit is not None:
+            actor.require_admin_of(unit)
+        elif not actor.is_system_admin:
+            raise AuthError(ErrorCode.FORBIDDEN)
+    errors.raise_if_any()
+    user = User(username=username, display_name=display, password_hash=hash_password(data.password))
+    session.add(user)
+    await session.flush()
+    await ensure_counter(uow, user.id)
+    if unit is not None:
+        session.add(
+            Position(
+                user_id=user.id,
+                unit_id=unit.id,
+                title=(data.title or "").strip(),
+                is_primary=True,
+                is_leader=data.is_leader,
+            )
+        )
+        await session.flush()
+    return user
+
+
+async def assign_position(
+    uow: UnitOfWork,
+    actor: Actor | None,
+    *,
+    user_id: int,
+    unit_id: int,
+    title: str,
+    is_primary: bool = False,
+    is_leader: bool = False,
+) -> Position:
+    """Give ``user_id`` a post in ``unit_id``. The first post, or one with ``is_primary``,
+    becomes the primary one (the user's other posts stop being primary).
+    """
+    session = uow.session
+    errors = ErrorCollector()
+    title = _text(errors, "title", title, 64)
+    user = await session.get(User, user_id)
+    if user is None:
+        errors.add(ErrorCode.NOT_FOUND, "userId")
+    unit = await session.get(OrgUnit, unit_id)
+    if unit is None:
+        errors.add(ErrorCode.NOT_FOUND, "unitId")
+    elif not unit.is_active:
+        errors.add(ErrorCode.INACTIVE, "unitId", detail=unit.name)
+    errors.raise_if_any()
+    assert unit is not None
+    assert user is not None
+    if actor is not None:
+        actor.require_admin_of(unit)
+    existing = (
+        await session.execute(
+            select(Position).where(Position.user_id == user_id, Position.unit_id == unit_id, Position.title == title)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise DomainError(ErrorCode.DUPLICATE, "title", detail=title)
+    has_primary = (
+        await session.execute(select(Position.id).where(Position.user_id == user_id, Position.is_primary.is_(True)))
+    ).first()
+    primary = is_primary or not has_primary
+    if primary and has_primary:
+        await session.execute(update(Position).where(Position.user_id == user_id).values(is_primary=False))
+    pos = Position(user_id=user_id, unit_id=unit_id, title=title, is_primary=primary, is_leader=is_leader)
+    session.add(pos)
+    await session.flush()
+    return pos
+
+
+async def grant_role(uow: UnitOfWork, user_id: int, role: Role, unit_id: int | None = None) -> None:
+    """Give a user an administrator role (trusted set-up path: CLI and demo)."""
+    exists = (
+        await uow.session.execute(
+            select(RoleAssignment.id).where(
+                RoleAssignment.user_id == user_id,
+                RoleAssignment.role == role.value,
+                RoleAssignment.unit_id.is_(None) if unit_id is None else RoleAssignment.unit_id == unit_id,
+            )
+        )
+    ).first()
+    if not exists:
+        uow.session.add(RoleAssignment(user_id=user_id, role=role.value, unit_id=unit_id))
+        await uow.session.flush()
+
+
+async def primary_unit_id(session: AsyncSession, user_id: int) -> int | None:
+    """The unit of the user's primary position, if any."""
+    row = (
+        await session.execute(
+            select(Position.unit_id).where(Position.user_id == user_id, Position.is_primary.is_(True))
+        )
+    ).first()
+    return row[0] if row else None
+
+
+async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, User]:
+    rows = (await session.execute(select(User).where(User.id.in_(list(ids))))).scalars()
+    return {u.id: u for u in rows}

@@ -1,0 +1,39 @@
+"""The GraphQL schema of the platform, assembled from the per-domain modules.
+
+Note: this top-level ``schema`` package shares its name with an unrelated PyPI package; a
+test checks that ``import schema`` is ours.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.documents import DocumentMutation, DocumentQuery
+from schema.errors import ErrorPolicy
+from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
+from schema.org import OrgMutation, OrgQuery
+
+IS_OFFICE_API_SCHEMA = True
+
+
+@strawberry.type(description="Read operations.")
+class Query(OrgQuery, DocumentQuery, NotificationQuery):
+    pass
+
+
+@strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
+class Mutation(OrgMutation, DocumentMutation, NotificationMutation):
+    pass
+
+
+@strawberry.type(description="Live streams over graphql-transport-ws.")
+class Subscription(NotificationSubscription):
+    pass
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[ErrorPolicy],
+)

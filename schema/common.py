@@ -1,0 +1,209 @@
+"""Shared GraphQL pieces: user errors, permissions, global ids, connections, mutation runner."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry import relay
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from office_api.db import UnitOfWork
+from office_api.errors import AuthError, DomainError, DomainErrors, ErrorCode, render_message
+from office_api.org.permissions import Actor
+
+ErrorCodeEnum = strawberry.enum(
+    ErrorCode,
+    name="ErrorCode",
+    description="Stable machine-readable error codes. Clients switch on these, never on messages.",
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+@strawberry.type(description="An expected problem with a mutation's input or the state it acts on.")
+class UserError:
+    field: str | None = strawberry.field(
+        description="Dotted path of the input field concerned (e.g. `route.steps.2.assigneeIds.0`), "
+        "or null when the problem is not about one field."
+    )
+    code: ErrorCodeEnum = strawberry.field(description="Stable error code.")  # type: ignore[valid-type]
+    message: str = strawberry.field(
+        description="Human-readable message: zh-CN by default, English with `Accept-Language: en`."
+    )
+
+
+def user_errors(exc: DomainError | DomainErrors, lang: str) -> list[UserError]:
+    """The payload errors for a domain exception."""
+    items = exc.errors if isinstance(exc, DomainErrors) else [exc]
+    return [UserError(field=e.field, code=e.code, message=e.message(lang)) for e in items]
+
+
+# ---- permissions ---------------------------------------------------------------------
+
+
+class IsAuthenticated(BasePermission):
+    """The request carries a valid access token of an active user."""
+
+    message = "Authentication required"
+    error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return await info.context.get_actor() is not None
+
+
+class IsAdmin(BasePermission):
+    """The actor holds an administrator role (system admin, or unit admin of some subtree).
+
+    Each mutation still checks the subtree of the units it touches.
+    """
+
+    message = "Administrator role required"
+    error_extensions = {"code": ErrorCode.FORBIDDEN.value}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        actor = await info.context.get_actor()
+        if actor is None:
+            self.message = "Authentication required"
+            self.error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
+            return False
+        return actor.is_admin
+
+
+class AllowAny(BasePermission):
+    """Public: no token needed (login and token refresh only)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return True
+
+
+async def require_actor(info: Info) -> Actor:
+    actor = await info.context.get_actor()
+    if actor is None:
+        raise AuthError(ErrorCode.UNAUTHENTICATED)
+    return actor
+
+
+# ---- ids -----------------------------------------------------------------------------
+
+
+def encode_id(type_name: str, pk: int) -> relay.GlobalID:
+    return relay.GlobalID(type_name, str(pk))
+
+
+def decode_id(gid: relay.GlobalID | str, type_name: str, field: str) -> int:
+    """The integer key of a global id of ``type_name``; ``INVALID_VALUE`` naming ``field``."""
+    try:
+        if isinstance(gid, str):
+            gid = relay.GlobalID.from_id(gid)
+        if gid.type_name != type_name:
+            raise ValueError
+        pk = int(gid.node_id)
+        if pk <= 0 or pk > 2**62:
+            raise ValueError
+        return pk
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise DomainError(ErrorCode.INVALID_VALUE, field, detail=f"not a {type_name} id") from exc
+
+
+def decode_ids(gids: Sequence[relay.GlobalID], type_name: str, field: str) -> list[int]:
+    return [decode_id(g, type_name, f"{field}.{i}") for i, g in enumerate(gids)]
+
+
+# ---- connections ---------------------------------------------------------------------
+
+
+@strawberry.type(description="An edge in a connection.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
+    node: T = strawberry.field(description="The item at the end of the edge.")
+
+
+@strawberry.type(description="A page of a list (Relay connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page, in order.")
+    page_info: relay.PageInfo = strawberry.field(description="Pagination data for this page.")
+    total_count: int | None = strawberry.field(
+        default=None, description="Total number of items across all pages, where cheap to know."
+    )
+
+
+def encode_cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{key}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The key in an opaque cursor; ``INVALID_VALUE`` on field ``after`` when malformed."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        prefix, key = raw.split(":", 1)
+        if prefix != "k":
+            raise ValueError
+        return int(key)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DomainError(ErrorCode.INVALID_VALUE, "after", detail="malformed cursor") from exc
+
+
+def page_size(first: int | None) -> int:
+    """``first`` checked against 1…100 (default 20)."""
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 1 or first > MAX_PAGE:
+        raise DomainError(ErrorCode.INVALID_VALUE, "first", detail=f"1 to {MAX_PAGE}")
+    return first
+
+
+def make_connection(
+    rows: Sequence[Any],
+    limit: int,
+    key: Callable[[Any], int],
+    convert: Callable[[Any], T],
+    *,
+    after: str | None,
+    total_count: int | None = None,
+) -> Connection[T]:
+    """Build a page from ``rows`` fetched with ``limit + 1`` (the extra row means "more")."""
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    edges = [Edge(cursor=encode_cursor(key(r)), node=convert(r)) for r in rows]
+    return Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total_count,
+    )
+
+
+# ---- mutations -----------------------------------------------------------------------
+
+
+async def run_mutation(info: Info, work: Callable[[UnitOfWork], Awaitable[R]]) -> tuple[R | None, list[UserError]]:
+    """Run ``work`` in one unit of work; expected failures become ``UserError`` entries.
+
+    The transaction commits only when ``work`` returns; a domain error rolls back
+    everything (no half-written rows) and notifies nobody.
+    """
+    ctx = info.context
+    try:
+        async with ctx.db.unit_of_work() as uow:
+            result = await work(uow)
+    except (DomainError, DomainErrors) as exc:
+        return None, user_errors(exc, ctx.lang)
+    return result, []
+
+
+def message(code: ErrorCode, lang: str, **params: Any) -> str:
+    return render_message(code, lang, **params)

@@ -1,0 +1,85 @@
+"""The typed GraphQL context: the platform's services, the actor, loaders, language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.fastapi import BaseContext
+
+from messaging.broker import InProcessBroker
+from office_api.auth import AccessClaims, decode_access_token
+from office_api.config import Settings
+from office_api.db import Database
+from office_api.errors import DomainError
+from office_api.org.permissions import Actor, load_actor
+from schema.loaders import Loaders
+
+
+@dataclass
+class Platform:
+    """Process-wide services, built once in the app's lifespan."""
+
+    settings: Settings
+    db: Database
+    broker: InProcessBroker
+
+
+def _bearer(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class Context(BaseContext):
+    """Per request (HTTP) or per connection (websocket).
+
+    The actor is resolved lazily from ``Authorization: Bearer <token>`` (HTTP) or the
+    ``connection_init`` payload ``{"authorization": "Bearer <token>"}`` (websocket).
+    """
+
+    def __init__(self, platform: Platform, *, authorization: str | None, lang: str) -> None:
+        super().__init__()
+        self.platform = platform
+        self.settings = platform.settings
+        self.db = platform.db
+        self.broker = platform.broker
+        self.loaders = Loaders(platform.db)
+        self.lang = lang
+        self._authorization = authorization
+        self._actor_loaded = False
+        self._actor: Actor | None = None
+        self.claims: AccessClaims | None = None
+
+    def _token(self) -> str | None:
+        if self._authorization is not None:
+            return _bearer(self._authorization)
+        params = self.connection_params
+        if isinstance(params, dict):
+            return _bearer(params.get("authorization") or params.get("Authorization"))
+        return None
+
+    async def get_actor(self) -> Actor | None:
+        """The authenticated, active user, or None (no, invalid or expired token)."""
+        if self._actor_loaded:
+            return self._actor
+        token = self._token()
+        actor = None
+        if token:
+            try:
+                self.claims = decode_access_token(self.settings, token)
+            except DomainError:
+                self.claims = None
+            if self.claims is not None:
+                async with self.db.read() as session:
+                    actor = await load_actor(session, self.claims.user_id)
+        self._actor, self._actor_loaded = actor, True
+        return actor
+
+    def reset_actor(self) -> None:
+        """Forget the cached actor (after the websocket's connection_init)."""
+        self._actor_loaded = False
+        self._actor = None

@@ -1,0 +1,455 @@
+"""GraphQL surface of official documents: drafting, routing, tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from documents import service as docs
+from documents.models import Document as DocumentModel
+from documents.models import DocumentAction as ActionModel
+from documents.models import RouteStep as StepModel
+from documents.models import Task as TaskModel
+from documents.types import (
+    ActionKind,
+    DocType,
+    DocumentStatus,
+    RecipientKind,
+    Sensitivity,
+    StepMode,
+    TaskStatus,
+    Urgency,
+)
+from schema.common import (
+    Connection,
+    IsAuthenticated,
+    UserError,
+    decode_cursor,
+    decode_id,
+    decode_ids,
+    make_connection,
+    page_size,
+    require_actor,
+    run_mutation,
+)
+from schema.org import OrgUnit, User
+
+DocTypeEnum = strawberry.enum(
+    DocType,
+    name="DocType",
+    description="The 15 document types of the 2012 regulation, Art. 8 (决议 决定 命令 公报 公告 通告 意见 通知 通报 "
+    "报告 请示 批复 议案 函 纪要).",
+)
+UrgencyEnum = strawberry.enum(
+    Urgency, name="Urgency", description="紧急程度 (REG Art. 9(3)): NORMAL 平件, URGENT 加急, EXTRA_URGENT 特急."
+)
+SensitivityEnum = strawberry.enum(
+    Sensitivity,
+    name="Sensitivity",
+    description="Non-classified marking (DOMAIN §3.2): PUBLIC, INTERNAL 内部, WORK_SECRET 工作秘密. "
+    "State-secret levels are never allowed on this platform.",
+)
+DocumentStatusEnum = strawberry.enum(
+    DocumentStatus,
+    name="DocumentStatus",
+    description="DRAFT, IN_REVIEW (a step is open), RETURNED (back with the drafter), APPROVED (every step done).",
+)
+StepModeEnum = strawberry.enum(
+    StepMode, name="StepMode", description="SINGLE: one assignee; PARALLEL_ALL: 会签, every assignee must approve."
+)
+TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus", description="PENDING, APPROVED, RETURNED, CANCELLED.")
+ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind", description="Kind of history entry.")
+
+
+@strawberry.type(description="An official document (公文).")
+class Document(relay.Node):
+    id: relay.NodeID[int]
+    title: str = strawberry.field(description="Title, e.g. 山东省人民政府办公厅关于…的通知.")
+    doc_type: DocTypeEnum = strawberry.field(description="Document type.")  # type: ignore[valid-type]
+    body: str = strawberry.field(description="Body text.")
+    urgency: UrgencyEnum = strawberry.field(description="Urgency.")  # type: ignore[valid-type]
+    sensitivity: SensitivityEnum = strawberry.field(description="Non-classified marking.")  # type: ignore[valid-type]
+    status: DocumentStatusEnum = strawberry.field(description="Where the document is in its life.")  # type: ignore[valid-type]
+    round: int = strawberry.field(description="Submission round: 0 for a draft, +1 on every (re)submission.")
+    version: int = strawberry.field(description="Increases on every change.")
+    created_at: dt.datetime = strawberry.field(description="UTC instant of creation.")
+    updated_at: dt.datetime = strawberry.field(description="UTC instant of the last change.")
+    attested_no_state_secret_at: dt.datetime | None = strawberry.field(
+        description="UTC instant when the drafter last attested 本文件不涉及国家秘密 (at submission)."
+    )
+    drafter_id: strawberry.Private[int]
+    issuing_unit_id: strawberry.Private[int]
+    current_step_index: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, m: DocumentModel) -> Document:
+        return cls(
+            id=m.id,
+            title=m.title,
+            doc_type=DocType(m.doc_type),
+            body=m.body,
+            urgency=Urgency(m.urgency),
+            sensitivity=Sensitivity(m.sensitivity),
+            status=DocumentStatus(m.status),
+            round=m.round,
+            version=m.version,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            attested_no_state_secret_at=m.attested_no_state_secret_at,
+            drafter_id=m.drafter_id,
+            issuing_unit_id=m.issuing_unit_id,
+            current_step_index=m.current_step,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Document | None]:
+        actor = await require_actor(info)
+        ids = [int(i) for i in node_ids]
+        async with info.context.db.read() as s:
+            visible = await docs.visible_document_ids(s, actor, ids)
+        rows = await info.context.loaders.document.load_many(ids)
+        return [cls.from_model(r) if r and r.id in visible else None for r in rows]
+
+    @strawberry.field(description="Who drafted it.")
+    async def drafter(self, info: Info) -> User:
+        return User.from_model(await info.context.loaders.user.load(self.drafter_id))
+
+    @strawberry.field(description="The unit issuing it (the drafter's primary unit).")
+    async def issuing_unit(self, info: Info) -> OrgUnit:
+        return OrgUnit.from_model(await info.context.loaders.unit.load(self.issuing_unit_id))
+
+    async def _recipients(self, info: Info, kind: RecipientKind) -> list[OrgUnit]:
+        async with info.context.db.read() as s:
+            rows = await docs.document_recipients(s, self.id)
+        units = await info.context.loaders.unit.load_many([r.unit_id for r in rows if r.kind == kind.value])
+        return [OrgUnit.from_model(u) for u in units if u]
+
+    @strawberry.field(description="Main recipients (主送), in the order given.")
+    async def main_recipients(self, info: Info) -> list[OrgUnit]:
+        return await self._recipients(info, RecipientKind.MAIN)
+
+    @strawberry.field(description="Copied recipients (抄送), in the order given.")
+    async def cc_recipients(self, info: Info) -> list[OrgUnit]:
+        return await self._recipients(info, RecipientKind.CC)
+
+    @strawberry.field(description="The route's steps in order, with their tasks of every round.")
+    async def steps(self, info: Info) -> list[RouteStep]:
+        async with info.context.db.read() as s:
+            steps = await docs.document_steps(s, self.id)
+            assignees = await docs.step_assignees(s, [st.id for st in steps])
+            tasks = await docs.document_tasks(s, self.id)
+        return [
+            RouteStep.build(
+                st, [a.user_id for a in assignees if a.step_id == st.id], [t for t in tasks if t.step_id == st.id]
+            )
+            for st in steps
+        ]
+
+    @strawberry.field(description="The open step while IN_REVIEW; null otherwise.")
+    async def current_step(self, info: Info) -> RouteStep | None:
+        if self.current_step_index is None:
+            return None
+        steps = await self.steps(info)
+        return next((s for s in steps if s.index == self.current_step_index), None)
+
+    @strawberry.field(description="Every action on the document, oldest first: who, when, with which opinion.")
+    async def history(self, info: Info) -> list[HistoryEntry]:
+        async with info.context.db.read() as s:
+            rows = await docs.document_history(s, self.id)
+        return [HistoryEntry.from_model(r) for r in rows]
+
+    @strawberry.field(description="Approvers' opinions (approvals and returns), oldest first.")
+    async def opinions(self, info: Info) -> list[HistoryEntry]:
+        entries = await self.history(info)
+        return [e for e in entries if e.action in (ActionKind.APPROVED, ActionKind.RETURNED)]
+
+
+@strawberry.type(description="One step of a document's route.")
+class RouteStep:
+    index: int = strawberry.field(description="0-based position in the route.")
+    name: str = strawberry.field(description="What the step is for, e.g. 核稿, 会签, 签发.")
+    mode: StepModeEnum = strawberry.field(description="How the step completes.")  # type: ignore[valid-type]
+    assignee_ids: strawberry.Private[list[int]]
+    task_rows: strawberry.Private[list[TaskModel]]
+
+    @classmethod
+    def build(cls, m: StepModel, assignee_ids: list[int], tasks: list[TaskModel]) -> RouteStep:
+        return cls(index=m.index, name=m.name, mode=StepMode(m.mode), assignee_ids=assignee_ids, task_rows=tasks)
+
+    @strawberry.field(description="The people named on the step, in order.")
+    async def assignees(self, info: Info) -> list[User]:
+        users = await info.context.loaders.user.load_many(self.assignee_ids)
+        return [User.from_model(u) for u in users if u]
+
+    @strawberry.field(description="The step's tasks across all rounds, oldest first.")
+    def tasks(self) -> list[Task]:
+        return [Task.from_model(t) for t in self.task_rows]
+
+
+@strawberry.type(description="A to-do (待办) of one person in one step of one round.")
+class Task(relay.Node):
+    id: relay.NodeID[int]
+    status: TaskStatusEnum = strawberry.field(description="State of the task.")  # type: ignore[valid-type]
+    round: int = strawberry.field(description="Submission round the task belongs to.")
+    opinion: str | None = strawberry.field(description="The opinion written when acting on it.")
+    created_at: dt.datetime = strawberry.field(description="UTC instant the task was opened.")
+    acted_at: dt.datetime | None = strawberry.field(description="UTC instant it was approved, returned or cancelled.")
+    document_id: strawberry.Private[int]
+    step_id: strawberry.Private[int]
+    sender_id: strawberry.Private[int]
+    assignee_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, m: TaskModel) -> Task:
+        return cls(
+            id=m.id,
+            status=TaskStatus(m.status),
+            round=m.round,
+            opinion=m.opinion,
+            created_at=m.created_at,
+            acted_at=m.acted_at,
+            document_id=m.document_id,
+            step_id=m.step_id,
+            sender_id=m.sender_id,
+            assignee_id=m.assignee_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Task | None]:
+        return [None for _ in node_ids]
+
+    @strawberry.field(description="The document the task is about.")
+    async def document(self, info: Info) -> Document:
+        return Document.from_model(await info.context.loaders.document.load(self.document_id))
+
+    @strawberry.field(description="The route step of the task.")
+    async def step(self, info: Info) -> RouteStep:
+        m = await info.context.loaders.step.load(self.step_id)
+        return RouteStep.build(m, [], [])
+
+    @strawberry.field(description="Who sent it: the submitter, or the approver who completed the previous step.")
+    async def sender(self, info: Info) -> User:
+        return User.from_model(await info.context.loaders.user.load(self.sender_id))
+
+    @strawberry.field(description="Whose task it is.")
+    async def assignee(self, info: Info) -> User:
+        return User.from_model(await info.context.loaders.user.load(self.assignee_id))
+
+
+@strawberry.type(description="One entry of a document's history.")
+class HistoryEntry:
+    action: ActionKindEnum = strawberry.field(description="What happened.")  # type: ignore[valid-type]
+    round: int = strawberry.field(description="Submission round.")
+    step_index: int | None = strawberry.field(description="Route step concerned, if any.")
+    opinion: str | None = strawberry.field(description="The opinion written, if any.")
+    attested_no_state_secret: bool = strawberry.field(description="True on submissions: the drafter's attestation.")
+    created_at: dt.datetime = strawberry.field(description="UTC instant.")
+    actor_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, m: ActionModel) -> HistoryEntry:
+        return cls(
+            action=ActionKind(m.action),
+            round=m.round,
+            step_index=m.step_index,
+            opinion=m.opinion,
+            attested_no_state_secret=m.attested_no_state_secret,
+            created_at=m.created_at,
+            actor_id=m.actor_id,
+        )
+
+    @strawberry.field(description="Who acted.")
+    async def actor(self, info: Info) -> User:
+        return User.from_model(await info.context.loaders.user.load(self.actor_id))
+
+
+# ---- inputs and payloads ---------------------------------------------------------------
+
+
+@strawberry.input(description="One step of a route.")
+class RouteStepInput:
+    name: str = strawberry.field(description="What the step is for (核稿, 会签, 签发 …), at most 64 characters.")
+    mode: StepModeEnum = strawberry.field(description="SINGLE takes exactly one assignee; PARALLEL_ALL one or more.")  # type: ignore[valid-type]
+    assignee_ids: list[relay.GlobalID] = strawberry.field(description="User ids, at most 50, no repeats.")
+
+
+@strawberry.input(description="The route of a document.")
+class RouteInput:
+    steps: list[RouteStepInput] = strawberry.field(description="Steps in order, 1 to 20.")
+
+
+@strawberry.input(description="A new draft.")
+class CreateDocumentInput:
+    title: str = strawberry.field(description="Title, at most 200 characters.")
+    doc_type: DocTypeEnum = strawberry.field(description="Document type.")  # type: ignore[valid-type]
+    route: RouteInput = strawberry.field(description="Who reviews, countersigns and signs off, in order.")
+    body: str = strawberry.field(default="", description="Body text, at most 200,000 characters.")
+    urgency: UrgencyEnum = strawberry.field(default=Urgency.NORMAL, description="Urgency.")  # type: ignore[valid-type]
+    sensitivity: SensitivityEnum = strawberry.field(default=Sensitivity.PUBLIC, description="Non-classified marking.")  # type: ignore[valid-type]
+    classification: str | None = strawberry.field(
+        default=None,
+        description="Classification text as an integrating system may send it. Any state-secret level (绝密, 机密, "
+        "秘密, in any spelling, with ★ and a period), 'pending classification' or an unknown value is refused with "
+        "STATE_SECRET_REFUSED (DOMAIN §3.3). 内部 / 工作秘密 / 公开 are accepted (use `sensitivity`).",
+    )
+    main_recipient_ids: list[relay.GlobalID] = strawberry.field(
+        default_factory=list, description="Main recipient units (主送), at most 300."
+    )
+    cc_recipient_ids: list[relay.GlobalID] = strawberry.field(
+        default_factory=list, description="Copied units (抄送), at most 300."
+    )
+
+
+@strawberry.type(description="The document created or changed, or errors.")
+class DocumentPayload:
+    document: Document | None = strawberry.field(description="The document after the change.")
+    errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+@strawberry.input(description="Submit a draft or resubmit a returned document.")
+class SubmitDocumentInput:
+    document_id: relay.GlobalID = strawberry.field(description="The document (you must be its drafter).")
+    attest_no_state_secret: bool = strawberry.field(
+        description="Must be true: you attest 本文件不涉及国家秘密 (the document holds no state secret). Recorded."
+    )
+
+
+@strawberry.input(description="Act on one of your tasks.")
+class TaskActionInput:
+    task_id: relay.GlobalID = strawberry.field(description="Your pending task.")
+    opinion: str | None = strawberry.field(
+        default=None, description="Opinion (审批意见), at most 2,000 characters; required to return."
+    )
+
+
+@strawberry.type(description="The task acted on and its document, or errors.")
+class TaskPayload:
+    task: Task | None = strawberry.field(description="The task after the action.")
+    document: Document | None = strawberry.field(description="Its document after the action.")
+    errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+def _document_input(input: CreateDocumentInput) -> docs.DocumentInput:
+    return docs.DocumentInput(
+        title=input.title,
+        doc_type=DocType(input.doc_type),
+        body=input.body,
+        urgency=Urgency(input.urgency),
+        sensitivity=Sensitivity(input.sensitivity),
+        classification=input.classification,
+        main_recipient_ids=decode_ids(input.main_recipient_ids, "OrgUnit", "mainRecipientIds"),
+        cc_recipient_ids=decode_ids(input.cc_recipient_ids, "OrgUnit", "ccRecipientIds"),
+        steps=[
+            docs.StepInput(s.name, StepMode(s.mode), decode_ids(s.assignee_ids, "User", f"route.steps.{i}.assigneeIds"))
+            for i, s in enumerate(input.route.steps)
+        ],
+    )
+
+
+async def _task_payload(info: Info, task: TaskModel | None, errors: list[UserError]) -> TaskPayload:
+    if task is None:
+        return TaskPayload(task=None, document=None, errors=errors)
+    async with info.context.db.read() as s:
+        doc = await s.get(DocumentModel, task.document_id)
+    return TaskPayload(task=Task.from_model(task), document=Document.from_model(doc) if doc else None, errors=errors)
+
+
+@strawberry.type
+class DocumentQuery:
+    @strawberry.field(
+        description="One document, if you drafted it or are on its route; null otherwise (existence is not revealed).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def document(self, info: Info, id: relay.GlobalID) -> Document | None:
+        actor = await require_actor(info)
+        pk = decode_id(id, "Document", "id")
+        async with info.context.db.read() as s:
+            doc = await docs.get_visible_document(s, actor, pk)
+        return Document.from_model(doc) if doc else None
+
+    @strawberry.field(
+        description="Your pending tasks, newest first. `first`: 1–100, default 20.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def my_tasks(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Task]:
+        actor = await require_actor(info)
+        limit = page_size(first)
+        async with info.context.db.read() as s:
+            rows = await docs.pending_tasks(s, actor.user_id, decode_cursor(after), limit + 1)
+            total = await docs.count_pending_tasks(s, actor.user_id)
+        return make_connection(rows, limit, lambda r: r.id, Task.from_model, after=after, total_count=total)
+
+
+@strawberry.type
+class DocumentMutation:
+    @strawberry.mutation(
+        description="Create a draft in your primary unit. Refuses state-secret classifications (STATE_SECRET_REFUSED).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def create_document(self, info: Info, input: CreateDocumentInput) -> DocumentPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            return await docs.create_document(uow, actor, _document_input(input))
+
+        doc, errors = await run_mutation(info, work)
+        return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Submit (or resubmit after a return): opens the first step's tasks. Requires "
+        "attestNoStateSecret: true (ATTESTATION_REQUIRED).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def submit_document(self, info: Info, input: SubmitDocumentInput) -> DocumentPayload:
+        actor = await require_actor(info)
+        ctx = info.context
+
+        async def work(uow):
+            return await docs.submit_document(
+                uow,
+                ctx.broker,
+                actor,
+                decode_id(input.document_id, "Document", "documentId"),
+                attest_no_state_secret=input.attest_no_state_secret,
+            )
+
+        doc, errors = await run_mutation(info, work)
+        return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Approve your pending task. Errors: NOT_YOUR_TASK, TASK_ALREADY_HANDLED (also for a retry).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def approve_task(self, info: Info, input: TaskActionInput) -> TaskPayload:
+        actor = await require_actor(info)
+        ctx = info.context
+
+        async def work(uow):
+            return await docs.approve_task(
+                uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
+            )
+
+        task, errors = await run_mutation(info, work)
+        return await _task_payload(info, task, errors)
+
+    @strawberry.mutation(
+        description="Return the document to its drafter (opinion required); the step's other open tasks are cancelled.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def return_task(self, info: Info, input: TaskActionInput) -> TaskPayload:
+        actor = await require_actor(info)
+        ctx = info.context
+
+        async def work(uow):
+            return await docs.return_task(
+                uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
+            )
+
+        task, errors = await run_mutation(info, work)
+        return await _task_payload(info, task, errors)

@@ -1,0 +1,444 @@
+"""GraphQL surface of identity and the organization tree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from office_api import auth
+from office_api.errors import DomainError
+from office_api.org import service as org
+from office_api.org.models import OrgUnit as OrgUnitModel
+from office_api.org.models import Position as PositionModel
+from office_api.org.models import UnitKind
+from office_api.org.models import User as UserModel
+from schema.common import (
+    AllowAny,
+    Connection,
+    IsAdmin,
+    IsAuthenticated,
+    UserError,
+    decode_cursor,
+    decode_id,
+    make_connection,
+    page_size,
+    require_actor,
+    run_mutation,
+)
+
+UnitKindEnum = strawberry.enum(UnitKind, name="UnitKind", description="Kind of organization unit.")
+
+
+@strawberry.type(description="A node of the organization tree: a people's government, department or office.")
+class OrgUnit(relay.Node):
+    id: relay.NodeID[int]
+    code: str = strawberry.field(
+        description="Stable unit code; never changes. Division units use their GB/T 2260 code."
+    )
+    name: str = strawberry.field(description="Full name, e.g. 山东省财政厅.")
+    short_name: str | None = strawberry.field(description="Standard short name, e.g. 省财政厅.")
+    kind: UnitKindEnum = strawberry.field(description="Kind of unit.")  # type: ignore[valid-type]
+    division_code: str | None = strawberry.field(
+        description="GB/T 2260 six-digit administrative division code; null for departments and function zones."
+    )
+    doc_number_root: str | None = strawberry.field(description="Issuer code root of document numbers, e.g. 鲁政办.")
+    is_active: bool = strawberry.field(description="False once deactivated: kept for history, gets no new work.")
+    depth: int = strawberry.field(description="Depth in the tree; the root is 0.")
+    version: int = strawberry.field(description="Optimistic-concurrency version; pass it to updateOrgUnit.")
+    parent_id: strawberry.Private[int | None]
+    model: strawberry.Private[OrgUnitModel]
+
+    @classmethod
+    def from_model(cls, m: OrgUnitModel) -> OrgUnit:
+        return cls(
+            id=m.id,
+            code=m.code,
+            name=m.name,
+            short_name=m.short_name,
+            kind=UnitKind(m.kind),
+            division_code=m.division_code,
+            doc_number_root=m.doc_number_root,
+            is_active=m.is_active,
+            depth=m.depth,
+            version=m.version,
+            parent_id=m.parent_id,
+            model=m,
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[OrgUnit | None]:
+        rows = await info.context.loaders.unit.load_many([int(i) for i in node_ids])
+        return [cls.from_model(r) if r else None for r in rows]
+
+    @strawberry.field(description="The parent unit; null for the root.")
+    async def parent(self, info: Info) -> OrgUnit | None:
+        if self.parent_id is None:
+            return None
+        m = await info.context.loaders.unit.load(self.parent_id)
+        return OrgUnit.from_model(m) if m else None
+
+    @strawberry.field(description="Direct children, by creation order. `first`: 1–100, default 20.")
+    async def children(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[OrgUnit]:
+        limit = page_size(first)
+        async with info.context.db.read() as s:
+            rows = await org.children(s, self.id, decode_cursor(after), limit + 1)
+        return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)
+
+    @strawberry.field(description="Ancestors from the root down to the parent (one query).")
+    async def ancestors(self, info: Info) -> list[OrgUnit]:
+        async with info.context.db.read() as s:
+            rows = await org.ancestors(s, self.model)
+        return [OrgUnit.from_model(r) for r in rows]
+
+    @strawberry.field(description="Positions held in this unit (its members). `first`: 1–100, default 20.")
+    async def members(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Position]:
+        limit = page_size(first)
+        async with info.context.db.read() as s:
+            rows = await org.members(s, self.id, decode_cursor(after), limit + 1)
+        return make_connection(rows, limit, lambda r: r.id, Position.from_model, after=after)
+
+
+@strawberry.type(description="A person who signs in: a civil servant or an administrator.")
+class User(relay.Node):
+    id: relay.NodeID[int]
+    username: str = strawberry.field(description="Login name.")
+    display_name: str = strawberry.field(description="Name shown to others, e.g. 张伟.")
+    is_active: bool = strawberry.field(description="False when the account is disabled.")
+
+    @classmethod
+    def from_model(cls, m: UserModel) -> User:
+        return cls(id=m.id, username=m.username, display_name=m.display_name, is_active=m.is_active)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[User | None]:
+        rows = await info.context.loaders.user.load_many([int(i) for i in node_ids])
+        return [cls.from_model(r) if r else None for r in rows]
+
+    @strawberry.field(description="The user's posts, primary first.")
+    async def positions(self, info: Info) -> list[Position]:
+        from sqlalchemy import select
+
+        async with info.context.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(PositionModel)
+                    .where(PositionModel.user_id == self.id)
+                    .order_by(PositionModel.is_primary.desc(), PositionModel.id)
+                )
+            ).scalars()
+            return [Position.from_model(r) for r in rows]
+
+
+@strawberry.type(description="A user's post (职务) in a unit. One user may hold several (兼职), one primary.")
+class Position(relay.Node):
+    id: relay.NodeID[int]
+    title: str = strawberry.field(description="Title of the post, e.g. 副主任.")
+    is_primary: bool = strawberry.field(description="True for the user's one primary post.")
+    is_leader: bool = strawberry.field(description="True for a leadership post of the unit.")
+    user_id: strawberry.Private[int]
+    unit_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, m: PositionModel) -> Position:
+        return cls(
+            id=m.id, title=m.title, is_primary=m.is_primary, is_leader=m.is_leader, user_id=m.user_id, unit_id=m.unit_id
+        )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Position | None]:
+        rows = await info.context.loaders.position.load_many([int(i) for i in node_ids])
+        return [cls.from_model(r) if r else None for r in rows]
+
+    @strawberry.field(description="Who holds the post.")
+    async def user(self, info: Info) -> User:
+        return User.from_model(await info.context.loaders.user.load(self.user_id))
+
+    @strawberry.field(description="Where the post is.")
+    async def unit(self, info: Info) -> OrgUnit:
+        return OrgUnit.from_model(await info.context.loaders.unit.load(self.unit_id))
+
+
+# ---- inputs and payloads ---------------------------------------------------------------
+
+
+@strawberry.input(description="Credentials.")
+class LoginInput:
+    username: str = strawberry.field(description="Login name.")
+    password: str = strawberry.field(description="Password.")
+
+
+@strawberry.type(description="Tokens for an authenticated session, or errors (INVALID_CREDENTIALS).")
+class LoginPayload:
+    access_token: str | None = strawberry.field(
+        description="JWT for `Authorization: Bearer …` and the websocket connection_init payload; 15 minutes."
+    )
+    refresh_token: str | None = strawberry.field(description="Single-use token for refreshToken; rotates on use.")
+    expires_at: dt.datetime | None = strawberry.field(description="UTC instant when the access token expires.")
+    user: User | None = strawberry.field(description="The signed-in user.")
+    errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+def _login_payload(pair: auth.TokenPair | None, user: UserModel | None, errors: list[UserError]) -> LoginPayload:
+    if pair is None:
+        return LoginPayload(access_token=None, refresh_token=None, expires_at=None, user=None, errors=errors)
+    return LoginPayload(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_at=pair.expires_at,
+        user=User.from_model(user) if user else None,
+        errors=errors,
+    )
+
+
+@strawberry.input(description="A refresh token to exchange.")
+class RefreshTokenInput:
+    refresh_token: str = strawberry.field(description="The refresh token from login or the last refresh.")
+
+
+@strawberry.input(description="A new organization unit.")
+class CreateOrgUnitInput:
+    code: str = strawberry.field(
+        description="Stable code: letters, digits and _.:- (at most 64); unique; never changes."
+    )
+    name: str = strawberry.field(description="Full name, at most 100 characters.")
+    kind: UnitKindEnum = strawberry.field(description="Kind of unit.")  # type: ignore[valid-type]
+    parent_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Parent unit; null creates a root (system admins only)."
+    )
+    division_code: str | None = strawberry.field(
+        default=None, description="GB/T 2260 code (six digits), if a division."
+    )
+    short_name: str | None = strawberry.field(default=None, description="Standard short name, at most 50 characters.")
+
+
+@strawberry.input(description="Changes to a unit; omitted fields stay as they are. The code cannot change.")
+class UpdateOrgUnitInput:
+    id: relay.GlobalID = strawberry.field(description="The unit.")
+    version: int | None = strawberry.field(
+        default=None, description="The version you read; a different current version is STALE_VERSION."
+    )
+    name: str | None = strawberry.field(default=None, description="New full name.")
+    short_name: str | None = strawberry.field(default=None, description="New short name; empty clears it.")
+    is_active: bool | None = strawberry.field(default=None, description="False deactivates (kept for history).")
+
+
+@strawberry.input(description="Move a unit with its whole subtree under a new parent.")
+class MoveOrgUnitInput:
+    id: relay.GlobalID = strawberry.field(description="The unit to move.")
+    parent_id: relay.GlobalID = strawberry.field(
+        description="The new parent; not the unit itself or inside it (CYCLE)."
+    )
+
+
+@strawberry.type(description="The unit created or changed, or errors.")
+class OrgUnitPayload:
+    org_unit: OrgUnit | None = strawberry.field(description="The unit after the change.")
+    errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+@strawberry.input(description="A new user, optionally with a primary post.")
+class CreateUserInput:
+    username: str = strawberry.field(description="Login name: 3–64 lowercase letters, digits, _ . -; unique.")
+    display_name: str = strawberry.field(description="Name shown to others, at most 64 characters.")
+    password: str = strawberry.field(description="Initial password, at least 8 characters.")
+    unit_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Unit of the primary post; required for unit admins (must be in their subtree)."
+    )
+    title: str | None = strawberry.field(default=None, description="Title of that post (required with unitId).")
+    is_leader: bool = strawberry.field(default=False, description="The post is a leadership post.")
+
+
+@strawberry.type(description="The user created, or errors.")
+class CreateUserPayload:
+    user: User | None = strawberry.field(description="The new user.")
+    errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+@strawberry.input(description="Give a user a post in a unit.")
+class AssignPositionInput:
+    user_id: relay.GlobalID = strawberry.field(description="The user.")
+    unit_id: relay.GlobalID = strawberry.field(description="The unit (in the admin's subtree).")
+    title: str = strawberry.field(description="Title, at most 64 characters.")
+    is_primary: bool = strawberry.field(
+        default=False, description="Make this the primary post (the user's first post always is)."
+    )
+    is_leader: bool = strawberry.field(default=False, description="A leadership post.")
+
+
+@strawberry.type(description="The post created, or errors.")
+class AssignPositionPayload:
+    position: Position | None = strawberry.field(description="The new post.")
+    errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+# ---- root fields -----------------------------------------------------------------------
+
+
+@strawberry.type
+class OrgQuery:
+    @strawberry.field(description="The signed-in user.", permission_classes=[IsAuthenticated])
+    async def me(self, info: Info) -> User:
+        actor = await require_actor(info)
+        return User.from_model(await info.context.loaders.user.load(actor.user_id))
+
+    @strawberry.field(description="One unit by id; null when there is none.", permission_classes=[IsAuthenticated])
+    async def org_unit(self, info: Info, id: relay.GlobalID) -> OrgUnit | None:
+        pk = decode_id(id, "OrgUnit", "id")
+        m = await info.context.loaders.unit.load(pk)
+        return OrgUnit.from_model(m) if m else None
+
+    @strawberry.field(
+        description="Units under `parentId` (the roots when omitted), by creation order. `first`: 1–100, default 20.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def org_units(
+        self,
+        info: Info,
+        parent_id: Annotated[
+            relay.GlobalID | None, strawberry.argument(description="Parent unit; omit for the roots.")
+        ] = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[OrgUnit]:
+        limit = page_size(first)
+        parent = decode_id(parent_id, "OrgUnit", "parentId") if parent_id is not None else None
+        async with info.context.db.read() as s:
+            rows = await org.children(s, parent, decode_cursor(after), limit + 1)
+        return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)
+
+
+@strawberry.type
+class OrgMutation:
+    @strawberry.mutation(
+        description="Sign in. A wrong password and an unknown user both give INVALID_CREDENTIALS.",
+        permission_classes=[AllowAny],
+    )
+    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+        ctx = info.context
+
+        async def work(uow):
+            pair = await auth.login(uow, ctx.settings, input.username, input.password)
+            return pair, await uow.session.get(UserModel, pair.user_id)
+
+        result, errors = await run_mutation(info, work)
+        return _login_payload(*(result or (None, None)), errors)
+
+    @strawberry.mutation(
+        description="Exchange a refresh token for a new pair (rotation). Reusing a spent token revokes the "
+        "whole session family: TOKEN_REUSED.",
+        permission_classes=[AllowAny],
+    )
+    async def refresh_token(self, info: Info, input: RefreshTokenInput) -> LoginPayload:
+        ctx = info.context
+
+        async def work(uow):
+            pair = await auth.rotate_refresh_token(uow, ctx.settings, input.refresh_token)
+            return pair, await uow.session.get(UserModel, pair.user_id)
+
+        try:
+            async with ctx.db.unit_of_work() as uow:
+                result = await work(uow)
+        except auth.TokenReused as reused:
+            async with ctx.db.unit_of_work() as uow:
+                await auth.revoke_family(uow, reused.family_id)
+            return _login_payload(
+                None, None, [UserError(field=reused.field, code=reused.code, message=reused.message(ctx.lang))]
+            )
+        except DomainError as e:
+            return _login_payload(None, None, [UserError(field=e.field, code=e.code, message=e.message(ctx.lang))])
+        return _login_payload(*result, [])
+
+    @strawberry.mutation(description="Create a unit inside your subtree.", permission_classes=[IsAdmin])
+    async def create_org_unit(self, info: Info, input: CreateOrgUnitInput) -> OrgUnitPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            parent = decode_id(input.parent_id, "OrgUnit", "parentId") if input.parent_id is not None else None
+            return await org.create_unit(
+                uow,
+                actor,
+                org.UnitInput(
+                    input.code, input.name, UnitKind(input.kind).value, parent, input.division_code, input.short_name
+                ),
+            )
+
+        unit, errors = await run_mutation(info, work)
+        return OrgUnitPayload(org_unit=OrgUnit.from_model(unit) if unit else None, errors=errors)
+
+    @strawberry.mutation(description="Rename or (de)activate a unit inside your subtree.", permission_classes=[IsAdmin])
+    async def update_org_unit(self, info: Info, input: UpdateOrgUnitInput) -> OrgUnitPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            return await org.update_unit(
+                uow,
+                actor,
+                decode_id(input.id, "OrgUnit", "id"),
+                name=input.name,
+                short_name=input.short_name,
+                is_active=input.is_active,
+                expected_version=input.version,
+            )
+
+        unit, errors = await run_mutation(info, work)
+        return OrgUnitPayload(org_unit=OrgUnit.from_model(unit) if unit else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Move a unit and its subtree under a new parent in one transaction; refuses cycles (CYCLE).",
+        permission_classes=[IsAdmin],
+    )
+    async def move_org_unit(self, info: Info, input: MoveOrgUnitInput) -> OrgUnitPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            return await org.move_unit(
+                uow, actor, decode_id(input.id, "OrgUnit", "id"), decode_id(input.parent_id, "OrgUnit", "parentId")
+            )
+
+        unit, errors = await run_mutation(info, work)
+        return OrgUnitPayload(org_unit=OrgUnit.from_model(unit) if unit else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Create a user (system admin, or unit admin with a unit in the subtree).",
+        permission_classes=[IsAdmin],
+    )
+    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            unit = decode_id(input.unit_id, "OrgUnit", "unitId") if input.unit_id is not None else None
+            return await org.create_user(
+                uow,
+                actor,
+                org.UserInput(input.username, input.display_name, input.password, unit, input.title, input.is_leader),
+            )
+
+        user, errors = await run_mutation(info, work)
+        return CreateUserPayload(user=User.from_model(user) if user else None, errors=errors)
+
+    @strawberry.mutation(description="Give a user a post in a unit of your subtree.", permission_classes=[IsAdmin])
+    async def assign_position(self, info: Info, input: AssignPositionInput) -> AssignPositionPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            return await org.assign_position(
+                uow,
+                actor,
+                user_id=decode_id(input.user_id, "User", "userId"),
+                unit_id=decode_id(input.unit_id, "OrgUnit", "unitId"),
+                title=input.title,
+                is_primary=input.is_primary,
+                is_leader=input.is_leader,
+            )
+
+        pos, errors = await run_mutation(info, work)
+        return AssignPositionPayload(position=Position.from_model(pos) if pos else None, errors=errors)

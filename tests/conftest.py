@@ -1,0 +1,162 @@
+"""Shared fixtures: databases built by the migrations (with the demo organization), the
+app over httpx ASGITransport, and a GraphQL helper.
+
+Every API test runs on SQLite and, when 127.0.0.1:5432 answers, on PostgreSQL too. With
+``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from office_api.config import Environment, Settings
+from office_api.db import Database
+from office_api.migrate import upgrade
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/postgres"
+TEST_SECRET = "test-secret-" + "x" * 40
+DEMO_PASSWORD = "Demo@2026"
+
+
+def pg_available() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _require_pg() -> None:
+    if pg_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("PostgreSQL at 127.0.0.1:5432 does not answer, and CI=true forbids skipping")
+    pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer: PostgreSQL tests skipped")
+
+
+async def _pg_exec(*statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres")
+    try:
+        for stmt in statements:
+            await conn.execute(stmt)
+    finally:
+        await conn.close()
+
+
+async def _seed(url: str) -> None:
+    from office_api.demo import load_demo
+
+    db = Database(url)
+    try:
+        await load_demo(db, DEMO_PASSWORD)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    asyncio.run(_seed(url))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    _require_pg()
+    name = f"office_tpl_{os.getpid()}"
+    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    upgrade(url)
+    asyncio.run(_seed(url))
+    yield name
+    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database with the demo organization, one per test."""
+    if request.param == "sqlite":
+        path = tmp_path / "office.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"office_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env=Environment.production,
+        database_url=database_url,
+        jwt_secret=TEST_SECRET,
+        data_dir=tmp_path,
+        log_level="WARNING",
+    )
+
+
+@dataclass
+class GraphQLClient:
+    """Posts GraphQL over HTTP to the app; remembers a bearer token after ``login``."""
+
+    http: httpx.AsyncClient
+    token: str | None = None
+    lang: str = "zh"
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> dict:
+        headers = {"accept-language": self.lang}
+        bearer = token or self.token
+        if bearer:
+            headers["authorization"] = f"Bearer {bearer}"
+        resp = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    async def login(self, username: str, password: str = DEMO_PASSWORD) -> GraphQLClient:
+        data = await self.execute(
+            "mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){accessToken errors{code}}}",
+            {"u": username, "p": password},
+        )
+        payload = data["data"]["login"]
+        assert payload["errors"] == [], payload
+        return GraphQLClient(self.http, payload["accessToken"], self.lang)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    from office_api.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield GraphQLClient(http)
+
+
+@pytest.fixture
+def platform(app: Any) -> Any:
+    return app.state.platform
