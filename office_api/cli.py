@@ -28,17 +28,32 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 async def _import(settings: Settings, path: Path, parent: str) -> int:
+    """Import one CSV file in one transaction; print the counts, or every problem and exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from office_api.org.importer import import_units
 
-    db = Database(settings.database_url)
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"office-api: {path}: cannot read as UTF-8 text ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    db = Database(settings.database_url)
+    try:
         async with db.unit_of_work() as uow:
             report = await import_units(uow, text, default_parent=parent)
     except DomainErrors as errs:
         for e in errs.errors:
             print(f"{path}: {e.field}: {e.params.get('detail', e.code.value)}", file=sys.stderr)
         print(f"office-api: import refused, nothing written ({len(errs.errors)} problems)", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        # No parameters or row values: only the kind of failure and the usual cause.
+        print(
+            f"office-api: database error ({type(exc).__name__}); nothing written. "
+            "Is OFFICE_DATABASE_URL right, and was `office-api migrate` run?",
+            file=sys.stderr,
+        )
         return 1
     finally:
         await db.dispose()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import Annotated
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from office_api import auth
@@ -32,6 +34,37 @@ from schema.common import (
 )
 
 UnitKindEnum = strawberry.enum(UnitKind, name="UnitKind", description="Kind of organization unit.")
+
+#: A page request of a nested list: (owner id, after key, limit + 1).
+PageKey = tuple[int, int | None, int]
+
+
+def _page_loader(info: Info, name: str, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]) -> DataLoader:
+    """A per-request loader that fetches one page of a nested list for many owners at once.
+
+    Keys with the same ``after`` and limit (siblings in one response) share one query, so
+    the number of statements does not grow with the page size. Not cached: a websocket
+    context lives as long as its connection.
+    """
+    ctx = info.context
+    loaders: dict[str, DataLoader] = ctx.__dict__.setdefault("_org_page_loaders", {})
+    if name not in loaders:
+        db = ctx.db
+
+        async def batch(keys: Sequence[PageKey]) -> list[list[Any]]:
+            groups: dict[tuple[int | None, int], list[int]] = defaultdict(list)
+            for owner, after, limit in keys:
+                groups[(after, limit)].append(owner)
+            found: dict[PageKey, list[Any]] = {}
+            async with db.read() as s:
+                for (after, limit), owners in groups.items():
+                    rows = await fetch(s, sorted(set(owners)), after, limit)
+                    for owner in owners:
+                        found[(owner, after, limit)] = rows.get(owner, [])
+            return [found[k] for k in keys]
+
+        loaders[name] = DataLoader(load_fn=batch, cache=False)
+    return loaders[name]
 
 
 @strawberry.type(description="A node of the organization tree: a people's government, department or office.")
@@ -87,21 +120,18 @@ class OrgUnit(relay.Node):
     @strawberry.field(description="Direct children, by creation order. `first`: 1–100, default 20.")
     async def children(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[OrgUnit]:
         limit = page_size(first)
-        async with info.context.db.read() as s:
-            rows = await org.children(s, self.id, decode_cursor(after), limit + 1)
+        rows = await _page_loader(info, "children", org.children_of).load((self.id, decode_cursor(after), limit + 1))
         return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)
 
-    @strawberry.field(description="Ancestors from the root down to the parent (one query).")
+    @strawberry.field(description="Ancestors from the root down to the parent (batched with the other units).")
     async def ancestors(self, info: Info) -> list[OrgUnit]:
-        async with info.context.db.read() as s:
-            rows = await org.ancestors(s, self.model)
-        return [OrgUnit.from_model(r) for r in rows]
+        rows = await info.context.loaders.unit.load_many(self.model.ancestor_ids())
+        return [OrgUnit.from_model(r) for r in rows if r is not None]
 
     @strawberry.field(description="Positions held in this unit (its members). `first`: 1–100, default 20.")
     async def members(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Position]:
         limit = page_size(first)
-        async with info.context.db.read() as s:
-            rows = await org.members(s, self.id, decode_cursor(after), limit + 1)
+        rows = await _page_loader(info, "members", org.members_of).load((self.id, decode_cursor(after), limit + 1))
         return make_connection(rows, limit, lambda r: r.id, Position.from_model, after=after)
 
 
@@ -249,7 +279,9 @@ class OrgUnitPayload:
 class CreateUserInput:
     username: str = strawberry.field(description="Login name: 3–64 lowercase letters, digits, _ . -; unique.")
     display_name: str = strawberry.field(description="Name shown to others, at most 64 characters.")
-    password: str = strawberry.field(description="Initial password, at least 8 characters.")
+    password: str = strawberry.field(
+        description="Initial password, 8–256 characters (WEAK_PASSWORD when shorter, TOO_LONG when longer)."
+    )
     unit_id: relay.GlobalID | None = strawberry.field(
         default=None, description="Unit of the primary post; required for unit admins (must be in their subtree)."
     )
@@ -425,7 +457,11 @@ class OrgMutation:
         user, errors = await run_mutation(info, work)
         return CreateUserPayload(user=User.from_model(user) if user else None, errors=errors)
 
-    @strawberry.mutation(description="Give a user a post in a unit of your subtree.", permission_classes=[IsAdmin])
+    @strawberry.mutation(
+        description="Give a user a post in a unit of your subtree. A unit admin may do so only for users whose "
+        "primary post is in its subtree.",
+        permission_classes=[IsAdmin],
+    )
     async def assign_position(self, info: Info, input: AssignPositionInput) -> AssignPositionPayload:
         actor = await require_actor(info)
 

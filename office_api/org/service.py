@@ -3,6 +3,14 @@
 Every function takes the unit of work and the acting :class:`Actor`, checks permission on
 the server, validates the input (raising :class:`DomainError`/``DomainErrors`` naming the
 input field and the rule) and flushes. Committing is the caller's job.
+
+Permission comes first: an administrator acting outside its subtree gets ``FORBIDDEN``
+before the input is looked at, so that a refusal tells nothing about what exists there.
+
+Concurrency: SQLite serializes write transactions (``BEGIN IMMEDIATE``). On PostgreSQL
+(READ COMMITTED) the functions lock what they depend on: a move locks the whole subtree and
+the new parent in id order, a new unit locks its parent (``FOR SHARE``), a new post locks
+its user, and a unique violation of a racing transaction becomes ``DUPLICATE``.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.outbox import ensure_counter
@@ -24,6 +33,8 @@ from office_api.org.permissions import Actor
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 DIVISION_RE = re.compile(r"^[1-9]\d{5}$")
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
+#: Longest accepted password (argon2 hashes anything; this bounds the work per request).
+MAX_PASSWORD_LENGTH = 256
 
 
 def _text(errors: ErrorCollector, field: str, value: str | None, limit: int) -> str:
@@ -33,6 +44,25 @@ def _text(errors: ErrorCollector, field: str, value: str | None, limit: int) -> 
     elif len(value) > limit:
         errors.add(ErrorCode.TOO_LONG, field, limit=limit)
     return value
+
+
+async def _flush_unique(session: AsyncSession, constraints: dict[str, tuple[str, str]]) -> None:
+    """Flush in a savepoint; a unique violation named in ``constraints`` becomes ``DUPLICATE``.
+
+    ``constraints`` maps a marker of the database's message (SQLite ``table.column``,
+    PostgreSQL the constraint name) to ``(field, detail)``. The checks before the flush
+    catch the common case; this catches two transactions racing for the same value (on
+    PostgreSQL the second waits for the first, then violates the unique index).
+    """
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        for marker, (field, detail) in constraints.items():
+            if marker in text:
+                raise DomainError(ErrorCode.DUPLICATE, field, detail=detail) from None
+        raise
 
 
 async def get_unit(session: AsyncSession, unit_id: int) -> OrgUnit:
@@ -54,7 +84,7 @@ class UnitInput:
     doc_number_root: str | None = None
 
 
-async def _validate_unit(session: AsyncSession, data: UnitInput) -> tuple[OrgUnit | None, UnitInput]:
+async def _validate_unit(session: AsyncSession, data: UnitInput, parent: OrgUnit | None) -> UnitInput:
     errors = ErrorCollector()
     code = (data.code or "").strip()
     if not code:
@@ -67,9 +97,13 @@ async def _validate_unit(session: AsyncSession, data: UnitInput) -> tuple[OrgUni
     division = (data.division_code or "").strip() or None
     if division is not None and not DIVISION_RE.match(division):
         errors.add(ErrorCode.INVALID_VALUE, "divisionCode", detail="six digits (GB/T 2260)")
-    parent = None
+    short = (data.short_name or "").strip() or None
+    if short is not None and len(short) > 50:
+        errors.add(ErrorCode.TOO_LONG, "shortName", limit=50)
+    root = (data.doc_number_root or "").strip() or None
+    if root is not None and len(root) > 16:
+        errors.add(ErrorCode.TOO_LONG, "docNumberRoot", limit=16)
     if data.parent_id is not None:
-        parent = await session.get(OrgUnit, data.parent_id)
         if parent is None:
             errors.add(ErrorCode.NOT_FOUND, "parentId")
         elif not parent.is_active:
@@ -79,25 +113,26 @@ async def _validate_unit(session: AsyncSession, data: UnitInput) -> tuple[OrgUni
     if division and (await session.execute(select(OrgUnit.id).where(OrgUnit.division_code == division))).first():
         errors.add(ErrorCode.DUPLICATE, "divisionCode", detail=division)
     errors.raise_if_any()
-    short = (data.short_name or "").strip() or None
-    return parent, UnitInput(code, name, data.kind, data.parent_id, division, short, data.doc_number_root)
+    return UnitInput(code, name, data.kind, data.parent_id, division, short, root)
 
 
 async def create_unit(uow: UnitOfWork, actor: Actor | None, data: UnitInput) -> OrgUnit:
     """Create a unit under ``parent_id`` (a root when None: system admins and imports only).
 
     ``actor`` None means a trusted local caller (the CLI import). Raises ``FORBIDDEN``
-    outside the actor's subtree; ``REQUIRED``/``INVALID_VALUE``/``DUPLICATE``/``NOT_FOUND``
-    naming the field otherwise.
+    outside the actor's subtree; ``REQUIRED``/``INVALID_VALUE``/``TOO_LONG``/
+    ``DUPLICATE``/``NOT_FOUND``/``INACTIVE`` naming the field otherwise.
     """
     session = uow.session
-    parent, data = await _validate_unit(session, data)
+    parent = None
+    if data.parent_id is not None:
+        parent = await session.get(OrgUnit, data.parent_id, with_for_update={"read": True})
     if actor is not None:
-        if parent is None:
-            if not actor.is_system_admin:
-                raise AuthError(ErrorCode.FORBIDDEN)
-        else:
+        if parent is not None:
             actor.require_admin_of(parent)
+        elif not actor.is_system_admin:
+            raise AuthError(ErrorCode.FORBIDDEN)
+    data = await _validate_unit(session, data, parent)
     unit = OrgUnit(
         code=data.code,
         name=data.name,
@@ -110,7 +145,15 @@ async def create_unit(uow: UnitOfWork, actor: Actor | None, data: UnitInput) -> 
         depth=(parent.depth + 1) if parent else 0,
     )
     session.add(unit)
-    await session.flush()
+    await _flush_unique(
+        session,
+        {
+            "org_units.code": ("code", data.code),
+            "uq_org_units_code": ("code", data.code),
+            "org_units.division_code": ("divisionCode", data.division_code or ""),
+            "uq_org_units_division_code": ("divisionCode", data.division_code or ""),
+        },
+    )
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     await session.flush()
     return unit
@@ -160,17 +203,40 @@ async def update_unit(
     return unit
 
 
+async def _lock_subtree(session: AsyncSession, unit: OrgUnit, other_id: int) -> None:
+    """Lock ``unit``'s subtree and the unit ``other_id`` (PostgreSQL; SQLite is serialized).
+
+    One statement, rows in id order, so that two moves never deadlock; then re-read
+    ``unit`` and retry while a concurrent move changed its path meanwhile.
+    """
+    for _ in range(5):
+        path = unit.path
+        await session.execute(
+            select(OrgUnit.id)
+            .where(or_(OrgUnit.path.like(f"{path}%"), OrgUnit.id.in_([unit.id, other_id])))
+            .order_by(OrgUnit.id)
+            .with_for_update()
+        )
+        await session.refresh(unit)
+        if unit.path == path:
+            return
+    raise DomainError(ErrorCode.STALE_VERSION, "id")
+
+
 async def move_unit(uow: UnitOfWork, actor: Actor, unit_id: int, new_parent_id: int) -> OrgUnit:
     """Move a unit and its whole subtree under ``new_parent_id`` in one statement.
 
     Refuses cycles (``CYCLE``: the new parent is the unit or inside it) and moves outside
-    the actor's subtree (``FORBIDDEN``).
+    the actor's subtree (``FORBIDDEN``). The subtree and the new parent are locked first,
+    so that concurrent moves and new units cannot leave a stale path behind.
     """
     session = uow.session
     unit = await get_unit(session, unit_id)
     new_parent = await session.get(OrgUnit, new_parent_id)
     if new_parent is None:
         raise DomainError(ErrorCode.NOT_FOUND, "parentId")
+    await _lock_subtree(session, unit, new_parent.id)
+    await session.refresh(new_parent)
     actor.require_admin_of(unit)
     actor.require_admin_of(new_parent)
     if unit.parent_id is None and not actor.is_system_admin:
@@ -208,6 +274,38 @@ async def children(session: AsyncSession, parent_id: int | None, after_id: int |
     return list((await session.execute(q)).scalars())
 
 
+async def children_of(
+    session: AsyncSession, parent_ids: Sequence[int], after_id: int | None, limit: int
+) -> dict[int, list[OrgUnit]]:
+    """The first ``limit`` children (by id, after ``after_id``) of each of ``parent_ids``, in one query."""
+    rank = func.row_number().over(partition_by=OrgUnit.parent_id, order_by=OrgUnit.id).label("rank")
+    ranked = select(OrgUnit.id, rank).where(OrgUnit.parent_id.in_(list(parent_ids)))
+    if after_id is not None:
+        ranked = ranked.where(OrgUnit.id > after_id)
+    sub = ranked.subquery()
+    q = select(OrgUnit).join(sub, sub.c.id == OrgUnit.id).where(sub.c.rank <= limit).order_by(OrgUnit.id)
+    out: dict[int, list[OrgUnit]] = {pid: [] for pid in parent_ids}
+    for unit in (await session.execute(q)).scalars():
+        out[unit.parent_id or 0].append(unit)
+    return out
+
+
+async def members_of(
+    session: AsyncSession, unit_ids: Sequence[int], after_id: int | None, limit: int
+) -> dict[int, list[Position]]:
+    """The first ``limit`` positions (by id, after ``after_id``) held in each of ``unit_ids``, in one query."""
+    rank = func.row_number().over(partition_by=Position.unit_id, order_by=Position.id).label("rank")
+    ranked = select(Position.id, rank).where(Position.unit_id.in_(list(unit_ids)))
+    if after_id is not None:
+        ranked = ranked.where(Position.id > after_id)
+    sub = ranked.subquery()
+    q = select(Position).join(sub, sub.c.id == Position.id).where(sub.c.rank <= limit).order_by(Position.id)
+    out: dict[int, list[Position]] = {uid: [] for uid in unit_ids}
+    for pos in (await session.execute(q)).scalars():
+        out[pos.unit_id].append(pos)
+    return out
+
+
 async def ancestors(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
     """Ancestors of ``unit`` from the root down to its parent (one query)."""
     ids = unit.ancestor_ids()
@@ -235,6 +333,13 @@ class UserInput:
     is_leader: bool = False
 
 
+def _check_password(errors: ErrorCollector, password: str | None) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        errors.add(ErrorCode.WEAK_PASSWORD, "password", limit=MIN_PASSWORD_LENGTH)
+    elif len(password or "") > MAX_PASSWORD_LENGTH:
+        errors.add(ErrorCode.TOO_LONG, "password", limit=MAX_PASSWORD_LENGTH)
+
+
 async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> User:
     """Create a user, optionally with a primary position in ``unit_id``.
 
@@ -242,6 +347,12 @@ async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> 
     a unit needs a system admin. ``actor`` None is a trusted local caller (demo set-up).
     """
     session = uow.session
+    unit = await session.get(OrgUnit, data.unit_id) if data.unit_id is not None else None
+    if actor is not None:
+        if unit is not None:
+            actor.require_admin_of(unit)
+        elif not actor.is_system_admin:
+            raise AuthError(ErrorCode.FORBIDDEN)
     errors = ErrorCollector()
     username = (data.username or "").strip().lower()
     if not USERNAME_RE.match(username):
@@ -251,38 +362,28 @@ async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> 
             detail="3-64 characters: lowercase letters, digits, _ . -, starting with a letter",
         )
     display = _text(errors, "displayName", data.display_name, 64)
-    if len(data.password or "") < MIN_PASSWORD_LENGTH:
-        errors.add(ErrorCode.WEAK_PASSWORD, "password", limit=MIN_PASSWORD_LENGTH)
-    unit = None
+    _check_password(errors, data.password)
+    title = ""
     if data.unit_id is not None:
-        unit = await session.get(OrgUnit, data.unit_id)
         if unit is None:
             errors.add(ErrorCode.NOT_FOUND, "unitId")
         elif not unit.is_active:
             errors.add(ErrorCode.INACTIVE, "unitId", detail=unit.name)
-        _text(errors, "title", data.title, 64)
-    if username and (await session.execute(select(User.id).where(User.username == username))).first():
+        title = _text(errors, "title", data.title, 64)
+    if (
+        USERNAME_RE.match(username)
+        and (await session.execute(select(User.id).where(User.username == username))).first()
+    ):
         errors.add(ErrorCode.DUPLICATE, "username", detail=username)
-    if actor is not None:
-        if unit is not None:
-            actor.require_admin_of(unit)
-        elif not actor.is_system_admin:
-            raise AuthError(ErrorCode.FORBIDDEN)
     errors.raise_if_any()
     user = User(username=username, display_name=display, password_hash=hash_password(data.password))
     session.add(user)
-    await session.flush()
+    await _flush_unique(
+        session, {"users.username": ("username", username), "uq_users_username": ("username", username)}
+    )
     await ensure_counter(uow, user.id)
     if unit is not None:
-        session.add(
-            Position(
-                user_id=user.id,
-                unit_id=unit.id,
-                title=(data.title or "").strip(),
-                is_primary=True,
-                is_leader=data.is_leader,
-            )
-        )
+        session.add(Position(user_id=user.id, unit_id=unit.id, title=title, is_primary=True, is_leader=data.is_leader))
         await session.flush()
     return user
 
@@ -299,14 +400,28 @@ async def assign_position(
 ) -> Position:
     """Give ``user_id`` a post in ``unit_id``. The first post, or one with ``is_primary``,
     becomes the primary one (the user's other posts stop being primary).
+
+    A unit admin may give posts in its subtree to users whose primary post is in its
+    subtree too: it cannot move the primary post of someone it does not administer, nor
+    give posts to accounts without one (such as administrators). The user row is locked
+    so that concurrent assignments leave exactly one primary post.
     """
     session = uow.session
+    user = await session.get(User, user_id, with_for_update=True)
+    unit = await session.get(OrgUnit, unit_id)
+    if actor is not None and not actor.is_system_admin:
+        if unit is None or user is None:
+            raise AuthError(ErrorCode.FORBIDDEN)
+        actor.require_admin_of(unit)
+        home = await primary_unit_id(session, user.id)
+        home_unit = await session.get(OrgUnit, home) if home is not None else None
+        if home_unit is None:
+            raise AuthError(ErrorCode.FORBIDDEN)
+        actor.require_admin_of(home_unit)
     errors = ErrorCollector()
     title = _text(errors, "title", title, 64)
-    user = await session.get(User, user_id)
     if user is None:
         errors.add(ErrorCode.NOT_FOUND, "userId")
-    unit = await session.get(OrgUnit, unit_id)
     if unit is None:
         errors.add(ErrorCode.NOT_FOUND, "unitId")
     elif not unit.is_active:
@@ -314,13 +429,11 @@ async def assign_position(
     errors.raise_if_any()
     assert unit is not None
     assert user is not None
-    if actor is not None:
-        actor.require_admin_of(unit)
     existing = (
         await session.execute(
-            select(Position).where(Position.user_id == user_id, Position.unit_id == unit_id, Position.title == title)
+            select(Position.id).where(Position.user_id == user_id, Position.unit_id == unit_id, Position.title == title)
         )
-    ).scalar_one_or_none()
+    ).first()
     if existing is not None:
         raise DomainError(ErrorCode.DUPLICATE, "title", detail=title)
     has_primary = (
@@ -331,7 +444,9 @@ async def assign_position(
         await session.execute(update(Position).where(Position.user_id == user_id).values(is_primary=False))
     pos = Position(user_id=user_id, unit_id=unit_id, title=title, is_primary=primary, is_leader=is_leader)
     session.add(pos)
-    await session.flush()
+    await _flush_unique(
+        session, {"positions.user_id": ("title", title), "uq_positions_user_id_unit_id_title": ("title", title)}
+    )
     return pos
 
 
