@@ -19,10 +19,16 @@ _CHANNELS = ("密电", "密码电报", "机要")
 _ALLOWED = {"", "无", "非密", "公开", "内部", "不公开", "工作秘密", "内部事项注意保管"}
 
 
+#: Traditional and variant characters of the level words, folded to the simplified form.
+_VARIANTS = str.maketrans({"絕": "绝", "機": "机", "祕": "秘", "國": "国"})
+
+
 def normalise(text: str) -> str:
-    """NFKC-fold (full-width → half-width), drop all white space, upper-case Latin."""
-    folded = unicodedata.normalize("NFKC", text)
-    return re.sub(r"\s+", "", folded).upper()
+    """NFKC-fold (full-width → half-width), drop white space and invisible format characters
+    (zero-width space, BOM, soft hyphen …), fold traditional level characters, upper-case Latin."""
+    folded = unicodedata.normalize("NFKC", text).translate(_VARIANTS)
+    visible = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+    return re.sub(r"\s+", "", visible).upper()
 
 
 def state_secret_reason(classification: str | None) -> str | None:

@@ -41,6 +41,8 @@ MAX_OPINION = 2_000
 MAX_STEPS = 20
 MAX_ASSIGNEES = 50
 MAX_RECIPIENTS = 300
+#: Characters of an opinion quoted in a notification body (the full text is in the history).
+NOTIFICATION_EXCERPT = 200
 
 
 @dataclass
@@ -193,8 +195,8 @@ async def _steps(session: AsyncSession, document_id: int) -> list[RouteStep]:
     )
 
 
-async def _open_step(uow: UnitOfWork, broker: Publisher, doc: Document, step: RouteStep, sender: Actor) -> list[Task]:
-    session = uow.session
+async def _open_step(session: AsyncSession, doc: Document, step: RouteStep, sender: Actor) -> list[Message]:
+    """Open ``step``'s tasks for the current round; the TASK_ASSIGNED messages to send."""
     assignees = list(
         (
             await session.execute(
@@ -209,24 +211,19 @@ async def _open_step(uow: UnitOfWork, broker: Publisher, doc: Document, step: Ro
     session.add_all(tasks)
     await session.flush()
     doc.current_step = step.index
-    await notify(
-        uow,
-        broker,
-        [
-            Message(
-                user_id=t.assignee_id,
-                kind=NotificationKind.TASK_ASSIGNED.value,
-                title=f"待办：{doc.title}",
-                body=f"{sender.display_name} 送来《{doc.title}》，请{step.name}",
-                subject_type="Document",
-                subject_id=doc.id,
-                actor_id=sender.user_id,
-                payload={"taskId": t.id, "stepIndex": step.index, "round": doc.round},
-            )
-            for t in tasks
-        ],
-    )
-    return tasks
+    return [
+        Message(
+            user_id=t.assignee_id,
+            kind=NotificationKind.TASK_ASSIGNED.value,
+            title=f"待办：{doc.title}",
+            body=f"{sender.display_name} 送来《{doc.title}》，请{step.name}",
+            subject_type="Document",
+            subject_id=doc.id,
+            actor_id=sender.user_id,
+            payload={"taskId": t.id, "stepIndex": step.index, "round": doc.round},
+        )
+        for t in tasks
+    ]
 
 
 async def submit_document(
@@ -262,7 +259,7 @@ async def submit_document(
             attested_no_state_secret=True,
         )
     )
-    await _open_step(uow, broker, doc, steps[0], actor)
+    await notify(uow, broker, await _open_step(session, doc, steps[0], actor))
     return doc
 
 
@@ -277,6 +274,11 @@ async def _load_task_for_action(session: AsyncSession, actor: Actor, task_id: in
     if not routing.can_act(DocumentStatus(doc.status), TaskStatus(task.status)):
         raise DomainError(ErrorCode.TASK_ALREADY_HANDLED, "taskId")
     return task, doc
+
+
+def _excerpt(text: str, limit: int = NOTIFICATION_EXCERPT) -> str:
+    """``text`` cut to ``limit`` characters (with …) for a notification body."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _opinion(opinion: str | None, *, required: bool) -> str | None:
@@ -327,7 +329,7 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
             user_id=doc.drafter_id,
             kind=NotificationKind.TASK_APPROVED.value,
             title=f"已{step.name}：{doc.title}",
-            body=f"{actor.display_name}：{text or '同意'}",
+            body=f"{actor.display_name}：{_excerpt(text or '同意')}",
             subject_type="Document",
             subject_id=doc.id,
             actor_id=actor.user_id,
@@ -354,10 +356,12 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
                 actor_id=actor.user_id,
             )
         )
-    await notify(uow, broker, messages)
     if transition.outcome is routing.Outcome.ADVANCE:
         assert transition.next_step is not None
-        await _open_step(uow, broker, doc, steps[transition.next_step], actor)
+        messages += await _open_step(session, doc, steps[transition.next_step], actor)
+    # One notify call per transaction: it locks the counters in ascending user order, so
+    # concurrent approvals on different documents cannot deadlock on them.
+    await notify(uow, broker, messages)
     await session.flush()
     return task
 
@@ -410,7 +414,7 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
             user_id=doc.drafter_id,
             kind=NotificationKind.DOCUMENT_RETURNED.value,
             title=f"被退回：{doc.title}",
-            body=f"{actor.display_name}：{text}",
+            body=f"{actor.display_name}：{_excerpt(text)}",
             subject_type="Document",
             subject_id=doc.id,
             actor_id=actor.user_id,
@@ -480,44 +484,62 @@ async def count_pending_tasks(session: AsyncSession, user_id: int) -> int:
     return int((await session.execute(q)).scalar_one())
 
 
-async def document_steps(session: AsyncSession, document_id: int) -> list[RouteStep]:
-    return await _steps(session, document_id)
-
-
-async def document_tasks(session: AsyncSession, document_id: int) -> list[Task]:
-    """Every task of the document, all rounds, in creation order."""
-    return list(
-        (await session.execute(select(Task).where(Task.document_id == document_id).order_by(Task.id))).scalars()
-    )
-
-
-async def document_history(session: AsyncSession, document_id: int) -> list[DocumentAction]:
+async def steps_of_documents(session: AsyncSession, document_ids: Sequence[int]) -> list[RouteStep]:
+    """The route steps of several documents, by document then index (one query)."""
     return list(
         (
             await session.execute(
-                select(DocumentAction).where(DocumentAction.document_id == document_id).order_by(DocumentAction.id)
+                select(RouteStep)
+                .where(RouteStep.document_id.in_(list(document_ids)))
+                .order_by(RouteStep.document_id, RouteStep.index)
             )
         ).scalars()
     )
 
 
-async def document_recipients(session: AsyncSession, document_id: int) -> list[DocumentRecipient]:
+async def tasks_of_documents(session: AsyncSession, document_ids: Sequence[int]) -> list[Task]:
+    """Every task of several documents, all rounds, in creation order (one query)."""
+    return list(
+        (
+            await session.execute(select(Task).where(Task.document_id.in_(list(document_ids))).order_by(Task.id))
+        ).scalars()
+    )
+
+
+async def history_of_documents(session: AsyncSession, document_ids: Sequence[int]) -> list[DocumentAction]:
+    """The history entries of several documents, oldest first (one query)."""
+    return list(
+        (
+            await session.execute(
+                select(DocumentAction)
+                .where(DocumentAction.document_id.in_(list(document_ids)))
+                .order_by(DocumentAction.id)
+            )
+        ).scalars()
+    )
+
+
+async def recipients_of_documents(session: AsyncSession, document_ids: Sequence[int]) -> list[DocumentRecipient]:
+    """The recipients of several documents, by kind then the order given (one query)."""
     return list(
         (
             await session.execute(
                 select(DocumentRecipient)
-                .where(DocumentRecipient.document_id == document_id)
-                .order_by(DocumentRecipient.kind, DocumentRecipient.position)
+                .where(DocumentRecipient.document_id.in_(list(document_ids)))
+                .order_by(DocumentRecipient.document_id, DocumentRecipient.kind, DocumentRecipient.position)
             )
         ).scalars()
     )
 
 
 async def step_assignees(session: AsyncSession, step_ids: Sequence[int]) -> list[StepAssignee]:
+    """The people named on several steps, in the order given (one query)."""
     return list(
         (
             await session.execute(
-                select(StepAssignee).where(StepAssignee.step_id.in_(list(step_ids))).order_by(StepAssignee.position)
+                select(StepAssignee)
+                .where(StepAssignee.step_id.in_(list(step_ids)))
+                .order_by(StepAssignee.step_id, StepAssignee.position)
             )
         ).scalars()
     )

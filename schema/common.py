@@ -26,6 +26,8 @@ R = TypeVar("R")
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+#: Largest key of an id or cursor: keys are INTEGER columns (32-bit on PostgreSQL).
+MAX_KEY = 2**31 - 1
 
 
 @strawberry.type(description="An expected problem with a mutation's input or the state it acts on.")
@@ -62,7 +64,9 @@ class IsAuthenticated(BasePermission):
 class IsAdmin(BasePermission):
     """The actor holds an administrator role (system admin, or unit admin of some subtree).
 
-    Each mutation still checks the subtree of the units it touches.
+    Each mutation still checks the subtree of the units it touches. Strawberry builds one
+    instance per field and shares it between requests, so the "no token" case raises its
+    own error instead of changing ``message`` on the instance.
     """
 
     message = "Administrator role required"
@@ -71,9 +75,7 @@ class IsAdmin(BasePermission):
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         actor = await info.context.get_actor()
         if actor is None:
-            self.message = "Authentication required"
-            self.error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
-            return False
+            raise AuthError(ErrorCode.UNAUTHENTICATED)
         return actor.is_admin
 
 
@@ -106,7 +108,7 @@ def decode_id(gid: relay.GlobalID | str, type_name: str, field: str) -> int:
         if gid.type_name != type_name:
             raise ValueError
         pk = int(gid.node_id)
-        if pk <= 0 or pk > 2**62:
+        if pk <= 0 or pk > MAX_KEY:
             raise ValueError
         return pk
     except (ValueError, TypeError, AttributeError) as exc:
@@ -146,9 +148,10 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
         prefix, key = raw.split(":", 1)
-        if prefix != "k":
+        value = int(key)
+        if prefix != "k" or not 0 <= value <= MAX_KEY:
             raise ValueError
-        return int(key)
+        return value
     except (ValueError, UnicodeDecodeError) as exc:
         raise DomainError(ErrorCode.INVALID_VALUE, "after", detail="malformed cursor") from exc
 
