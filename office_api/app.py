@@ -8,6 +8,7 @@ answers), ``/static/graphiql/*``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.requests import HTTPConnection
+from strawberry import relay
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -33,6 +35,7 @@ from schema import schema
 from schema.context import Context, Platform
 
 log = logging.getLogger("office_api.request")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def _lang(conn: HTTPConnection) -> str:
@@ -52,7 +55,7 @@ class OfficeGraphQLRouter(GraphQLRouter):
         actor = await context.get_actor()
         if actor is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
-        return {"userId": actor.user_id}
+        return {"userId": str(relay.GlobalID("User", str(actor.user_id)))}  # ids go out as global ids
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,7 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def request_log(request: Request, call_next: Any) -> Any:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:12]
+        supplied = request.headers.get("x-request-id", "")
+        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex[:12]
+        request.state.request_id = request_id
         start = time.perf_counter()
         response = await call_next(request)
         response.headers["x-request-id"] = request_id
@@ -117,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "request_id": request_id,
                 "method": request.method,
                 "path": request.url.path,
+                "operation": getattr(request.state, "operation", None),
+                "actor_id": getattr(request.state, "actor_id", None),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - start) * 1000, 1),
             },

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, Iterable
 from typing import Annotated, Any
 
 import strawberry
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -16,7 +17,9 @@ from strawberry.types import Info
 from messaging import service as notes
 from messaging.models import Notification as NotificationModel
 from messaging.models import NotificationKind
+from office_api.db import utcnow
 from office_api.errors import DomainError, ErrorCode
+from office_api.org.permissions import load_actor
 from schema.common import (
     Connection,
     IsAuthenticated,
@@ -38,6 +41,8 @@ NotificationKindEnum = strawberry.enum(
 
 #: Seconds a subscription waits for a wake-up before re-reading the database anyway.
 RECHECK_SECONDS = 15.0
+#: Websocket close code when the token expires or the account is disabled while subscribed.
+CLOSE_FORBIDDEN = 4403
 
 
 @strawberry.type(description="An event that concerns you, numbered per user without gaps.")
@@ -162,19 +167,47 @@ class NotificationSubscription:
         actor = await require_actor(info)
         ctx = info.context
         broker = ctx.broker
+        expires_at = ctx.claims.expires_at if ctx.claims is not None else None
         wake = broker.listen(actor.user_id)
         cursor = max(after, 0)
         try:
             while True:
                 wake.clear()
+                if expires_at is not None and utcnow() >= expires_at:
+                    await _end_stream(info, "Token expired")
+                    return
                 async with ctx.db.read() as s:
-                    rows = await notes.notifications_after(s, actor.user_id, cursor)
+                    active = await load_actor(s, actor.user_id) is not None
+                    rows = await notes.notifications_after(s, actor.user_id, cursor) if active else []
+                if not active:
+                    await _end_stream(info, "User disabled")
+                    return
                 for row in rows:
                     cursor = row.seq
                     yield Notification.from_model(row)
                 if len(rows) >= notes.REPLAY_BATCH:
                     continue
+                wait = RECHECK_SECONDS
+                if expires_at is not None:
+                    wait = max(min(wait, (expires_at - utcnow()).total_seconds()), 0.0)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), RECHECK_SECONDS)
+                    await asyncio.wait_for(wake.wait(), wait)
         finally:
             broker.unlisten(actor.user_id, wake)
+
+
+async def _end_stream(info: Info, reason: str) -> None:
+    """Stop a subscriber whose token expired or whose account was disabled (DESIGN §2).
+
+    On a websocket: close it with 4403 so that the client signs in again and resumes from
+    its last sequence number, then wait for the protocol handler, which sees the
+    disconnect and cancels the operation (returning instead would make it send
+    "complete" on the closed socket). Over HTTP the stream just ends.
+    """
+    ws = getattr(info.context, "request", None)
+    if not isinstance(ws, WebSocket):
+        return
+    if ws.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError):  # another subscription closed it first
+            await ws.close(code=CLOSE_FORBIDDEN, reason=reason)
+    await asyncio.Event().wait()

@@ -1,0 +1,263 @@
+"""The real ``office-api`` console script in a subprocess: migrate, import-org, serve, demo.
+
+Each test gets its own SQLite file and data directory under tmp, and a clean environment
+(no inherited ``OFFICE_*`` variables). Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import DEMO_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+OFFICE_API = Path(sys.executable).parent / "office-api"
+DIVISIONS = ROOT / "office_api" / "data" / "shandong_divisions.csv"
+DEPARTMENTS = ROOT / "office_api" / "data" / "shandong_provincial_departments.csv"
+#: Longest wait for one short command (migrate, import).
+COMMAND_TIMEOUT = 60
+#: Longest wait for the demo to answer /readyz (migrations + demo data + start-up).
+STARTUP_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 15.0
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFICE_")}
+    env.update(
+        OFFICE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'office.db'}",
+        OFFICE_DATA_DIR=str(tmp_path / "var"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def office_api(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(OFFICE_API), *args],
+        env=env or clean_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+
+
+def unit_rows(tmp_path: Path) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "office.db") as conn:
+        return conn.execute("SELECT * FROM org_units ORDER BY id").fetchall()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def migrated(tmp_path: Path) -> Path:
+    result = office_api(tmp_path, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "office-api: database migrated" in result.stdout
+    return tmp_path
+
+
+def test_script_is_installed() -> None:
+    assert OFFICE_API.is_file()
+    assert os.access(OFFICE_API, os.X_OK)
+
+
+def test_migrate_then_import_org_is_idempotent(migrated: Path) -> None:
+    first = office_api(migrated, "import-org", str(DIVISIONS))
+    assert (first.returncode, first.stderr) == (0, "")
+    assert first.stdout == f"{DIVISIONS}: 153 created, 0 updated, 0 unchanged\n"
+    rows = unit_rows(migrated)
+    assert len(rows) == 153
+
+    second = office_api(migrated, "import-org", str(DIVISIONS))
+    assert (second.returncode, second.stderr) == (0, "")
+    assert second.stdout == f"{DIVISIONS}: 0 created, 0 updated, 153 unchanged\n"
+    assert unit_rows(migrated) == rows
+
+    departments = office_api(migrated, "import-org", str(DEPARTMENTS))
+    assert departments.returncode == 0, departments.stderr
+    assert departments.stdout == f"{DEPARTMENTS}: 35 created, 1 updated, 0 unchanged\n"
+    assert len(unit_rows(migrated)) == 188
+
+
+def test_migrate_twice_is_harmless(migrated: Path) -> None:
+    again = office_api(migrated, "migrate")
+    assert again.returncode == 0, again.stderr
+
+
+def test_bad_csv_is_refused_with_a_per_row_report(migrated: Path) -> None:
+    assert office_api(migrated, "import-org", str(DIVISIONS)).returncode == 0
+    before = unit_rows(migrated)
+    bad = migrated / "bad.csv"
+    bad.write_text(
+        "code,name,level,parent_code\n"
+        "370198,新区,county,370100\n"
+        "37019X,坏区,county,370100\n"
+        "370199,某区,county,379900\n",
+        encoding="utf-8",
+    )
+    result = office_api(migrated, "import-org", str(bad))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{bad}: line 3: code: must be six digits (GB/T 2260)",
+        f"{bad}: line 4: parent_code: unknown parent 379900",
+        "office-api: import refused, nothing written (2 problems)",
+    ]
+    assert unit_rows(migrated) == before
+
+
+def test_bad_header_and_unreadable_files(migrated: Path) -> None:
+    header = migrated / "header.csv"
+    header.write_text("kode,name\n1,x\n", encoding="utf-8")
+    result = office_api(migrated, "import-org", str(header))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith(f"{header}: line 1: header: unknown layout: expected ")
+
+    gbk = migrated / "gbk.csv"
+    gbk.write_bytes("code,name,level,parent_code\n370000,山东省,province,\n".encode("gbk"))
+    result = office_api(migrated, "import-org", str(gbk))
+    assert result.returncode == 1
+    assert result.stderr == f"office-api: {gbk}: cannot read as UTF-8 text (UnicodeDecodeError)\n"
+
+    missing = office_api(migrated, "import-org", str(migrated / "nope.csv"))
+    assert missing.returncode == 1
+    assert "no such file" in missing.stderr
+    assert unit_rows(migrated) == []
+
+
+def test_bom_csv_through_the_cli(migrated: Path) -> None:
+    bom = migrated / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + DIVISIONS.read_bytes())
+    result = office_api(migrated, "import-org", str(bom))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{bom}: 153 created, 0 updated, 0 unchanged\n"
+
+
+def test_import_into_an_unmigrated_database_says_so(tmp_path: Path) -> None:
+    result = office_api(tmp_path, "import-org", str(DIVISIONS))
+    assert result.returncode == 1
+    assert "office-api migrate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("secret", [None, "changeme", "short-secret"])
+def test_serve_in_production_needs_a_strong_jwt_secret(tmp_path: Path, secret: str | None) -> None:
+    extra = {} if secret is None else {"OFFICE_JWT_SECRET": secret}
+    env = clean_env(tmp_path, **extra)
+    result = subprocess.run(
+        [str(OFFICE_API), "serve", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "OFFICE_JWT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def run_demo(tmp_path: Path, log: Path, after_ready=None) -> str:
+    """Start ``office-api demo``, wait for /readyz, run ``after_ready(base_url)``, stop it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(OFFICE_API), "demo", "--port", str(port)],
+            env=clean_env(tmp_path),
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                assert proc.poll() is None, f"demo exited early:\n{log.read_text()}"
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1.0, trust_env=False).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"demo did not become ready:\n{log.read_text()}"
+                time.sleep(0.2)
+            if after_ready is not None:
+                after_ready(base)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=SHUTDOWN_TIMEOUT)
+    return log.read_text()
+
+
+def graphql(base: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    resp = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": variables or {}}, headers=headers, trust_env=False
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_demo_is_idempotent_and_keeps_its_secret(tmp_path: Path) -> None:
+    tokens: list[str] = []
+
+    def sign_in(base: str) -> None:
+        data = graphql(
+            base,
+            'mutation($p:String!){ login(input:{username:"clerk",password:$p}){ accessToken errors{code} } }',
+            {"p": DEMO_PASSWORD},
+        )
+        assert data["data"]["login"]["errors"] == []
+        tokens.append(data["data"]["login"]["accessToken"])
+
+    first = run_demo(tmp_path, tmp_path / "first.log", sign_in)
+    assert "demo organization: 153 created, 0 updated, 0 unchanged" in first
+    assert "demo organization: 35 created, 1 updated, 0 unchanged" in first
+    assert "demo accounts created: admin, clerk, deputy, finance_head, drc_head, secretary_general" in first
+    secret_path = tmp_path / "var" / "jwt_secret"
+    assert stat.S_IMODE(secret_path.stat().st_mode) == 0o600
+    secret = secret_path.read_bytes()
+    assert len(secret.strip()) >= 32
+    rows = unit_rows(tmp_path)
+    with sqlite3.connect(tmp_path / "office.db") as conn:
+        users = conn.execute("SELECT id, username, password_hash FROM users ORDER BY id").fetchall()
+
+    def token_still_valid(base: str) -> None:
+        # The secret survived the restart, so the first run's token is still good.
+        me = graphql(base, "{ me { username } }", token=tokens[0])
+        assert me["data"]["me"] == {"username": "clerk"}
+
+    second = run_demo(tmp_path, tmp_path / "second.log", token_still_valid)
+    assert "demo accounts created: none (already there)" in second
+    assert "demo organization: 0 created, 0 updated, 153 unchanged" in second
+    assert "demo organization: 0 created, 0 updated, 36 unchanged" in second
+    assert stat.S_IMODE(secret_path.stat().st_mode) == 0o600
+    assert secret_path.read_bytes() == secret
+    assert unit_rows(tmp_path) == rows
+    with sqlite3.connect(tmp_path / "office.db") as conn:
+        assert conn.execute("SELECT id, username, password_hash FROM users ORDER BY id").fetchall() == users
