@@ -9,7 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.documents import DocumentMutation, DocumentQuery
-from schema.errors import ErrorPolicy
+from schema.errors import ErrorPolicy, OperationLog
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.org import OrgMutation, OrgQuery
 
@@ -35,5 +35,5 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorPolicy],
+    extensions=[ErrorPolicy, OperationLog],
 )

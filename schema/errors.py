@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import AsyncIterator
 
 from graphql.error import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.relay.types import GlobalIDValueError
 
 from office_api.errors import AuthError, DomainError, DomainErrors
 
@@ -39,11 +41,18 @@ class ErrorPolicy(MaskErrors):
         ctx = getattr(self.execution_context, "context", None)
         return getattr(ctx, "lang", "zh")
 
+    def _request_id(self) -> str:
+        ctx = getattr(self.execution_context, "context", None)
+        state = getattr(getattr(ctx, "request", None), "state", None)
+        return getattr(state, "request_id", None) or uuid.uuid4().hex[:12]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         out: list[GraphQLError] = []
         for error in errors:
             orig = error.original_error
-            if orig is None or isinstance(orig, (StrawberryGraphQLError, GraphQLError)) or error.path is None:
+            if isinstance(orig, GlobalIDValueError):
+                out.append(self._with(error, error.message, {"code": "INVALID_VALUE", "field": None}))
+            elif orig is None or isinstance(orig, (StrawberryGraphQLError, GraphQLError)) or error.path is None:
                 out.append(error)
             elif isinstance(orig, AuthError):
                 out.append(self._with(error, orig.args[0], {"code": orig.code.value}))
@@ -57,7 +66,7 @@ class ErrorPolicy(MaskErrors):
                     self._with(error, first.message(self._lang()), {"code": first.code.value, "field": first.field})
                 )
             else:
-                request_id = uuid.uuid4().hex[:12]
+                request_id = self._request_id()
                 log.error("unexpected %s at %s (request %s)", type(orig).__name__, _where(orig), request_id)
                 out.append(
                     self._with(
@@ -79,3 +88,17 @@ class ErrorPolicy(MaskErrors):
             original_error=None,
             extensions=extensions,
         )
+
+
+class OperationLog(SchemaExtension):
+    """Records the operation name and actor on the HTTP request for the one request log line."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        ctx = self.execution_context.context
+        request = getattr(ctx, "request", None)
+        if request is None or request.scope.get("type") != "http":
+            return
+        request.state.operation = self.execution_context.operation_name or "anonymous"
+        actor = getattr(ctx, "_actor", None)
+        request.state.actor_id = actor.user_id if actor is not None else None
