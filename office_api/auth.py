@@ -8,6 +8,7 @@ revokes its whole family (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import secrets
@@ -20,7 +21,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select, update
 
 from office_api.config import Settings
-from office_api.db import UnitOfWork, utcnow
+from office_api.db import Database, UnitOfWork, utcnow
 from office_api.errors import DomainError, ErrorCode
 from office_api.org.models import RefreshToken, User
 
@@ -115,21 +116,26 @@ async def _new_refresh(uow: UnitOfWork, settings: Settings, user_id: int, family
     return token
 
 
-async def login(uow: UnitOfWork, settings: Settings, username: str, password: str) -> TokenPair:
-    """Check the credentials and open a new token family.
+async def login(db: Database, settings: Settings, username: str, password: str) -> tuple[TokenPair, User]:
+    """Check the credentials and open a new token family; returns the pair and the user.
 
-    A wrong password, an unknown user and a disabled account all raise the same
-    ``INVALID_CREDENTIALS`` error (no account enumeration).
+    The argon2 check runs in a worker thread, outside any write transaction, so a sign-in
+    neither blocks the event loop nor holds SQLite's write lock. A wrong password, an
+    unknown user and a disabled account all raise the same ``INVALID_CREDENTIALS`` error
+    after the same work (no account enumeration).
     """
-    user = (await uow.session.execute(select(User).where(User.username == username.strip()))).scalar_one_or_none()
-    if user is None:
-        verify_password(password, _DUMMY_HASH)
+    async with db.read() as session:
+        user = (await session.execute(select(User).where(User.username == username.strip()))).scalar_one_or_none()
+    ok = await asyncio.to_thread(verify_password, password, user.password_hash if user else _DUMMY_HASH)
+    if user is None or not ok or not user.is_active:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS)
-    if not verify_password(password, user.password_hash) or not user.is_active:
-        raise DomainError(ErrorCode.INVALID_CREDENTIALS)
-    access, exp = issue_access_token(settings, user.id)
-    refresh = await _new_refresh(uow, settings, user.id, uuid.uuid4().hex)
-    return TokenPair(access, refresh, exp, user.id)
+    async with db.unit_of_work() as uow:
+        current = await uow.session.get(User, user.id)
+        if current is None or not current.is_active:
+            raise DomainError(ErrorCode.INVALID_CREDENTIALS)
+        access, exp = issue_access_token(settings, user.id)
+        refresh = await _new_refresh(uow, settings, user.id, uuid.uuid4().hex)
+    return TokenPair(access, refresh, exp, user.id), current
 
 
 async def rotate_refresh_token(uow: UnitOfWork, settings: Settings, token: str) -> TokenPair:

@@ -205,6 +205,8 @@ async def run_mutation(info: Info, work: Callable[[UnitOfWork], Awaitable[R]]) -
             result = await work(uow)
     except (DomainError, DomainErrors) as exc:
         return None, user_errors(exc, ctx.lang)
+    finally:
+        ctx.loaders.reset()
     return result, []
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import weakref
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 import strawberry
 from strawberry import relay
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from documents import service as docs
@@ -29,7 +26,6 @@ from documents.types import (
     TaskStatus,
     Urgency,
 )
-from office_api.db import Database
 from schema.common import (
     Connection,
     IsAuthenticated,
@@ -69,56 +65,6 @@ StepModeEnum = strawberry.enum(
 )
 TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus", description="PENDING, APPROVED, RETURNED, CANCELLED.")
 ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind", description="Kind of history entry.")
-
-
-# ---- per-request loaders ---------------------------------------------------------------
-
-
-class DocumentLoaders:
-    """A document's parts, batched per request: one query per kind of part for all the
-    documents (or steps) resolved together, so lists do not issue a query per row."""
-
-    def __init__(self, db: Database) -> None:
-        self.steps = _grouped(db, docs.steps_of_documents, lambda r: r.document_id)
-        self.tasks = _grouped(db, docs.tasks_of_documents, lambda r: r.document_id)
-        self.history = _grouped(db, docs.history_of_documents, lambda r: r.document_id)
-        self.recipients = _grouped(db, docs.recipients_of_documents, lambda r: r.document_id)
-        self.assignees = _grouped(db, docs.step_assignees, lambda r: r.step_id)
-
-
-def _grouped(
-    db: Database, fetch: Callable[[Any, Sequence[int]], Awaitable[Sequence[Any]]], key: Callable[[Any], Hashable]
-) -> DataLoader[int, list[Any]]:
-    """A loader of the rows ``fetch`` returns for a batch of keys, grouped by ``key(row)``."""
-
-    async def batch(ids: Sequence[int]) -> list[list[Any]]:
-        async with db.read() as session:
-            rows = await fetch(session, ids)
-        groups: dict[Hashable, list[Any]] = {i: [] for i in ids}
-        for row in rows:
-            groups[key(row)].append(row)
-        return [groups[i] for i in ids]
-
-    return DataLoader(load_fn=batch)
-
-
-_LOADERS: weakref.WeakKeyDictionary[Any, DocumentLoaders] = weakref.WeakKeyDictionary()
-
-
-def loaders(info: Info) -> DocumentLoaders:
-    """The document loaders of this request (created on first use)."""
-    found = _LOADERS.get(info.context)
-    if found is None:
-        found = _LOADERS[info.context] = DocumentLoaders(info.context.db)
-    return found
-
-
-async def _run(info: Info, work: Callable[[Any], Awaitable[Any]]) -> tuple[Any, list[UserError]]:
-    """``run_mutation``, then forget the loaded parts: a later mutation of the same request
-    (mutations run one after another) must not see what was read before this change."""
-    result = await run_mutation(info, work)
-    _LOADERS.pop(info.context, None)
-    return result
 
 
 @strawberry.type(description="An official document (公文).")
@@ -181,7 +127,7 @@ class Document(relay.Node):
         return OrgUnit.from_model(await info.context.loaders.unit.load(self.issuing_unit_id))
 
     async def _recipients(self, info: Info, kind: RecipientKind) -> list[OrgUnit]:
-        rows: list[RecipientModel] = await loaders(info).recipients.load(self.id)
+        rows: list[RecipientModel] = await info.context.loaders.document_recipients.load(self.id)
         units = await info.context.loaders.unit.load_many([r.unit_id for r in rows if r.kind == kind.value])
         return [OrgUnit.from_model(u) for u in units if u]
 
@@ -195,7 +141,7 @@ class Document(relay.Node):
 
     @strawberry.field(description="The route's steps in order, with their tasks of every round.")
     async def steps(self, info: Info) -> list[RouteStep]:
-        rows: list[StepModel] = await loaders(info).steps.load(self.id)
+        rows: list[StepModel] = await info.context.loaders.document_steps.load(self.id)
         return [RouteStep.from_model(st) for st in rows]
 
     @strawberry.field(description="The open step while IN_REVIEW; null otherwise.")
@@ -207,7 +153,7 @@ class Document(relay.Node):
 
     @strawberry.field(description="Every action on the document, oldest first: who, when, with which opinion.")
     async def history(self, info: Info) -> list[HistoryEntry]:
-        rows: list[ActionModel] = await loaders(info).history.load(self.id)
+        rows: list[ActionModel] = await info.context.loaders.document_history.load(self.id)
         return [HistoryEntry.from_model(r) for r in rows]
 
     @strawberry.field(description="Approvers' opinions (approvals and returns), oldest first.")
@@ -230,13 +176,13 @@ class RouteStep:
 
     @strawberry.field(description="The people named on the step, in order.")
     async def assignees(self, info: Info) -> list[User]:
-        rows: list[AssigneeModel] = await loaders(info).assignees.load(self.step_id)
+        rows: list[AssigneeModel] = await info.context.loaders.step_assignees.load(self.step_id)
         users = await info.context.loaders.user.load_many([r.user_id for r in rows])
         return [User.from_model(u) for u in users if u]
 
     @strawberry.field(description="The step's tasks across all rounds, oldest first.")
     async def tasks(self, info: Info) -> list[Task]:
-        rows: list[TaskModel] = await loaders(info).tasks.load(self.document_id)
+        rows: list[TaskModel] = await info.context.loaders.document_tasks.load(self.document_id)
         return [Task.from_model(t) for t in rows if t.step_id == self.step_id]
 
 
@@ -445,7 +391,7 @@ class DocumentMutation:
         async def work(uow):
             return await docs.create_document(uow, actor, _document_input(input))
 
-        doc, errors = await _run(info, work)
+        doc, errors = await run_mutation(info, work)
         return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
 
     @strawberry.mutation(
@@ -466,7 +412,7 @@ class DocumentMutation:
                 attest_no_state_secret=input.attest_no_state_secret,
             )
 
-        doc, errors = await _run(info, work)
+        doc, errors = await run_mutation(info, work)
         return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
 
     @strawberry.mutation(
@@ -482,7 +428,7 @@ class DocumentMutation:
                 uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
             )
 
-        task, errors = await _run(info, work)
+        task, errors = await run_mutation(info, work)
         return await _task_payload(info, task, errors)
 
     @strawberry.mutation(
@@ -498,5 +444,5 @@ class DocumentMutation:
                 uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
             )
 
-        task, errors = await _run(info, work)
+        task, errors = await run_mutation(info, work)
         return await _task_payload(info, task, errors)

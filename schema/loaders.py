@@ -1,28 +1,59 @@
-"""Per-request DataLoaders: one batched query per model per tick, in a short read session."""
+"""Per-request DataLoaders, built in the context getter.
+
+Each loader batches the keys asked for in one tick into one query, run in a short read
+session, so that a list does not issue a query per row:
+
+* by primary key (``user``, ``unit``, ``document``, ``step``, ``position``), missing keys
+  load as None;
+* grouped children of many owners (a document's steps, tasks, history and recipients; a
+  step's assignees; a user's posts);
+* one page of a nested list for many owners at once (a unit's children and members).
+
+After a mutation commits, :meth:`Loaders.reset` forgets what was read, because a later
+mutation of the same request must see the change.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
+from documents import service as docs
 from documents.models import Document, RouteStep
 from office_api.db import Database
+from office_api.org import service as org
 from office_api.org.models import OrgUnit, Position, User
+
+#: A page request of a nested list: (owner id, after key, limit + 1).
+PageKey = tuple[int, int | None, int]
 
 
 class Loaders:
-    """Load rows by primary key; missing keys load as None."""
+    """The loaders of one request (or one websocket connection)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every loaded row (after a mutation)."""
         self.user = self._by_id(User)
         self.unit = self._by_id(OrgUnit)
         self.document = self._by_id(Document)
         self.step = self._by_id(RouteStep)
         self.position = self._by_id(Position)
+        self.document_steps = self._grouped(docs.steps_of_documents, lambda r: r.document_id)
+        self.document_tasks = self._grouped(docs.tasks_of_documents, lambda r: r.document_id)
+        self.document_history = self._grouped(docs.history_of_documents, lambda r: r.document_id)
+        self.document_recipients = self._grouped(docs.recipients_of_documents, lambda r: r.document_id)
+        self.step_assignees = self._grouped(docs.step_assignees, lambda r: r.step_id)
+        self.user_positions = self._grouped(org.positions_of_users, lambda r: r.user_id)
+        self.unit_children = self._paged(org.children_of)
+        self.unit_members = self._paged(org.members_of)
 
     def _by_id(self, model: Any) -> DataLoader[int, Any]:
         async def batch(ids: Sequence[int]) -> list[Any]:
@@ -32,3 +63,33 @@ class Loaders:
             return [found.get(i) for i in ids]
 
         return DataLoader(load_fn=batch)
+
+    def _grouped(
+        self, fetch: Callable[[Any, Sequence[int]], Awaitable[Sequence[Any]]], key: Callable[[Any], Hashable]
+    ) -> DataLoader[int, list[Any]]:
+        async def batch(ids: Sequence[int]) -> list[list[Any]]:
+            async with self._db.read() as session:
+                rows = await fetch(session, ids)
+            groups: dict[Hashable, list[Any]] = {i: [] for i in ids}
+            for row in rows:
+                groups[key(row)].append(row)
+            return [groups[i] for i in ids]
+
+        return DataLoader(load_fn=batch)
+
+    def _paged(self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]) -> DataLoader[PageKey, list[Any]]:
+        """Keys with the same ``after`` and limit (siblings in one response) share one query."""
+
+        async def batch(keys: Sequence[PageKey]) -> list[list[Any]]:
+            groups: dict[tuple[int | None, int], list[int]] = defaultdict(list)
+            for owner, after, limit in keys:
+                groups[(after, limit)].append(owner)
+            found: dict[PageKey, list[Any]] = {}
+            async with self._db.read() as session:
+                for (after, limit), owners in groups.items():
+                    rows = await fetch(session, sorted(set(owners)), after, limit)
+                    for owner in owners:
+                        found[(owner, after, limit)] = rows.get(owner, [])
+            return [found[k] for k in keys]
+
+        return DataLoader(load_fn=batch, cache=False)

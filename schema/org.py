@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Annotated, Any
+from collections.abc import Iterable
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from office_api import auth
@@ -31,40 +29,10 @@ from schema.common import (
     page_size,
     require_actor,
     run_mutation,
+    user_errors,
 )
 
 UnitKindEnum = strawberry.enum(UnitKind, name="UnitKind", description="Kind of organization unit.")
-
-#: A page request of a nested list: (owner id, after key, limit + 1).
-PageKey = tuple[int, int | None, int]
-
-
-def _page_loader(info: Info, name: str, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]) -> DataLoader:
-    """A per-request loader that fetches one page of a nested list for many owners at once.
-
-    Keys with the same ``after`` and limit (siblings in one response) share one query, so
-    the number of statements does not grow with the page size. Not cached: a websocket
-    context lives as long as its connection.
-    """
-    ctx = info.context
-    loaders: dict[str, DataLoader] = ctx.__dict__.setdefault("_org_page_loaders", {})
-    if name not in loaders:
-        db = ctx.db
-
-        async def batch(keys: Sequence[PageKey]) -> list[list[Any]]:
-            groups: dict[tuple[int | None, int], list[int]] = defaultdict(list)
-            for owner, after, limit in keys:
-                groups[(after, limit)].append(owner)
-            found: dict[PageKey, list[Any]] = {}
-            async with db.read() as s:
-                for (after, limit), owners in groups.items():
-                    rows = await fetch(s, sorted(set(owners)), after, limit)
-                    for owner in owners:
-                        found[(owner, after, limit)] = rows.get(owner, [])
-            return [found[k] for k in keys]
-
-        loaders[name] = DataLoader(load_fn=batch, cache=False)
-    return loaders[name]
 
 
 @strawberry.type(description="A node of the organization tree: a people's government, department or office.")
@@ -120,7 +88,7 @@ class OrgUnit(relay.Node):
     @strawberry.field(description="Direct children, by creation order. `first`: 1–100, default 20.")
     async def children(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[OrgUnit]:
         limit = page_size(first)
-        rows = await _page_loader(info, "children", org.children_of).load((self.id, decode_cursor(after), limit + 1))
+        rows = await info.context.loaders.unit_children.load((self.id, decode_cursor(after), limit + 1))
         return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)
 
     @strawberry.field(description="Ancestors from the root down to the parent (batched with the other units).")
@@ -131,7 +99,7 @@ class OrgUnit(relay.Node):
     @strawberry.field(description="Positions held in this unit (its members). `first`: 1–100, default 20.")
     async def members(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Position]:
         limit = page_size(first)
-        rows = await _page_loader(info, "members", org.members_of).load((self.id, decode_cursor(after), limit + 1))
+        rows = await info.context.loaders.unit_members.load((self.id, decode_cursor(after), limit + 1))
         return make_connection(rows, limit, lambda r: r.id, Position.from_model, after=after)
 
 
@@ -153,17 +121,8 @@ class User(relay.Node):
 
     @strawberry.field(description="The user's posts, primary first.")
     async def positions(self, info: Info) -> list[Position]:
-        from sqlalchemy import select
-
-        async with info.context.db.read() as s:
-            rows = (
-                await s.execute(
-                    select(PositionModel)
-                    .where(PositionModel.user_id == self.id)
-                    .order_by(PositionModel.is_primary.desc(), PositionModel.id)
-                )
-            ).scalars()
-            return [Position.from_model(r) for r in rows]
+        rows = await info.context.loaders.user_positions.load(self.id)
+        return [Position.from_model(r) for r in rows]
 
 
 @strawberry.type(description="A user's post (职务) in a unit. One user may hold several (兼职), one primary.")
@@ -356,13 +315,11 @@ class OrgMutation:
     )
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
         ctx = info.context
-
-        async def work(uow):
-            pair = await auth.login(uow, ctx.settings, input.username, input.password)
-            return pair, await uow.session.get(UserModel, pair.user_id)
-
-        result, errors = await run_mutation(info, work)
-        return _login_payload(*(result or (None, None)), errors)
+        try:
+            pair, user = await auth.login(ctx.db, ctx.settings, input.username, input.password)
+        except DomainError as e:
+            return _login_payload(None, None, user_errors(e, ctx.lang))
+        return _login_payload(pair, user, [])
 
     @strawberry.mutation(
         description="Exchange a refresh token for a new pair (rotation). Reusing a spent token revokes the "

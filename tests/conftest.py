@@ -13,12 +13,14 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from office_api.config import Environment, Settings
 from office_api.db import Database
@@ -67,40 +69,92 @@ async def _seed(url: str) -> None:
         await db.dispose()
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
+def _sqlite_template(factory: pytest.TempPathFactory, *, seed: bool) -> Path:
+    path = factory.mktemp("template") / "template.db"
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
-    asyncio.run(_seed(url))
+    if seed:
+        asyncio.run(_seed(url))
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
+def _pg_template(*, seed: bool) -> Iterator[str]:
     _require_pg()
-    name = f"office_tpl_{os.getpid()}"
-    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    name = f"office_tpl_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
     url = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     upgrade(url)
-    asyncio.run(_seed(url))
+    if seed:
+        asyncio.run(_seed(url))
     yield name
     asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh migrated database with the demo organization, one per test."""
+def _fresh_database(request: pytest.FixtureRequest, tmp_path: Path, template: str) -> Iterator[str]:
+    """A copy of the ``template`` fixture's database on the backend named by ``request.param``."""
     if request.param == "sqlite":
-        path = tmp_path / "office.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        path = tmp_path / f"{template}.db"
+        shutil.copy(request.getfixturevalue(f"sqlite_{template}"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template = request.getfixturevalue("pg_template")
+    source = request.getfixturevalue(f"pg_{template}")
     name = f"office_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
     yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _sqlite_template(tmp_path_factory, seed=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _sqlite_template(tmp_path_factory, seed=False)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    yield from _pg_template(seed=True)
+
+
+@pytest.fixture(scope="session")
+def pg_empty_template() -> Iterator[str]:
+    yield from _pg_template(seed=False)
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database with the demo organization, one per test."""
+    yield from _fresh_database(request, tmp_path, "template")
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database without any organization data, one per test."""
+    yield from _fresh_database(request, tmp_path, "empty_template")
+
+
+@contextmanager
+def count_statements(platform: Any) -> Iterator[list[str]]:
+    """Collect the SQL statements run on the read and write engines inside the block."""
+    statements: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engines = {id(e): e for e in (platform.db.read_engine.sync_engine, platform.db.write_engine.sync_engine)}
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        for engine in engines.values():
+            event.remove(engine, "before_cursor_execute", listener)
 
 
 @pytest.fixture

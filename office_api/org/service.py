@@ -15,6 +15,7 @@ its user, and a unique violation of a racing transaction becomes ``DUPLICATE``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -376,7 +377,8 @@ async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> 
     ):
         errors.add(ErrorCode.DUPLICATE, "username", detail=username)
     errors.raise_if_any()
-    user = User(username=username, display_name=display, password_hash=hash_password(data.password))
+    password_hash = await asyncio.to_thread(hash_password, data.password)
+    user = User(username=username, display_name=display, password_hash=password_hash)
     session.add(user)
     await _flush_unique(
         session, {"users.username": ("username", username), "uq_users_username": ("username", username)}
@@ -479,3 +481,13 @@ async def primary_unit_id(session: AsyncSession, user_id: int) -> int | None:
 async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, User]:
     rows = (await session.execute(select(User).where(User.id.in_(list(ids))))).scalars()
     return {u.id: u for u in rows}
+
+
+async def positions_of_users(session: AsyncSession, user_ids: Sequence[int]) -> list[Position]:
+    """The posts of several users, primary first then by id (one query)."""
+    q = (
+        select(Position)
+        .where(Position.user_id.in_(list(user_ids)))
+        .order_by(Position.user_id, Position.is_primary.desc(), Position.id)
+    )
+    return list((await session.execute(q)).scalars())

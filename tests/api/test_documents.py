@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from strawberry.relay import GlobalID
 
 from documents.models import Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
@@ -25,7 +23,7 @@ from messaging.models import Notification
 from office_api.auth import issue_access_token
 from office_api.config import Settings
 from office_api.org.models import OrgUnit, User
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, count_statements
 
 # ---- GraphQL operations ----------------------------------------------------------------
 
@@ -216,24 +214,6 @@ async def snapshot(platform: Any) -> dict[str, Any]:
 async def document_count(platform: Any) -> int:
     async with platform.db.read() as s:
         return int((await s.execute(select(func.count()).select_from(Document))).scalar_one())
-
-
-@contextmanager
-def count_statements(platform: Any) -> Iterator[list[str]]:
-    """Collect the SQL statements run on the read and write engines inside the block."""
-    statements: list[str] = []
-
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engines = {id(e): e for e in (platform.db.read_engine.sync_engine, platform.db.write_engine.sync_engine)}
-    for engine in engines.values():
-        event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        for engine in engines.values():
-            event.remove(engine, "before_cursor_execute", listener)
 
 
 def cursor(key: str) -> str:

@@ -7,10 +7,7 @@ database; invalid files are refused all-or-nothing with a per-row report.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +19,6 @@ from office_api.errors import DomainErrors
 from office_api.migrate import upgrade
 from office_api.org.importer import ImportReport, import_units
 from office_api.org.models import OrgUnit
-from tests.conftest import PG_HOST, PG_PORT, _pg_exec, _require_pg
 
 DIVISIONS = data_file_text("shandong_divisions.csv")
 DEPARTMENTS = data_file_text("shandong_provincial_departments.csv")
@@ -49,38 +45,6 @@ COUNTIES_PER_CITY = {
 
 
 # ---- databases -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def empty_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("empty") / "empty.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def empty_pg_template() -> Iterator[str]:
-    _require_pg()
-    name = f"office_empty_tpl_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
-    upgrade(f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}")
-    yield name
-    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh migrated database without any organization data."""
-    if request.param == "sqlite":
-        path = tmp_path / "empty.db"
-        shutil.copy(request.getfixturevalue("empty_sqlite_template"), path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    template = request.getfixturevalue("empty_pg_template")
-    name = f"office_e_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

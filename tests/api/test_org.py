@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from office_api.org.models import OrgUnit, Position, Role, RoleAssignment, User
 from office_api.org.service import UserInput, create_user, grant_role
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, count_statements
 
 UNIT_FIELDS = "id code name shortName kind divisionCode isActive depth version"
 
@@ -1169,24 +1167,6 @@ TREE_DEEP = """query($parentId: ID, $first: Int) { orgUnits(parentId: $parentId,
     children(first: 5) { edges { node { code parent { code } } } pageInfo { hasNextPage } }
     members(first: 5) { edges { node { title user { username } unit { code } } } }
   } } } }"""
-
-
-@contextmanager
-def count_statements(platform: Any) -> Iterator[list[str]]:
-    """Collect the SQL statements run on the read and write engines inside the block."""
-    statements: list[str] = []
-
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engines = {id(e): e for e in (platform.db.read_engine.sync_engine, platform.db.write_engine.sync_engine)}
-    for engine in engines.values():
-        event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield statements
-    finally:
-        for engine in engines.values():
-            event.remove(engine, "before_cursor_execute", listener)
 
 
 async def test_tree_query_count_does_not_grow_with_page_size(client: GraphQLClient, platform: Any) -> None:
