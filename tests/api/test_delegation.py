@@ -22,7 +22,7 @@ from office_api.config import Settings
 from office_api.org.delegation import MAX_CHAIN, local_today
 from office_api.org.models import Delegation, User
 from tests.api.test_org import errors_of, gid, make_unit_admin, top_level_code
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, count_statements
 
 CREATE_DOC = """mutation($input: CreateDocumentInput!) { createDocument(input: $input) {
   document { id } errors { field code } } }"""
@@ -420,3 +420,18 @@ async def test_refused_handovers_change_nothing(world: World, platform: Any) -> 
     assert inactive["data"]["handOverTasks"]["movedCount"] == 0
     assert await task_rows(platform) == before
     assert await history_count() == actions
+
+
+async def test_my_delegations_query_count_does_not_grow_with_the_page(world: World, platform: Any) -> None:
+    for frm in ("deputy", "finance_head", "secretary_general", "clerk"):
+        assert (await world.delegate(frm, "drc_head", 0, 3))["errors"] == []
+    drc = world.as_("drc_head")
+    q = """query($first: Int) { myDelegations(received: true, first: $first) {
+      edges { node { delegator { username } delegate { username } } } pageInfo { hasNextPage } } }"""
+    counts = {}
+    for first in (1, 4):
+        with count_statements(platform) as statements:
+            data = await drc.execute(q, {"first": first})
+        counts[first] = len(statements)
+        assert len(data["data"]["myDelegations"]["edges"]) == first
+    assert counts[1] == counts[4], counts
