@@ -89,6 +89,8 @@ class Task(Base):
     round: Mapped[int] = mapped_column(Integer)
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The delegator whose task this is, when delegation (委托) routed it to ``assignee_id``.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     opinion: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

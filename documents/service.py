@@ -31,6 +31,7 @@ from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork, utcnow
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
+from office_api.org.delegation import local_today, resolve_assignee
 from office_api.org.models import OrgUnit, User
 from office_api.org.permissions import Actor
 from office_api.org.service import primary_unit_id
@@ -196,7 +197,12 @@ async def _steps(session: AsyncSession, document_id: int) -> list[RouteStep]:
 
 
 async def _open_step(session: AsyncSession, doc: Document, step: RouteStep, sender: Actor) -> list[Message]:
-    """Open ``step``'s tasks for the current round; the TASK_ASSIGNED messages to send."""
+    """Open ``step``'s tasks for the current round; the TASK_ASSIGNED messages to send.
+
+    A named assignee who delegated their tasks (委托) for today and this document type is
+    replaced by the delegate (chains resolved, see :func:`resolve_assignee`); the task
+    records the delegator in ``on_behalf_of_id`` and the delegator is told (TASK_DELEGATED).
+    """
     assignees = list(
         (
             await session.execute(
@@ -204,26 +210,60 @@ async def _open_step(session: AsyncSession, doc: Document, step: RouteStep, send
             )
         ).scalars()
     )
-    tasks = [
-        Task(document_id=doc.id, step_id=step.id, round=doc.round, assignee_id=uid, sender_id=sender.user_id)
-        for uid in assignees
-    ]
+    today = local_today()
+    tasks = []
+    for uid in assignees:
+        assignee, on_behalf_of = await resolve_assignee(session, uid, doc.doc_type, today)
+        tasks.append(
+            Task(
+                document_id=doc.id,
+                step_id=step.id,
+                round=doc.round,
+                assignee_id=assignee,
+                sender_id=sender.user_id,
+                on_behalf_of_id=on_behalf_of,
+            )
+        )
     session.add_all(tasks)
     await session.flush()
     doc.current_step = step.index
-    return [
-        Message(
-            user_id=t.assignee_id,
-            kind=NotificationKind.TASK_ASSIGNED.value,
-            title=f"待办：{doc.title}",
-            body=f"{sender.display_name} 送来《{doc.title}》，请{step.name}",
-            subject_type="Document",
-            subject_id=doc.id,
-            actor_id=sender.user_id,
-            payload={"taskId": t.id, "stepIndex": step.index, "round": doc.round},
+    names = {}
+    if any(t.on_behalf_of_id for t in tasks):
+        ids = {t.on_behalf_of_id for t in tasks} | {t.assignee_id for t in tasks if t.on_behalf_of_id}
+        names = dict((await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))).all())
+    messages = []
+    for t in tasks:
+        payload = {"taskId": t.id, "stepIndex": step.index, "round": doc.round}
+        body = f"{sender.display_name} 送来《{doc.title}》，请{step.name}"
+        if t.on_behalf_of_id is not None:
+            payload["onBehalfOfId"] = t.on_behalf_of_id
+            body += f"（代 {names[t.on_behalf_of_id]} 办理）"
+        messages.append(
+            Message(
+                user_id=t.assignee_id,
+                kind=NotificationKind.TASK_ASSIGNED.value,
+                title=f"待办：{doc.title}",
+                body=body,
+                subject_type="Document",
+                subject_id=doc.id,
+                actor_id=sender.user_id,
+                payload=payload,
+            )
         )
-        for t in tasks
-    ]
+        if t.on_behalf_of_id is not None:
+            messages.append(
+                Message(
+                    user_id=t.on_behalf_of_id,
+                    kind=NotificationKind.TASK_DELEGATED.value,
+                    title=f"已委托办理：{doc.title}",
+                    body=f"《{doc.title}》的{step.name}待办已按委托交由 {names[t.assignee_id]} 办理",
+                    subject_type="Document",
+                    subject_id=doc.id,
+                    actor_id=sender.user_id,
+                    payload={**payload, "assigneeId": t.assignee_id},
+                )
+            )
+    return messages
 
 
 async def submit_document(
@@ -443,10 +483,12 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
 
 
 def visible_to(user_id: int):
-    """SQL condition: the drafter, or anyone with a task on the document (any round)."""
+    """SQL condition: the drafter, or anyone with a task on the document (any round),
+    including a delegator whose task went to their delegate (``on_behalf_of_id``)."""
     return or_(
         Document.drafter_id == user_id,
         exists().where(Task.document_id == Document.id, Task.assignee_id == user_id),
+        exists().where(Task.document_id == Document.id, Task.on_behalf_of_id == user_id),
     )
 
 

@@ -95,3 +95,4 @@ class ActionKind(StrEnum):
     APPROVED = "approved"
     RETURNED = "returned"
     COMPLETED = "completed"
+    HANDED_OVER = "handed_over"

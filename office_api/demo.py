@@ -7,10 +7,12 @@ from importlib import resources
 
 from sqlalchemy import select
 
-from office_api.db import Database
+from office_api.db import Database, UnitOfWork
+from office_api.errors import DomainError
+from office_api.org.duties import set_position_duties
 from office_api.org.importer import ImportReport, import_units
-from office_api.org.models import OrgUnit, Role, User
-from office_api.org.service import UserInput, create_user, grant_role
+from office_api.org.models import Duty, OrgUnit, Position, PositionDuty, Role, User
+from office_api.org.service import UserInput, assign_position, create_user, grant_role
 
 DATA_FILES = ("shandong_divisions.csv", "shandong_provincial_departments.csv")
 
@@ -34,6 +36,63 @@ DEMO_ACCOUNTS = (
     DemoAccount("drc_head", "钱主任", "370000-drc", "主任", is_leader=True),
     DemoAccount("secretary_general", "孙秘书长", "370000", "秘书长", is_leader=True),
 )
+
+
+@dataclass(frozen=True)
+class DemoPost:
+    """A post of a demo account carrying routing duties (created when missing)."""
+
+    username: str
+    unit_code: str
+    title: str
+    duties: tuple[Duty, ...]
+    is_leader: bool = False
+
+
+#: Who heads, deputizes and clerks for the demo units. The Secretary-General also heads the
+#: General Office (a second, non-primary post).
+DEMO_POSTS = (
+    DemoPost("secretary_general", "370000-general_office", "秘书长", (Duty.HEAD,), is_leader=True),
+    DemoPost("deputy", "370000-general_office", "副主任", (Duty.DEPUTY_HEAD,), is_leader=True),
+    DemoPost("clerk", "370000-general_office", "文书", (Duty.CLERK,)),
+    DemoPost("finance_head", "370000-finance", "厅长", (Duty.HEAD,), is_leader=True),
+    DemoPost("drc_head", "370000-drc", "主任", (Duty.HEAD,), is_leader=True),
+)
+
+
+async def _demo_posts(uow: UnitOfWork) -> None:
+    """Create the missing :data:`DEMO_POSTS` and give posts without duties theirs."""
+    s = uow.session
+    for post in DEMO_POSTS:
+        row = (
+            await s.execute(
+                select(User.id, OrgUnit.id)
+                .join(OrgUnit, OrgUnit.code == post.unit_code)
+                .where(User.username == post.username)
+            )
+        ).first()
+        if row is None:
+            continue
+        user_id, unit_id = row
+        pos_id = (
+            await s.execute(
+                select(Position.id).where(
+                    Position.user_id == user_id, Position.unit_id == unit_id, Position.title == post.title
+                )
+            )
+        ).scalar_one_or_none()
+        if pos_id is None:
+            pos_id = (
+                await assign_position(
+                    uow, None, user_id=user_id, unit_id=unit_id, title=post.title, is_leader=post.is_leader
+                )
+            ).id
+        if (await s.execute(select(PositionDuty.id).where(PositionDuty.position_id == pos_id))).first():
+            continue
+        try:
+            await set_position_duties(uow, None, pos_id, post.duties)
+        except DomainError:  # someone else holds the head duty already: leave it
+            continue
 
 
 def data_file_text(name: str) -> str:
@@ -65,4 +124,5 @@ async def load_demo(db: Database, password: str) -> tuple[list[ImportReport], li
             if acc.role is not None:
                 await grant_role(uow, user.id, acc.role)
             created.append(acc.username)
+        await _demo_posts(uow)
     return reports, created

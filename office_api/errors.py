@@ -38,6 +38,11 @@ class ErrorCode(StrEnum):
     STALE_VERSION = "STALE_VERSION"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    # duties and delegation (issue 3)
+    HEAD_TAKEN = "HEAD_TAKEN"
+    SELF_DELEGATION = "SELF_DELEGATION"
+    DELEGATION_OVERLAP = "DELEGATION_OVERLAP"
+    DELEGATION_CYCLE = "DELEGATION_CYCLE"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -81,6 +86,19 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ),
     ErrorCode.UNAUTHENTICATED: ("请先登录", "Authentication required"),
     ErrorCode.FORBIDDEN: ("无权执行此操作", "You are not allowed to do this"),
+    ErrorCode.HEAD_TAKEN: (
+        "该单位已有主要负责人（{detail}），请先解除",
+        "The unit already has a head ({detail}); remove that duty first",
+    ),
+    ErrorCode.SELF_DELEGATION: ("不能委托给自己", "You cannot delegate to yourself"),
+    ErrorCode.DELEGATION_OVERLAP: (
+        "与已有委托的日期和文种重叠（委托 {detail}）",
+        "Overlaps an existing delegation in dates and document types (delegation {detail})",
+    ),
+    ErrorCode.DELEGATION_CYCLE: (
+        "受托人在该期间已把待办委托回来，不能形成循环委托",
+        "The delegate already delegates back to you in that period: delegations cannot form a cycle",
+    ),
 }
 
 

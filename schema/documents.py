@@ -198,6 +198,7 @@ class Task(relay.Node):
     step_id: strawberry.Private[int]
     sender_id: strawberry.Private[int]
     assignee_id: strawberry.Private[int]
+    on_behalf_of_id: strawberry.Private[int | None] = None
 
     @classmethod
     def from_model(cls, m: TaskModel) -> Task:
@@ -212,6 +213,7 @@ class Task(relay.Node):
             step_id=m.step_id,
             sender_id=m.sender_id,
             assignee_id=m.assignee_id,
+            on_behalf_of_id=m.on_behalf_of_id,
         )
 
     @classmethod
@@ -233,6 +235,15 @@ class Task(relay.Node):
     @strawberry.field(description="Whose task it is.")
     async def assignee(self, info: Info) -> User:
         return User.from_model(await info.context.loaders.user.load(self.assignee_id))
+
+    @strawberry.field(
+        description="The delegator (委托人) the assignee acts for, when delegation routed the task; null otherwise."
+    )
+    async def on_behalf_of(self, info: Info) -> User | None:
+        if self.on_behalf_of_id is None:
+            return None
+        m = await info.context.loaders.user.load(self.on_behalf_of_id)
+        return User.from_model(m) if m else None
 
 
 @strawberry.type(description="One entry of a document's history.")

@@ -25,6 +25,7 @@ from strawberry.dataloader import DataLoader
 from documents import service as docs
 from documents.models import Document, RouteStep
 from office_api.db import Database
+from office_api.org import duties as org_duties
 from office_api.org import service as org
 from office_api.org.models import OrgUnit, Position, User
 
@@ -54,6 +55,8 @@ class Loaders:
         self.user_positions = self._grouped(org.positions_of_users, lambda r: r.user_id)
         self.unit_children = self._paged(org.children_of)
         self.unit_members = self._paged(org.members_of)
+        self.position_duties = self._grouped(org_duties.duties_of_positions, lambda r: r.position_id)
+        self.unit_duty_holders = self._grouped(org_duties.duty_holders_of_units, lambda r: r[0])
 
     def _by_id(self, model: Any) -> DataLoader[int, Any]:
         async def batch(ids: Sequence[int]) -> list[Any]:

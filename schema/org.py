@@ -11,11 +11,12 @@ from strawberry import relay
 from strawberry.types import Info
 
 from office_api import auth
-from office_api.errors import DomainError
+from office_api.errors import DomainError, ErrorCode
+from office_api.org import duties as org_duties
 from office_api.org import service as org
+from office_api.org.models import Duty, UnitKind
 from office_api.org.models import OrgUnit as OrgUnitModel
 from office_api.org.models import Position as PositionModel
-from office_api.org.models import UnitKind
 from office_api.org.models import User as UserModel
 from schema.common import (
     AllowAny,
@@ -33,6 +34,14 @@ from schema.common import (
 )
 
 UnitKindEnum = strawberry.enum(UnitKind, name="UnitKind", description="Kind of organization unit.")
+DutyEnum = strawberry.enum(
+    Duty,
+    name="Duty",
+    description="A duty a post carries for routing: HEAD 主要负责人 (at most one per unit), DEPUTY_HEAD 副职, "
+    "CLERK 文书 (receives documents for the unit).",
+)
+#: Most duties one input may list (there are three).
+MAX_DUTIES = 3
 
 
 @strawberry.type(description="A node of the organization tree: a people's government, department or office.")
@@ -102,6 +111,29 @@ class OrgUnit(relay.Node):
         rows = await info.context.loaders.unit_members.load((self.id, decode_cursor(after), limit + 1))
         return make_connection(rows, limit, lambda r: r.id, Position.from_model, after=after)
 
+    async def _duty_holders(self, info: Info, duty: Duty) -> list[User]:
+        rows = await info.context.loaders.unit_duty_holders.load(self.id)
+        ids = list(dict.fromkeys(user_id for _, d, user_id in rows if d == duty.value))
+        users = await info.context.loaders.user.load_many(ids)
+        return [User.from_model(u) for u in users if u]
+
+    @strawberry.field(
+        description="The unit's head (主要负责人): an active user; null when none, or the unit is deactivated."
+    )
+    async def head(self, info: Info) -> User | None:
+        users = await self._duty_holders(info, Duty.HEAD)
+        return users[0] if users else None
+
+    @strawberry.field(description="Active deputy heads (副职), by post; empty when the unit is deactivated.")
+    async def deputy_heads(self, info: Info) -> list[User]:
+        return await self._duty_holders(info, Duty.DEPUTY_HEAD)
+
+    @strawberry.field(
+        description="Active clerks (文书) who receive documents for the unit, by post; empty when deactivated."
+    )
+    async def clerks(self, info: Info) -> list[User]:
+        return await self._duty_holders(info, Duty.CLERK)
+
 
 @strawberry.type(description="A person who signs in: a civil servant or an administrator.")
 class User(relay.Node):
@@ -154,6 +186,11 @@ class Position(relay.Node):
     @strawberry.field(description="Where the post is.")
     async def unit(self, info: Info) -> OrgUnit:
         return OrgUnit.from_model(await info.context.loaders.unit.load(self.unit_id))
+
+    @strawberry.field(description="Duties the post carries for routing (HEAD, DEPUTY_HEAD, CLERK).")
+    async def duties(self, info: Info) -> list[DutyEnum]:  # type: ignore[valid-type]
+        rows = await info.context.loaders.position_duties.load(self.id)
+        return [Duty(r.duty) for r in rows]
 
 
 # ---- inputs and payloads ---------------------------------------------------------------
@@ -263,6 +300,25 @@ class AssignPositionInput:
         default=False, description="Make this the primary post (the user's first post always is)."
     )
     is_leader: bool = strawberry.field(default=False, description="A leadership post.")
+    duties: list[DutyEnum] = strawberry.field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="Duties of the post, at most 3 (HEAD_TAKEN when the unit already has another head).",
+    )
+
+
+@strawberry.input(description="Replace the duties of a post.")
+class SetPositionDutiesInput:
+    position_id: relay.GlobalID = strawberry.field(description="The post (its unit in your subtree).")
+    duties: list[DutyEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="The duties it carries from now on, at most 3; empty clears them. "
+        "HEAD_TAKEN when another post of the unit is its head."
+    )
+
+
+@strawberry.type(description="The post with its new duties, or errors.")
+class SetPositionDutiesPayload:
+    position: Position | None = strawberry.field(description="The post after the change.")
+    errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
 
 
 @strawberry.type(description="The post created, or errors.")
@@ -431,7 +487,31 @@ class OrgMutation:
                 title=input.title,
                 is_primary=input.is_primary,
                 is_leader=input.is_leader,
+                duties=_duties(input.duties),
             )
 
         pos, errors = await run_mutation(info, work)
         return AssignPositionPayload(position=Position.from_model(pos) if pos else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Replace the duties (HEAD, DEPUTY_HEAD, CLERK) of a post in your subtree. A unit has at most "
+        "one head: HEAD_TAKEN otherwise.",
+        permission_classes=[IsAdmin],
+    )
+    async def set_position_duties(self, info: Info, input: SetPositionDutiesInput) -> SetPositionDutiesPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            return await org_duties.set_position_duties(
+                uow, actor, decode_id(input.position_id, "Position", "positionId"), _duties(input.duties)
+            )
+
+        pos, errors = await run_mutation(info, work)
+        return SetPositionDutiesPayload(position=Position.from_model(pos) if pos else None, errors=errors)
+
+
+def _duties(values: list) -> list[str]:
+    """Duty values of an input list (``TOO_MANY`` beyond :data:`MAX_DUTIES`)."""
+    if len(values) > MAX_DUTIES:
+        raise DomainError(ErrorCode.TOO_MANY, "duties", limit=MAX_DUTIES)
+    return [Duty(v).value for v in values]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from office_api.db import Base, UTCDateTime, utcnow
@@ -124,3 +124,53 @@ class RefreshToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Duty(StrEnum):
+    """Duties a position can carry, used by routing (DOMAIN.md §0.1)."""
+
+    HEAD = "head"  # 主要负责人: at most one per unit
+    DEPUTY_HEAD = "deputy_head"  # 副职
+    CLERK = "clerk"  # 文书: receives documents for the unit
+
+
+class PositionDuty(Base):
+    """A duty carried by a position. ``unit_id`` repeats the position's unit so that the
+    partial unique index can guarantee at most one head per unit, even under races."""
+
+    __tablename__ = "position_duties"
+    __table_args__ = (
+        UniqueConstraint("position_id", "duty"),
+        Index("ix_position_duties_unit_duty", "unit_id", "duty"),
+        Index(
+            "uq_position_duties_one_head",
+            "unit_id",
+            unique=True,
+            sqlite_where=text("duty = 'head'"),
+            postgresql_where=text("duty = 'head'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position_id: Mapped[int] = mapped_column(ForeignKey("positions.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    duty: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delegation(Base):
+    """委托: ``delegator_id``'s new tasks go to ``delegate_id`` from ``start_date`` to
+    ``end_date`` (Asia/Shanghai dates, inclusive), for ``doc_types`` only when not null."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_delegator_end", "delegator_id", "end_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delegator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    doc_types: Mapped[list[str] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -399,6 +399,7 @@ async def assign_position(
     title: str,
     is_primary: bool = False,
     is_leader: bool = False,
+    duties: Sequence[str] = (),
 ) -> Position:
     """Give ``user_id`` a post in ``unit_id``. The first post, or one with ``is_primary``,
     becomes the primary one (the user's other posts stop being primary).
@@ -406,7 +407,8 @@ async def assign_position(
     A unit admin may give posts in its subtree to users whose primary post is in its
     subtree too: it cannot move the primary post of someone it does not administer, nor
     give posts to accounts without one (such as administrators). The user row is locked
-    so that concurrent assignments leave exactly one primary post.
+    so that concurrent assignments leave exactly one primary post. ``duties`` are written
+    as :func:`office_api.org.duties.set_position_duties` does (``HEAD_TAKEN``).
     """
     session = uow.session
     user = await session.get(User, user_id, with_for_update=True)
@@ -449,6 +451,10 @@ async def assign_position(
     await _flush_unique(
         session, {"positions.user_id": ("title", title), "uq_positions_user_id_unit_id_title": ("title", title)}
     )
+    if duties:
+        from office_api.org.duties import set_duties_in_locked_unit
+
+        await set_duties_in_locked_unit(session, pos, duties)
     return pos
 
 

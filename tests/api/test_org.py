@@ -282,6 +282,13 @@ async def test_members_with_user_and_title(client: GraphQLClient, platform: Any)
             "user": {"username": "deputy", "displayName": "李副主任"},
             "unit": {"code": "370000-general_office"},
         },
+        {
+            "title": "秘书长",
+            "isPrimary": False,
+            "isLeader": True,
+            "user": {"username": "secretary_general", "displayName": "孙秘书长"},
+            "unit": {"code": "370000-general_office"},
+        },
     ]
     first = (await clerk.execute(q, {"id": office, "first": 1}))["data"]["orgUnit"]["members"]
     assert [e["node"]["user"]["username"] for e in first["edges"]] == ["clerk"]
@@ -290,7 +297,7 @@ async def test_members_with_user_and_title(client: GraphQLClient, platform: Any)
         "orgUnit"
     ]["members"]
     assert [e["node"]["user"]["username"] for e in second["edges"]] == ["deputy"]
-    assert second["pageInfo"]["hasNextPage"] is False
+    assert second["pageInfo"]["hasNextPage"] is True
     province = (await clerk.execute(q, {"id": await unit_gid(platform, "370000")}))["data"]["orgUnit"]["members"]
     assert [(e["node"]["title"], e["node"]["user"]["username"]) for e in province["edges"]] == [
         ("秘书长", "secretary_general")
@@ -1197,6 +1204,7 @@ async def test_tree_query_count_does_not_grow_with_page_size(client: GraphQLClie
     assert [(e["node"]["title"], e["node"]["user"]["username"]) for e in office["members"]["edges"]] == [
         ("文书", "clerk"),
         ("副主任", "deputy"),
+        ("秘书长", "secretary_general"),
     ]
     assert nodes["370000-finance"]["members"]["edges"][0]["node"]["unit"] == {"code": "370000-finance"}
     assert nodes["370100"]["members"]["edges"] == []
