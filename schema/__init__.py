@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.contacts import ContactLookupLog
+from schema.directory import DirectoryMutation, DirectoryQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
@@ -17,12 +19,12 @@ IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery):
+class Query(OrgQuery, DocumentQuery, NotificationQuery, DirectoryQuery):
     pass
 
 
 @strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
-class Mutation(OrgMutation, DocumentMutation, NotificationMutation):
+class Mutation(OrgMutation, DocumentMutation, NotificationMutation, DirectoryMutation):
     pass
 
 
@@ -35,5 +37,5 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorPolicy, OperationLog],
+    extensions=[ErrorPolicy, OperationLog, ContactLookupLog],
 )
