@@ -6,7 +6,7 @@ Search ranks matches in four tiers, each excluding the earlier ones:
 1. the display name starts with it (张 finds 张伟);
 2. full pinyin or initials start with it (``zhangwei``, ``zw``), or a phone number does
    (digits only; a leader's hidden mobile number never matches);
-3. the name or the full pinyin contains it (伟, ``wei``).
+3. the name or the full pinyin contains it (伟, ``wei``); not for a query of digits only.
 
 Within a tier people are ordered by full pinyin, then id. Tiers 0–2 are prefix matches on
 indexed columns: ``LIKE 'q%'`` on PostgreSQL (``varchar_pattern_ops`` indexes, so any
@@ -142,15 +142,17 @@ def _tiers(text: str, sqlite: bool, viewer_id: int, can_see_leader_mobile: bool)
             parts += [mobile_match, prefix_match(office, text, sqlite)]
         return or_(*parts) if parts else false()
 
-    contains = [User.display_name.contains(text, autoescape=True)]
-    if key:
-        contains.append(User.name_pinyin.contains(key, autoescape=True))
-    return [
+    tiers = [
         User.display_name == text,
         and_(name_prefix, User.display_name != text),
         and_(key_prefix(False), ~name_prefix),
-        and_(or_(*contains), ~name_prefix, ~key_prefix(True)),
     ]
+    if digits and text.replace("-", "").isdigit():
+        return tiers  # a phone number: prefix matches only, never a scan for digits inside names
+    contains = [User.display_name.contains(text, autoescape=True)]
+    if key:
+        contains.append(User.name_pinyin.contains(key, autoescape=True))
+    return [*tiers, and_(or_(*contains), ~name_prefix, ~key_prefix(True))]
 
 
 def _unit_filter(unit: OrgUnit | None, include_subtree: bool, sqlite: bool) -> ColumnElement[bool]:
