@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     allowed_origins: list[str] = Field(default_factory=list)
     sqlite_busy_timeout_ms: int = 30_000
+    leader_mobile_visible_to: list[str] = Field(
+        default_factory=lambda: ["system_admin"],
+        description="Roles (role_assignments.role) whose holders see the mobile number of leaders in the directory",
+    )
 
     @property
     def is_sqlite(self) -> bool:

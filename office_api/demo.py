@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from office_api.db import Database, UnitOfWork
 from office_api.errors import DomainError
@@ -95,6 +95,30 @@ async def _demo_posts(uow: UnitOfWork) -> None:
             continue
 
 
+#: Directory demo (通讯录): people with common names, so that "zw" finds 张伟 and "wangwei" 王伟.
+DIRECTORY_DEMO_ACCOUNTS = (
+    DemoAccount("zhang_wei", "张伟", "370000-finance", "科员"),
+    DemoAccount("wang_wei", "王伟", "370000-drc", "科员"),
+    DemoAccount("li_na", "李娜", "370102", "科员"),
+    DemoAccount("zhang_wei2", "张维", "370000-finance", "科员"),
+    DemoAccount("zhou_wei", "周伟", "370102", "科员"),
+)
+
+#: Fake contact details of the demo accounts: (mobile, office phone, e-mail).
+DEMO_CONTACTS = {
+    "clerk": ("13800000001", "0531-86000001", "clerk@demo.shandong.gov.cn"),
+    "deputy": ("13800000002", "0531-86000002", "deputy@demo.shandong.gov.cn"),
+    "finance_head": ("13800000003", "0531-86000003", "finance_head@demo.shandong.gov.cn"),
+    "drc_head": ("13800000004", "0531-86000004", "drc_head@demo.shandong.gov.cn"),
+    "secretary_general": ("13800000005", "0531-86000005", "secretary_general@demo.shandong.gov.cn"),
+    "zhang_wei": ("13800000006", "0531-86000006", "zhangwei@demo.shandong.gov.cn"),
+    "wang_wei": ("13800000007", "0531-86000007", "wangwei@demo.shandong.gov.cn"),
+    "li_na": ("13800000008", "0531-86000008", "lina@demo.shandong.gov.cn"),
+    "zhang_wei2": ("13800000009", "0531-86000009", "zhangwei2@demo.shandong.gov.cn"),
+    "zhou_wei": ("13800000010", "0531-86000010", "zhouwei@demo.shandong.gov.cn"),
+}
+
+
 def data_file_text(name: str) -> str:
     """Text of a CSV shipped in ``office_api/data``."""
     return resources.files("office_api").joinpath("data", name).read_text(encoding="utf-8")
@@ -125,4 +149,27 @@ async def load_demo(db: Database, password: str) -> tuple[list[ImportReport], li
                 await grant_role(uow, user.id, acc.role)
             created.append(acc.username)
         await _demo_posts(uow)
+    created += await _load_directory_demo(db, password)
     return reports, created
+
+
+async def _load_directory_demo(db: Database, password: str) -> list[str]:
+    """The directory's demo people and everyone's fake contact details (only where missing)."""
+    created = []
+    async with db.unit_of_work() as uow:
+        s = uow.session
+        for acc in DIRECTORY_DEMO_ACCOUNTS:
+            if (await s.execute(select(User.id).where(User.username == acc.username))).first():
+                continue
+            unit_id = (await s.execute(select(OrgUnit.id).where(OrgUnit.code == acc.unit_code))).scalar_one()
+            await create_user(
+                uow, None, UserInput(acc.username, acc.display_name, password, unit_id, acc.title, acc.is_leader)
+            )
+            created.append(acc.username)
+        for username, (mobile, office_phone, email) in DEMO_CONTACTS.items():
+            await s.execute(
+                update(User)
+                .where(User.username == username, User.mobile.is_(None))
+                .values(mobile=mobile, office_phone=office_phone, email=email)
+            )
+    return created

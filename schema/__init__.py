@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
+from schema.directory import DirectoryMutation, DirectoryQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
@@ -18,12 +20,12 @@ IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery, DelegationQuery):
+class Query(OrgQuery, DocumentQuery, NotificationQuery, DelegationQuery, DirectoryQuery):
     pass
 
 
 @strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
-class Mutation(OrgMutation, DocumentMutation, NotificationMutation, DelegationMutation):
+class Mutation(OrgMutation, DocumentMutation, NotificationMutation, DelegationMutation, DirectoryMutation):
     pass
 
 
@@ -36,5 +38,5 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorPolicy, OperationLog],
+    extensions=[ErrorPolicy, OperationLog, ContactLookupLog],
 )

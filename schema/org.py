@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from office_api import auth
 from office_api.errors import DomainError, ErrorCode
+from office_api.org import directory as org_directory
 from office_api.org import duties as org_duties
 from office_api.org import service as org
 from office_api.org.models import Duty, UnitKind
@@ -32,6 +33,7 @@ from schema.common import (
     run_mutation,
     user_errors,
 )
+from schema.contacts import contact_field
 
 UnitKindEnum = strawberry.enum(UnitKind, name="UnitKind", description="Kind of organization unit.")
 DutyEnum = strawberry.enum(
@@ -134,6 +136,40 @@ class OrgUnit(relay.Node):
     async def clerks(self, info: Info) -> list[User]:
         return await self._duty_holders(info, Duty.CLERK)
 
+    @strawberry.field(
+        description="True when this unit is the unit `ancestorId` or lies anywhere below it (materialized path; "
+        "no query beyond loading that unit). False for an unknown unit."
+    )
+    async def is_inside(
+        self,
+        info: Info,
+        ancestor_id: Annotated[relay.GlobalID, strawberry.argument(description="The possible ancestor unit.")],
+    ) -> bool:
+        ancestor = await info.context.loaders.unit.load(decode_id(ancestor_id, "OrgUnit", "ancestorId"))
+        return ancestor is not None and self.model.path.startswith(ancestor.path)
+
+    @strawberry.field(
+        description="Every unit below this one at any depth, by creation order (one indexed prefix query). "
+        "`first`: 1–100, default 20."
+    )
+    async def descendants(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[OrgUnit]:
+        limit = page_size(first)
+        async with info.context.db.read() as s:
+            rows = await org_directory.descendants(s, self.model, decode_cursor(after), limit + 1)
+        return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)
+
+    @strawberry.field(
+        description="Positions held in this unit or any unit below it, by position id (one indexed prefix "
+        "query). `first`: 1–100, default 20."
+    )
+    async def members_in_subtree(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Position]:
+        limit = page_size(first)
+        async with info.context.db.read() as s:
+            rows = await org_directory.members_in_subtree(s, self.model, decode_cursor(after), limit + 1)
+        return make_connection(rows, limit, lambda r: r.id, Position.from_model, after=after)
+
 
 @strawberry.type(description="A person who signs in: a civil servant or an administrator.")
 class User(relay.Node):
@@ -141,10 +177,32 @@ class User(relay.Node):
     username: str = strawberry.field(description="Login name.")
     display_name: str = strawberry.field(description="Name shown to others, e.g. 张伟.")
     is_active: bool = strawberry.field(description="False when the account is disabled.")
+    contact: strawberry.Private[tuple[str | None, str | None, str | None]] = (None, None, None)
 
     @classmethod
     def from_model(cls, m: UserModel) -> User:
-        return cls(id=m.id, username=m.username, display_name=m.display_name, is_active=m.is_active)
+        return cls(
+            id=m.id,
+            username=m.username,
+            display_name=m.display_name,
+            is_active=m.is_active,
+            contact=(m.mobile, m.office_phone, m.email),
+        )
+
+    @strawberry.field(
+        description="Mobile number. Null when unknown, or when the person holds a leadership post and you are "
+        "neither that person nor holder of a role in OFFICE_LEADER_MOBILE_VISIBLE_TO. Every read is logged."
+    )
+    async def mobile(self, info: Info) -> str | None:
+        return await contact_field(info, self.id, "mobile", self.contact[0])
+
+    @strawberry.field(description="Office telephone, e.g. 0531-86000001. Every read is logged.")
+    async def office_phone(self, info: Info) -> str | None:
+        return await contact_field(info, self.id, "office_phone", self.contact[1])
+
+    @strawberry.field(description="E-mail address. Every read is logged.")
+    async def email(self, info: Info) -> str | None:
+        return await contact_field(info, self.id, "email", self.contact[2])
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[User | None]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from office_api.db import Base, UTCDateTime, utcnow
+from office_api.org.pinyin import search_keys
 
 
 class UnitKind(StrEnum):
@@ -42,6 +43,9 @@ class OrgUnit(Base):
     """
 
     __tablename__ = "org_units"
+    # Subtree queries are ``path LIKE '/1/5/%'``: PostgreSQL uses a btree index for a prefix
+    # LIKE only with a pattern operator class (or the C collation); SQLite gets range bounds.
+    __table_args__ = (Index("ix_org_units_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -49,7 +53,7 @@ class OrgUnit(Base):
     short_name: Mapped[str | None] = mapped_column(String(50))
     kind: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
-    path: Mapped[str] = mapped_column(String(1024), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
     depth: Mapped[int] = mapped_column(Integer, default=0)
     division_code: Mapped[str | None] = mapped_column(String(6), unique=True)
     doc_number_root: Mapped[str | None] = mapped_column(String(16))
@@ -67,6 +71,15 @@ class User(Base):
     """A person who signs in. Passwords are stored as argon2 hashes only."""
 
     __tablename__ = "users"
+    # Directory search (office_api/org/directory.py): prefix matches on these columns. The
+    # pattern operator class lets PostgreSQL use them for ``LIKE 'q%'`` in any collation.
+    __table_args__ = (
+        Index("ix_users_display_name", "display_name", postgresql_ops={"display_name": "varchar_pattern_ops"}),
+        Index("ix_users_name_pinyin", "name_pinyin", postgresql_ops={"name_pinyin": "varchar_pattern_ops"}),
+        Index("ix_users_name_initials", "name_initials", postgresql_ops={"name_initials": "varchar_pattern_ops"}),
+        Index("ix_users_mobile", "mobile", postgresql_ops={"mobile": "varchar_pattern_ops"}),
+        Index("ix_users_office_phone", "office_phone", postgresql_ops={"office_phone": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -76,6 +89,37 @@ class User(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Directory (通讯录): contact details and the pinyin search keys of ``display_name``
+    # (full pinyin "zhangwei", initials "zw"; lowercase ASCII), kept in sync by the ORM
+    # events below whenever the name is set.
+    mobile: Mapped[str | None] = mapped_column(String(11))
+    office_phone: Mapped[str | None] = mapped_column(String(24))
+    email: Mapped[str | None] = mapped_column(String(254))
+    name_pinyin: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    name_initials: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _sync_pinyin(mapper: object, connection: object, user: User) -> None:
+    """Recompute the pinyin keys from ``display_name`` on every ORM insert and update."""
+    user.name_pinyin, user.name_initials = search_keys(user.display_name or "")
+
+
+class ContactLookup(Base):
+    """One viewer looked up one person's contact details (mobile, office phone, email).
+
+    Written once per (viewer, subject) per request, all rows of a request in one
+    transaction, after the response is computed (schema/directory.py).
+    """
+
+    __tablename__ = "contact_lookups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    viewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    fields: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Position(Base):
