@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     STALE_VERSION = "STALE_VERSION"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
+    ROLE_CONFLICT = "ROLE_CONFLICT"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -59,8 +61,8 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "Refresh token reused; every token of this session was revoked",
     ),
     ErrorCode.WEAK_PASSWORD: (
-        "密码至少 {limit} 个字符",
-        "The password must have at least {limit} characters",
+        "密码不符合安全策略：{rule_zh}",
+        "The password breaks the password policy: {rule_en}",
     ),
     ErrorCode.NO_POSITION: ("您在任何单位都没有职务", "You hold no position in any unit"),
     ErrorCode.STATE_SECRET_REFUSED: (
@@ -81,6 +83,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ),
     ErrorCode.UNAUTHENTICATED: ("请先登录", "Authentication required"),
     ErrorCode.FORBIDDEN: ("无权执行此操作", "You are not allowed to do this"),
+    ErrorCode.PASSWORD_CHANGE_REQUIRED: (
+        "请先修改密码",
+        "Change your password first (changePassword)",
+    ),
+    ErrorCode.ROLE_CONFLICT: (
+        "三员分立：该账号已担任{detail}，不能再担任此角色",
+        "Separation of duties: the account already holds {detail}",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.accounts import AccountMutation, AccountQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
@@ -17,12 +18,12 @@ IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery):
+class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery):
     pass
 
 
 @strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
-class Mutation(OrgMutation, DocumentMutation, NotificationMutation):
+class Mutation(OrgMutation, DocumentMutation, NotificationMutation, AccountMutation):
     pass
 
 
