@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -360,6 +360,8 @@ async def logout(uow: UnitOfWork, claims: AccessClaims, refresh_token: str | Non
     given (it must belong to the same user).
     """
     s = uow.session
+    # Expired tokens fail on their own: forget their revocations (keeps the table small).
+    await s.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow() - dt.timedelta(minutes=5)))
     if await s.get(RevokedToken, claims.jti) is None:
         s.add(RevokedToken(jti=claims.jti, user_id=claims.user_id, expires_at=claims.expires_at))
     families = {claims.family} if claims.family else set()
