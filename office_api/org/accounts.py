@@ -17,6 +17,7 @@ import asyncio
 
 from sqlalchemy import select
 
+from messaging.outbox import Publisher
 from office_api import audit
 from office_api.audit import Action
 from office_api.auth import DEFAULT_POLICY, PasswordPolicy, check_new_password, hash_password, revoke_user_tokens
@@ -34,22 +35,38 @@ _ROLE_NAMES = {
 }
 
 
-async def _user_for_admin(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+async def _user_for_admin(uow: UnitOfWork, actor: Actor, user_id: int, *, reset: bool = False) -> User:
     """Lock and return ``user_id`` when ``actor`` administers that account.
 
-    A system admin administers every account; a unit admin the accounts whose primary
-    post is inside its subtree. Anyone else, or a user outside the scope (or missing, so
-    that a refusal tells nothing), gets ``FORBIDDEN``.
+    A system admin administers every account, except that nobody resets the password of
+    an account holding one of the three separated roles through the API (that would let
+    one administrator sign in as another). A unit admin administers the accounts whose
+    primary post is inside its subtree and that hold no separated role and no unit admin
+    scope outside that subtree (so it cannot take over a higher administrator). Anyone
+    else, or a user outside the scope (or missing, so that a refusal tells nothing), gets
+    ``FORBIDDEN``.
     """
     session = uow.session
     if not actor.is_admin:
         raise AuthError(ErrorCode.FORBIDDEN)
     user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
-    if actor.is_system_admin:
-        if user is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "userId")
-        return user
     if user is None:
+        if actor.is_system_admin:
+            raise DomainError(ErrorCode.NOT_FOUND, "userId")
+        raise AuthError(ErrorCode.FORBIDDEN)
+    rows = (
+        await session.execute(
+            select(RoleAssignment.role, OrgUnit.path)
+            .outerjoin(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+            .where(RoleAssignment.user_id == user.id)
+        )
+    ).all()
+    separated = any(r.role in SEPARATED_ROLES for r in rows)
+    if reset and separated and user.id != actor.user_id:
+        raise AuthError(ErrorCode.FORBIDDEN)
+    if actor.is_system_admin:
+        return user
+    if separated or any(r.role == Role.UNIT_ADMIN and not actor.administers_path(r.path or "") for r in rows):
         raise AuthError(ErrorCode.FORBIDDEN)
     home = await primary_unit_id(session, user.id)
     unit = await session.get(OrgUnit, home) if home is not None else None
@@ -66,7 +83,9 @@ async def _roles_of(uow: UnitOfWork, user_id: int) -> list[RoleAssignment]:
     return list(rows.scalars())
 
 
-async def set_user_active(uow: UnitOfWork, actor: Actor, user_id: int, active: bool, broker=None) -> User:
+async def set_user_active(
+    uow: UnitOfWork, actor: Actor, user_id: int, active: bool, broker: Publisher | None = None
+) -> User:
     """Disable or enable an account.
 
     Disabling revokes every token of the user at once (their next request is
@@ -112,7 +131,7 @@ async def reset_password(
     The temporary password must satisfy ``policy`` (``WEAK_PASSWORD`` on
     ``temporaryPassword``). Every token of the user is revoked.
     """
-    user = await _user_for_admin(uow, actor, user_id)
+    user = await _user_for_admin(uow, actor, user_id, reset=True)
     if user.id == actor.user_id:
         raise DomainError(ErrorCode.INVALID_STATE, "userId", detail="use changePassword for your own account")
     check_new_password(policy, temporary_password, "temporaryPassword")

@@ -721,3 +721,32 @@ async def test_audit_rows_are_not_written_when_the_change_is_refused(client: Gra
 
 def test_gid_helper_is_shared() -> None:
     assert gid("User", 1) == "VXNlcjox"
+
+
+async def test_no_administrator_can_take_over_a_higher_account(client: GraphQLClient, platform: Any) -> None:
+    """Resetting a password is signing in as that person: refused on the three separated
+    roles (for everyone) and on accounts with a wider scope (for unit admins)."""
+    await make_user(platform, "lixia_admin", "370102", Role.UNIT_ADMIN)
+    sys_in_lixia = await make_user(platform, "sys_in_lixia", "370102", Role.SYSTEM_ADMIN)
+    boss = await make_user(platform, "jinan_boss", "370102")
+    async with platform.db.unit_of_work() as uow:
+        await grant_role(uow, boss, Role.UNIT_ADMIN, await _pk_unit(platform, "370100"))
+    admin, lixia_admin = await client.login("admin"), await client.login("lixia_admin")
+    before = await snapshot(platform)
+    for target in ("security_admin", "audit_admin", "sys_in_lixia"):
+        data = await admin.execute(RESET, {"id": await user_gid(platform, target), "p": "Reset#2026"})
+        assert (target, code_of(data)) == (target, "FORBIDDEN")
+    for query, variables in (
+        (RESET, {"id": gid("User", sys_in_lixia), "p": "Reset#2026"}),
+        (DISABLE, {"id": gid("User", sys_in_lixia)}),
+        (RESET, {"id": gid("User", boss), "p": "Reset#2026"}),
+        (DISABLE, {"id": gid("User", boss)}),
+    ):
+        assert code_of(await lixia_admin.execute(query, variables)) == "FORBIDDEN"
+    assert await snapshot(platform) == before
+    # Within its scope a unit admin does manage accounts, unit admins below it included.
+    await make_user(platform, "lixia_clerk", "370102")
+    jinan_boss = await client.login("jinan_boss")
+    for target in ("lixia_clerk", "lixia_admin"):
+        result = (await jinan_boss.execute(DISABLE, {"id": await user_gid(platform, target)}))["data"]["disableUser"]
+        assert result == {"user": {"username": target, "isActive": False}, "errors": []}
