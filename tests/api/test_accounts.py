@@ -146,6 +146,14 @@ async def test_four_failures_do_not_lock_and_a_success_resets_the_count(client: 
     assert [r.action for r in await audit_rows(platform, "login.lockout")] == []
 
 
+async def test_concurrent_failures_are_all_counted(client: GraphQLClient, platform: Any) -> None:
+    results = await asyncio.gather(*(login_payload(client, "deputy", f"Wrong-pass{i}") for i in range(7)))
+    assert {r["errors"][0]["code"] for r in results} == {"INVALID_CREDENTIALS"}
+    assert (await login_payload(client, "deputy"))["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    assert [r.after["failures"] for r in await audit_rows(platform, "login.lockout")] == [5]
+    assert len(await audit_rows(platform, "login.failure")) == 7 - 1 + 1  # 4 counted, 2 while locked, 1 now
+
+
 async def test_lockout_survives_a_restart(client: GraphQLClient, platform: Any, settings: Settings) -> None:
     from office_api.app import create_app
 
