@@ -758,3 +758,30 @@ async def test_no_administrator_can_take_over_a_higher_account(client: GraphQLCl
     for target in ("lixia_clerk", "lixia_admin"):
         result = (await jinan_boss.execute(DISABLE, {"id": await user_gid(platform, target)}))["data"]["disableUser"]
         assert result == {"user": {"username": target, "isActive": False}, "errors": []}
+
+
+async def test_the_database_refuses_to_change_or_delete_recent_audit_rows(client: GraphQLClient, platform: Any) -> None:
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DBAPIError
+
+    await client.login("clerk")
+    before = [(r.id, r.action, r.after) for r in await audit_rows(platform)]
+    assert [a for _, a, _ in before] == ["login.success"]
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with platform.db.unit_of_work() as uow:
+            await uow.session.execute(update(AuditEntry).values(action="tampered"))
+    with pytest.raises(DBAPIError, match="180 days"):
+        async with platform.db.unit_of_work() as uow:
+            await uow.session.execute(delete(AuditEntry))
+    assert [(r.id, r.action, r.after) for r in await audit_rows(platform)] == before
+
+
+def test_migration_0002_downgrades_and_upgrades_again(tmp_path: Any) -> None:
+    from alembic import command
+
+    from office_api.migrate import alembic_config, upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "0001")
+    upgrade(url)
