@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def context_getter(connection: HTTPConnection) -> Context:
         platform: Platform = connection.app.state.platform
         authorization = connection.headers.get("authorization") if connection.scope["type"] == "http" else None
-        return Context(platform, authorization=authorization, lang=_lang(connection))
+        client = connection.client.host if connection.client else None
+        return Context(platform, authorization=authorization, lang=_lang(connection), client_address=client)
 
     app = FastAPI(title="office-api", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     router = OfficeGraphQLRouter(

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         default_factory=lambda: ["system_admin"],
         description="Roles (role_assignments.role) whose holders see the mobile number of leaders in the directory",
     )
+    # Password policy (default: the level-3 profile of GB/T 22239-2019).
+    password_min_length: int = Field(default=8, ge=1, le=256)
+    password_min_classes: int = Field(
+        default=3, ge=1, le=4, description="character classes required: lowercase, uppercase, digit, symbol"
+    )
+    # Login lockout: this many consecutive failures for a username lock it for this long.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
 
     @property
     def is_sqlite(self) -> bool:

@@ -30,6 +30,8 @@ class DemoAccount:
 #: The accounts of the README, in the General Office's walkthrough.
 DEMO_ACCOUNTS = (
     DemoAccount("admin", "系统管理员", None, None, role=Role.SYSTEM_ADMIN),
+    DemoAccount("security_admin", "安全管理员", None, None, role=Role.SECURITY_ADMIN),
+    DemoAccount("audit_admin", "安全审计员", None, None, role=Role.AUDIT_ADMIN),
     DemoAccount("clerk", "王文书", "370000-general_office", "文书"),
     DemoAccount("deputy", "李副主任", "370000-general_office", "副主任", is_leader=True),
     DemoAccount("finance_head", "赵厅长", "370000-finance", "厅长", is_leader=True),

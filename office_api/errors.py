@@ -43,6 +43,8 @@ class ErrorCode(StrEnum):
     SELF_DELEGATION = "SELF_DELEGATION"
     DELEGATION_OVERLAP = "DELEGATION_OVERLAP"
     DELEGATION_CYCLE = "DELEGATION_CYCLE"
+    PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
+    ROLE_CONFLICT = "ROLE_CONFLICT"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -64,8 +66,8 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "Refresh token reused; every token of this session was revoked",
     ),
     ErrorCode.WEAK_PASSWORD: (
-        "密码至少 {limit} 个字符",
-        "The password must have at least {limit} characters",
+        "密码不符合安全策略：{rule_zh}",
+        "The password breaks the password policy: {rule_en}",
     ),
     ErrorCode.NO_POSITION: ("您在任何单位都没有职务", "You hold no position in any unit"),
     ErrorCode.STATE_SECRET_REFUSED: (
@@ -98,6 +100,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.DELEGATION_CYCLE: (
         "受托人在该期间已把待办委托回来，不能形成循环委托",
         "The delegate already delegates back to you in that period: delegations cannot form a cycle",
+    ),
+    ErrorCode.PASSWORD_CHANGE_REQUIRED: (
+        "请先修改密码",
+        "Change your password first (changePassword)",
+    ),
+    ErrorCode.ROLE_CONFLICT: (
+        "三员分立：该账号已担任{detail}，不能再担任此角色",
+        "Separation of duties: the account already holds {detail}",
     ),
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.accounts import AccountMutation, AccountQuery
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
@@ -20,12 +21,14 @@ IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery, DelegationQuery, DirectoryQuery):
+class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery):
     pass
 
 
 @strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
-class Mutation(OrgMutation, DocumentMutation, NotificationMutation, DelegationMutation, DirectoryMutation):
+class Mutation(
+    OrgMutation, DocumentMutation, NotificationMutation, AccountMutation, DelegationMutation, DirectoryMutation
+):
     pass
 
 

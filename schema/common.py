@@ -11,6 +11,7 @@ from strawberry import relay
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from office_api import audit
 from office_api.db import UnitOfWork
 from office_api.errors import AuthError, DomainError, DomainErrors, ErrorCode, render_message
 from office_api.org.permissions import Actor
@@ -51,14 +52,68 @@ def user_errors(exc: DomainError | DomainErrors, lang: str) -> list[UserError]:
 # ---- permissions ---------------------------------------------------------------------
 
 
+def _password_changed(actor: Actor) -> None:
+    """Refuse everything but changePassword/logout while a forced password change is due."""
+    if actor.must_change_password:
+        raise AuthError(ErrorCode.PASSWORD_CHANGE_REQUIRED)
+
+
 class IsAuthenticated(BasePermission):
-    """The request carries a valid access token of an active user."""
+    """The request carries a valid access token of an active user (who needs no forced
+    password change: ``PASSWORD_CHANGE_REQUIRED`` otherwise)."""
+
+    message = "Authentication required"
+    error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        actor = await info.context.get_actor()
+        if actor is None:
+            return False
+        _password_changed(actor)
+        return True
+
+
+class IsAuthenticatedPendingPasswordChange(BasePermission):
+    """A valid access token, even while a forced password change is due (changePassword, logout)."""
 
     message = "Authentication required"
     error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return await info.context.get_actor() is not None
+
+
+class _RolePermission(BasePermission):
+    message = "Administrator role required"
+    error_extensions = {"code": ErrorCode.FORBIDDEN.value}
+
+    def allowed(self, actor: Actor) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        actor = await info.context.get_actor()
+        if actor is None:
+            raise AuthError(ErrorCode.UNAUTHENTICATED)
+        _password_changed(actor)
+        return self.allowed(actor)
+
+
+class IsSecurityAdmin(_RolePermission):
+    """The security admin (三员之安全管理员): grants and revokes roles, nothing else."""
+
+    message = "Security administrator role required"
+
+    def allowed(self, actor: Actor) -> bool:
+        return actor.is_security_admin
+
+
+class IsAuditAdmin(_RolePermission):
+    """The audit admin (三员之安全审计员): reads the audit log, nothing else."""
+
+    message = "Audit administrator role required"
+
+    def allowed(self, actor: Actor) -> bool:
+        return actor.is_audit_admin
 
 
 class IsAdmin(BasePermission):
@@ -76,6 +131,7 @@ class IsAdmin(BasePermission):
         actor = await info.context.get_actor()
         if actor is None:
             raise AuthError(ErrorCode.UNAUTHENTICATED)
+        _password_changed(actor)
         return actor.is_admin
 
 
@@ -200,6 +256,7 @@ async def run_mutation(info: Info, work: Callable[[UnitOfWork], Awaitable[R]]) -
     everything (no half-written rows) and notifies nobody.
     """
     ctx = info.context
+    audit.set_client_address(getattr(ctx, "client_address", None))
     try:
         async with ctx.db.unit_of_work() as uow:
             result = await work(uow)

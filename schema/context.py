@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from strawberry.fastapi import BaseContext
 
 from messaging.broker import InProcessBroker
+from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
 from office_api.config import Settings
-from office_api.db import Database
+from office_api.db import Database, utcnow
 from office_api.errors import DomainError
 from office_api.org.permissions import Actor, load_actor
 from schema.loaders import Loaders
@@ -23,6 +26,8 @@ class Platform:
     settings: Settings
     db: Database
     broker: InProcessBroker
+    #: The clock of time-based account rules (login lockout); tests replace it.
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
 
 
 def _bearer(value: Any) -> str | None:
@@ -41,8 +46,12 @@ class Context(BaseContext):
     ``connection_init`` payload ``{"authorization": "Bearer <token>"}`` (websocket).
     """
 
-    def __init__(self, platform: Platform, *, authorization: str | None, lang: str) -> None:
+    def __init__(
+        self, platform: Platform, *, authorization: str | None, lang: str, client_address: str | None = None
+    ) -> None:
         super().__init__()
+        self.client_address = client_address
+        audit.set_client_address(client_address)
         self.platform = platform
         self.settings = platform.settings
         self.db = platform.db
@@ -75,7 +84,7 @@ class Context(BaseContext):
                 self.claims = None
             if self.claims is not None:
                 async with self.db.read() as session:
-                    actor = await load_actor(session, self.claims.user_id)
+                    actor = await load_actor(session, self.claims.user_id, self.claims)
         self._actor, self._actor_loaded = actor, True
         return actor
 

@@ -177,7 +177,7 @@ class NotificationSubscription:
                     await _end_stream(info, "Token expired")
                     return
                 async with ctx.db.read() as s:
-                    active = await load_actor(s, actor.user_id) is not None
+                    active = await load_actor(s, actor.user_id, ctx.claims) is not None
                     rows = await notes.notifications_after(s, actor.user_id, cursor) if active else []
                 if not active:
                     await _end_stream(info, "User disabled")

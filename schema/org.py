@@ -10,7 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from office_api import auth
+from office_api import audit, auth
 from office_api.errors import DomainError, ErrorCode
 from office_api.org import directory as org_directory
 from office_api.org import duties as org_duties
@@ -268,6 +268,11 @@ class LoginPayload:
     refresh_token: str | None = strawberry.field(description="Single-use token for refreshToken; rotates on use.")
     expires_at: dt.datetime | None = strawberry.field(description="UTC instant when the access token expires.")
     user: User | None = strawberry.field(description="The signed-in user.")
+    must_change_password: bool = strawberry.field(
+        default=False,
+        description="True when an administrator chose the password (new account, reset): every operation but "
+        "changePassword and logout is refused with PASSWORD_CHANGE_REQUIRED until it is changed.",
+    )
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
 
 
@@ -279,6 +284,7 @@ def _login_payload(pair: auth.TokenPair | None, user: UserModel | None, errors: 
         refresh_token=pair.refresh_token,
         expires_at=pair.expires_at,
         user=User.from_model(user) if user else None,
+        must_change_password=bool(user.must_change_password) if user else False,
         errors=errors,
     )
 
@@ -334,7 +340,9 @@ class CreateUserInput:
     username: str = strawberry.field(description="Login name: 3–64 lowercase letters, digits, _ . -; unique.")
     display_name: str = strawberry.field(description="Name shown to others, at most 64 characters.")
     password: str = strawberry.field(
-        description="Initial password, 8–256 characters (WEAK_PASSWORD when shorter, TOO_LONG when longer)."
+        description="Initial password: it must satisfy the password policy (default 8+ characters, three of "
+        "lowercase, uppercase, digit, symbol: WEAK_PASSWORD otherwise; TOO_LONG over 256). The user must change "
+        "it at the first sign-in."
     )
     unit_id: relay.GlobalID | None = strawberry.field(
         default=None, description="Unit of the primary post; required for unit admins (must be in their subtree)."
@@ -424,13 +432,17 @@ class OrgQuery:
 @strawberry.type
 class OrgMutation:
     @strawberry.mutation(
-        description="Sign in. A wrong password and an unknown user both give INVALID_CREDENTIALS.",
+        description="Sign in. A wrong password, an unknown user and a locked username (5 failures: 15 minutes) "
+        "all give INVALID_CREDENTIALS.",
         permission_classes=[AllowAny],
     )
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
         ctx = info.context
+        audit.set_client_address(ctx.client_address)
         try:
-            pair, user = await auth.login(ctx.db, ctx.settings, input.username, input.password)
+            pair, user = await auth.login(
+                ctx.db, ctx.settings, input.username, input.password, now=ctx.platform.clock()
+            )
         except DomainError as e:
             return _login_payload(None, None, user_errors(e, ctx.lang))
         return _login_payload(pair, user, [])
@@ -523,6 +535,7 @@ class OrgMutation:
                 uow,
                 actor,
                 org.UserInput(input.username, input.display_name, input.password, unit, input.title, input.is_leader),
+                auth.PasswordPolicy.from_settings(info.context.settings),
             )
 
         user, errors = await run_mutation(info, work)

@@ -194,6 +194,27 @@ class GraphQLClient:
         assert payload["errors"] == [], payload
         return GraphQLClient(self.http, payload["accessToken"], self.lang)
 
+    async def first_login(self, username: str, password: str, new_password: str | None = None) -> GraphQLClient:
+        """Sign in with an admin-chosen password and make the forced change (to ``new_password``,
+        default ``password`` with ``-new`` appended); returns a client with the new token."""
+        data = await self.execute(
+            "mutation($u:String!,$p:String!){login(input:{username:$u,password:$p})"
+            "{accessToken mustChangePassword errors{code}}}",
+            {"u": username, "p": password},
+        )
+        payload = data["data"]["login"]
+        assert payload["errors"] == [], payload
+        assert payload["mustChangePassword"] is True, payload
+        changed = await self.execute(
+            "mutation($o:String!,$n:String!){changePassword(input:{oldPassword:$o,newPassword:$n})"
+            "{accessToken errors{code}}}",
+            {"o": password, "n": new_password or f"{password}-new"},
+            token=payload["accessToken"],
+        )
+        result = changed["data"]["changePassword"]
+        assert result["errors"] == [], result
+        return GraphQLClient(self.http, result["accessToken"], self.lang)
+
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:

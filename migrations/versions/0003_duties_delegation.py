@@ -1,7 +1,7 @@
 """duties of positions, delegations, tasks on behalf of a delegator
 
 Revision ID: 0003
-Revises: 0001 (a sibling branch adds 0002 on 0001; the merge chains them)
+Revises: 0002
 Create Date: 2026-11-29 07:28:51.147816
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import office_api.db
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from office_api.auth import AccessClaims, token_revoked
 from office_api.errors import AuthError, ErrorCode
 from office_api.org.models import OrgUnit, Role, RoleAssignment, User
 
@@ -25,6 +26,18 @@ class Actor:
     display_name: str
     is_system_admin: bool = False
     admin_paths: tuple[str, ...] = ()
+    #: Every role the user holds (``Role`` values).
+    roles: frozenset[str] = frozenset()
+    #: True until the user replaces an admin-chosen password (changePassword).
+    must_change_password: bool = False
+
+    @property
+    def is_security_admin(self) -> bool:
+        return Role.SECURITY_ADMIN.value in self.roles
+
+    @property
+    def is_audit_admin(self) -> bool:
+        return Role.AUDIT_ADMIN.value in self.roles
 
     @property
     def is_admin(self) -> bool:
@@ -44,10 +57,14 @@ class Actor:
             raise AuthError(ErrorCode.FORBIDDEN)
 
 
-async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
-    """The actor for ``user_id``, or None when the user is missing or disabled."""
-    user = await session.get(User, user_id)
+async def load_actor(session: AsyncSession, user_id: int, claims: AccessClaims | None = None) -> Actor | None:
+    """The actor for ``user_id``, or None when the user is missing or disabled, or when
+    ``claims`` (the access token presented) were revoked by logout, a password change or
+    reset, or disabling the account."""
+    user = await session.get(User, user_id, populate_existing=True)
     if user is None or not user.is_active:
+        return None
+    if claims is not None and await token_revoked(session, claims, user):
         return None
     rows = (
         await session.execute(
@@ -58,4 +75,12 @@ async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
     ).all()
     is_sys = any(r.role == Role.SYSTEM_ADMIN for r in rows)
     paths = tuple(sorted(r.path for r in rows if r.role == Role.UNIT_ADMIN and r.path))
-    return Actor(user.id, user.username, user.display_name, is_sys, paths)
+    return Actor(
+        user.id,
+        user.username,
+        user.display_name,
+        is_sys,
+        paths,
+        roles=frozenset(r.role for r in rows),
+        must_change_password=bool(user.must_change_password),
+    )

@@ -25,7 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.outbox import ensure_counter
-from office_api.auth import MIN_PASSWORD_LENGTH, hash_password
+from office_api import audit
+from office_api.audit import Action
+from office_api.auth import DEFAULT_POLICY, PasswordPolicy, hash_password
 from office_api.db import UnitOfWork
 from office_api.errors import AuthError, DomainError, ErrorCode, ErrorCollector
 from office_api.org.models import UNIT_KINDS, OrgUnit, Position, Role, RoleAssignment, User
@@ -64,6 +66,21 @@ async def _flush_unique(session: AsyncSession, constraints: dict[str, tuple[str,
             if marker in text:
                 raise DomainError(ErrorCode.DUPLICATE, field, detail=detail) from None
         raise
+
+
+def unit_state(unit: OrgUnit) -> dict[str, object]:
+    """The audited fields of a unit (before/after of audit rows)."""
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "shortName": unit.short_name,
+        "kind": unit.kind,
+        "parentId": unit.parent_id,
+        "path": unit.path,
+        "divisionCode": unit.division_code,
+        "isActive": unit.is_active,
+        "version": unit.version,
+    }
 
 
 async def get_unit(session: AsyncSession, unit_id: int) -> OrgUnit:
@@ -157,6 +174,15 @@ async def create_unit(uow: UnitOfWork, actor: Actor | None, data: UnitInput) -> 
     )
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     await session.flush()
+    if actor is not None:
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            action=Action.ORG_UNIT_CREATE,
+            target_type="OrgUnit",
+            target_id=unit.id,
+            after=unit_state(unit),
+        )
     return unit
 
 
@@ -193,6 +219,7 @@ async def update_unit(
     if is_active is not None:
         values["is_active"] = is_active
     if values:
+        before = unit_state(unit)
         result = await session.execute(
             update(OrgUnit)
             .where(OrgUnit.id == unit.id, OrgUnit.version == unit.version)
@@ -201,6 +228,15 @@ async def update_unit(
         if result.rowcount != 1:
             raise DomainError(ErrorCode.STALE_VERSION, "version")
         await session.refresh(unit)
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            action=Action.ORG_UNIT_UPDATE,
+            target_type="OrgUnit",
+            target_id=unit.id,
+            before=before,
+            after=unit_state(unit),
+        )
     return unit
 
 
@@ -248,6 +284,7 @@ async def move_unit(uow: UnitOfWork, actor: Actor, unit_id: int, new_parent_id: 
         raise DomainError(ErrorCode.INACTIVE, "parentId", detail=new_parent.name)
     if new_parent.id == unit.parent_id:
         return unit
+    before = unit_state(unit)
     old_path = unit.path
     new_path = f"{new_parent.path}{unit.id}/"
     delta = new_parent.depth + 1 - unit.depth
@@ -263,6 +300,15 @@ async def move_unit(uow: UnitOfWork, actor: Actor, unit_id: int, new_parent_id: 
     )
     await session.execute(update(OrgUnit).where(OrgUnit.id == unit.id).values(parent_id=new_parent.id))
     await session.refresh(unit)
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        action=Action.ORG_UNIT_MOVE,
+        target_type="OrgUnit",
+        target_id=unit.id,
+        before=before,
+        after=unit_state(unit),
+    )
     return unit
 
 
@@ -334,18 +380,27 @@ class UserInput:
     is_leader: bool = False
 
 
-def _check_password(errors: ErrorCollector, password: str | None) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        errors.add(ErrorCode.WEAK_PASSWORD, "password", limit=MIN_PASSWORD_LENGTH)
-    elif len(password or "") > MAX_PASSWORD_LENGTH:
-        errors.add(ErrorCode.TOO_LONG, "password", limit=MAX_PASSWORD_LENGTH)
+def _check_password(
+    errors: ErrorCollector, password: str | None, policy: PasswordPolicy = DEFAULT_POLICY, field: str = "password"
+) -> None:
+    """Add ``WEAK_PASSWORD`` (naming the rule) or ``TOO_LONG`` on ``field``."""
+    if len(password or "") > MAX_PASSWORD_LENGTH:
+        errors.add(ErrorCode.TOO_LONG, field, limit=MAX_PASSWORD_LENGTH)
+        return
+    error = policy.error(password or "", field)
+    if error is not None:
+        errors.add(error.code, field, **error.params)
 
 
-async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> User:
+async def create_user(
+    uow: UnitOfWork, actor: Actor | None, data: UserInput, policy: PasswordPolicy = DEFAULT_POLICY
+) -> User:
     """Create a user, optionally with a primary position in ``unit_id``.
 
     A unit admin may create users only with a position inside its subtree; a user without
     a unit needs a system admin. ``actor`` None is a trusted local caller (demo set-up).
+    The password must satisfy ``policy``. A password chosen by an administrator must be
+    changed at first sign-in (``must_change_password``); the trusted path does not force it.
     """
     session = uow.session
     unit = await session.get(OrgUnit, data.unit_id) if data.unit_id is not None else None
@@ -363,7 +418,7 @@ async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> 
             detail="3-64 characters: lowercase letters, digits, _ . -, starting with a letter",
         )
     display = _text(errors, "displayName", data.display_name, 64)
-    _check_password(errors, data.password)
+    _check_password(errors, data.password, policy)
     title = ""
     if data.unit_id is not None:
         if unit is None:
@@ -378,7 +433,9 @@ async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> 
         errors.add(ErrorCode.DUPLICATE, "username", detail=username)
     errors.raise_if_any()
     password_hash = await asyncio.to_thread(hash_password, data.password)
-    user = User(username=username, display_name=display, password_hash=password_hash)
+    user = User(
+        username=username, display_name=display, password_hash=password_hash, must_change_password=actor is not None
+    )
     session.add(user)
     await _flush_unique(
         session, {"users.username": ("username", username), "uq_users_username": ("username", username)}
@@ -387,6 +444,22 @@ async def create_user(uow: UnitOfWork, actor: Actor | None, data: UserInput) -> 
     if unit is not None:
         session.add(Position(user_id=user.id, unit_id=unit.id, title=title, is_primary=True, is_leader=data.is_leader))
         await session.flush()
+    if actor is not None:
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            action=Action.USER_CREATE,
+            target_type="User",
+            target_id=user.id,
+            after={
+                "username": username,
+                "displayName": display,
+                "unitId": unit.id if unit else None,
+                "title": title or None,
+                "isActive": True,
+                "mustChangePassword": True,
+            },
+        )
     return user
 
 
@@ -444,6 +517,7 @@ async def assign_position(
         await session.execute(select(Position.id).where(Position.user_id == user_id, Position.is_primary.is_(True)))
     ).first()
     primary = is_primary or not has_primary
+    home_before = await primary_unit_id(session, user_id)
     if primary and has_primary:
         await session.execute(update(Position).where(Position.user_id == user_id).values(is_primary=False))
     pos = Position(user_id=user_id, unit_id=unit_id, title=title, is_primary=primary, is_leader=is_leader)
@@ -455,6 +529,16 @@ async def assign_position(
         from office_api.org.duties import set_duties_in_locked_unit
 
         await set_duties_in_locked_unit(session, pos, duties)
+    if actor is not None:
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            action=Action.POSITION_ASSIGN,
+            target_type="Position",
+            target_id=pos.id,
+            before={"primaryUnitId": home_before},
+            after={"userId": user_id, "unitId": unit_id, "title": title, "isPrimary": primary, "isLeader": is_leader},
+        )
     return pos
 
 

@@ -126,7 +126,8 @@ async def test_unit_and_subtree_filters(clerk: GraphQLClient, platform: Any) -> 
 async def test_everyone_listed_by_pinyin_and_disabled_people_are_not(clerk: GraphQLClient, platform: Any) -> None:
     everyone = names(await clerk.execute(DIRECTORY, {"first": 100}))
     assert everyone == [
-        "李副主任", "李娜", "钱主任", "孙秘书长", "王伟", "王文书", "系统管理员", "张伟", "张维", "赵厅长", "周伟",
+        "安全管理员", "安全审计员", "李副主任", "李娜", "钱主任", "孙秘书长", "王伟", "王文书", "系统管理员",
+        "张伟", "张维", "赵厅长", "周伟",
     ]  # fmt: skip
     async with platform.db.unit_of_work() as uow:
         user = await uow.session.get(User, await user_pk(platform, "zhou_wei"))

@@ -25,7 +25,17 @@ async def test_login_returns_jwt_with_required_claims(client: GraphQLClient) -> 
     assert data["errors"] == []
     assert data["user"] == {"username": "clerk", "displayName": "王文书"}
     claims = jwt.decode(data["accessToken"], TEST_SECRET, algorithms=["HS256"], audience="office-api")
-    assert set(claims) == {"sub", "iat", "nbf", "exp", "iss", "aud", "jti"}
+    assert set(claims) == {
+        "sub",
+        "iat",
+        "nbf",
+        "exp",
+        "iss",
+        "aud",
+        "jti",
+        "tv",
+        "fam",
+    }  # tv: token version, fam: session
     assert claims["exp"] - claims["iat"] == 900
     assert claims["iss"] == "office-api"
 

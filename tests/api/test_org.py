@@ -704,7 +704,7 @@ async def test_create_user_with_a_primary_post_and_sign_in(
         "isActive": True,
         "positions": [{"title": "科员", "isPrimary": True, "isLeader": False, "unit": {"code": "370102"}}],
     }
-    me = await (await client.login("zhangwei", "Passw0rd!")).execute("{ me { username } }")
+    me = await (await client.first_login("zhangwei", "Passw0rd!")).execute("{ me { username } }")
     assert me["data"]["me"] == {"username": "zhangwei"}
 
     # A user without a post (system admins only).
@@ -765,7 +765,7 @@ async def test_assign_position_moves_the_primary_flag(admin: GraphQLClient, plat
     )["data"]["assignPosition"]["position"]
     assert (third["isPrimary"], third["isLeader"]) == (True, True)
 
-    liwei = await admin.login("liwei", "Passw0rd!")
+    liwei = await admin.first_login("liwei", "Passw0rd!")
     positions = (await liwei.execute(MY_POSITIONS))["data"]["me"]["positions"]
     assert positions == [
         {"title": "副区长", "isPrimary": True, "unit": {"code": "370103"}},

@@ -238,7 +238,10 @@ def test_demo_is_idempotent_and_keeps_its_secret(tmp_path: Path) -> None:
     first = run_demo(tmp_path, tmp_path / "first.log", sign_in)
     assert "demo organization: 153 created, 0 updated, 0 unchanged" in first
     assert "demo organization: 35 created, 1 updated, 0 unchanged" in first
-    assert "demo accounts created: admin, clerk, deputy, finance_head, drc_head, secretary_general" in first
+    assert (
+        "demo accounts created: admin, security_admin, audit_admin, "
+        "clerk, deputy, finance_head, drc_head, secretary_general" in first
+    )
     secret_path = tmp_path / "var" / "jwt_secret"
     assert stat.S_IMODE(secret_path.stat().st_mode) == 0o600
     secret = secret_path.read_bytes()

@@ -166,12 +166,7 @@ async def test_the_socket_is_closed_when_the_token_expires(office: Office) -> No
 
 
 async def test_the_socket_is_closed_when_the_account_is_disabled(office: Office) -> None:
-    from sqlalchemy import update
-
-    from office_api.db import Database
-    from office_api.org.models import User
-
-    admin, clerk = await office.login("admin"), await office.login("clerk")
+    admin = await office.login("admin")
     username = f"e2e_{uuid.uuid4().hex[:8]}"
     created = await office.call(
         admin,
@@ -180,26 +175,33 @@ async def test_the_socket_is_closed_when_the_account_is_disabled(office: Office)
     )
     assert created["createUser"]["errors"] == [], created
     user_id = created["createUser"]["user"]["id"]
-    token = (
+    first = (
         await office.call(
             None,
             'mutation($u:String!){login(input:{username:$u,password:"Temp@2026-pass"}){accessToken errors{code}}}',
             u=username,
         )
     )["login"]["accessToken"]
-    doc = await office.draft(clerk, user_id, "停用账号测试")  # routed to the user while still active
+    token = (
+        await office.call(
+            first,
+            'mutation{changePassword(input:{oldPassword:"Temp@2026-pass",newPassword:"Own@2026-pass"})'
+            "{accessToken errors{code}}}",
+        )
+    )["changePassword"]["accessToken"]
     async with subscribed(office.server, token, after=0) as sock:
         await sock.assert_silent(0.2)
-        # An administrator disables the account (no GraphQL mutation does that yet).
-        db = Database(office.server.database_url)
-        try:
-            async with db.unit_of_work() as uow:
-                await uow.session.execute(update(User).where(User.username == username).values(is_active=False))
-        finally:
-            await db.dispose()
-        await office.submit(clerk, doc)  # a TASK_ASSIGNED for the disabled user wakes the subscription
-        code, reason, messages = await sock.closed()
+        disabled = await office.call(
+            admin,
+            "mutation($id: ID!) { disableUser(input: {userId: $id}) { user { isActive } errors { code } } }",
+            id=user_id,
+        )
+        assert disabled["disableUser"] == {"user": {"isActive": False}, "errors": []}
+        started = time.monotonic()
+        code, reason, messages = await sock.closed()  # woken by the disable, not by the periodic re-check
+        waited = time.monotonic() - started
     assert (code, reason, messages) == (4403, "User disabled", [])
+    assert waited < RECHECK_SECONDS / 3
     office.server.assert_no_errors()
 
 

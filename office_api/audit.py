@@ -1,0 +1,110 @@
+"""The audit log (Cybersecurity Law Art. 21; level-3 security audit).
+
+:func:`record` adds a row in the caller's transaction, so an audit row exists exactly when
+the change it describes was committed. Rows are only ever inserted: no service updates or
+deletes them, and no GraphQL mutation touches them. Only the audit admin reads them
+(:func:`search`).
+
+The client address of the current request is taken from a context variable that the
+GraphQL context sets per request (:func:`set_client_address`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from office_api.db import utcnow
+from office_api.org.models import AuditEntry
+
+_client_address: ContextVar[str | None] = ContextVar("office_client_address", default=None)
+
+
+class Action:
+    """Audit action names (stable strings: filters and reports use them)."""
+
+    ORG_UNIT_CREATE = "org_unit.create"
+    ORG_UNIT_UPDATE = "org_unit.update"
+    ORG_UNIT_MOVE = "org_unit.move"
+    USER_CREATE = "user.create"
+    USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
+    USER_RESET_PASSWORD = "user.reset_password"
+    POSITION_ASSIGN = "position.assign"
+    ROLE_GRANT = "role.grant"
+    ROLE_REVOKE = "role.revoke"
+    LOGIN_SUCCESS = "login.success"
+    LOGIN_FAILURE = "login.failure"
+    LOGIN_LOCKOUT = "login.lockout"
+    LOGOUT = "logout"
+    PASSWORD_CHANGE = "password.change"
+
+
+def set_client_address(address: str | None) -> None:
+    """Remember the client address of the request being served (per task)."""
+    _client_address.set(address[:64] if address else None)
+
+
+def client_address() -> str | None:
+    return _client_address.get()
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: int | str | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> AuditEntry:
+    """Add one audit row to ``session``'s transaction (flushed with the change)."""
+    entry = AuditEntry(
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id)[:64],
+        before=before,
+        after=after,
+        client_address=client_address(),
+        created_at=now or utcnow(),
+    )
+    session.add(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_id: int | None = None
+    action: str | None = None
+    target_type: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+async def search(session: AsyncSession, flt: AuditFilter, before_id: int | None, limit: int) -> list[AuditEntry]:
+    """Audit rows matching ``flt``, newest first, ``limit`` rows with id below ``before_id``.
+
+    ``since`` is inclusive, ``until`` exclusive.
+    """
+    q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if flt.actor_id is not None:
+        q = q.where(AuditEntry.actor_id == flt.actor_id)
+    if flt.action:
+        q = q.where(AuditEntry.action == flt.action)
+    if flt.target_type:
+        q = q.where(AuditEntry.target_type == flt.target_type)
+    if flt.since is not None:
+        q = q.where(AuditEntry.created_at >= flt.since)
+    if flt.until is not None:
+        q = q.where(AuditEntry.created_at < flt.until)
+    if before_id is not None:
+        q = q.where(AuditEntry.id < before_id)
+    return list((await session.execute(q)).scalars())
