@@ -1,4 +1,4 @@
-"""The classification gate: refuse state-secret material (DOMAIN.md §3.3).
+"""The classification gate: refuse state-secret material (2012 regulation Arts. 26, 30).
 
 "涉密不上网，上网不涉密": this platform is non-classified, so any state-secret level (绝密,
 机密, 秘密) in the classification field, in any spelling (full-width characters, spaces,

@@ -142,7 +142,7 @@ async def _validate(session: AsyncSession, data: DocumentInput) -> None:
 async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) -> Document:
     """Create a draft drafted by ``actor`` in the unit of their primary position.
 
-    Raises ``STATE_SECRET_REFUSED`` for any state-secret classification (DOMAIN.md §3.3),
+    Raises ``STATE_SECRET_REFUSED`` for any state-secret classification (2012 regulation Art. 26),
     ``NO_POSITION`` when the actor holds no post, and field errors for invalid input.
     """
     session = uow.session
@@ -272,7 +272,7 @@ async def submit_document(
     """Submit a draft (or resubmit a returned document): a new round opens step 0.
 
     Only the drafter may submit (``NOT_FOUND`` for others, who cannot see the draft).
-    ``attest_no_state_secret`` must be true (``ATTESTATION_REQUIRED``, DOMAIN.md §3.3); the
+    ``attest_no_state_secret`` must be true (``ATTESTATION_REQUIRED``: 本文件不涉及国家秘密); the
     attestation is recorded in the history. ``INVALID_STATE`` unless draft or returned.
     """
     session = uow.session

@@ -1,4 +1,4 @@
-"""Enumerations of the document domain (DOMAIN.md §0.1, §1.1, §3)."""
+"""Enumerations of the document domain."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class DocType(StrEnum):
-    """The 15 document types of the 2012 regulation, Art. 8 (DOMAIN.md §1.1)."""
+    """The 15 document types of the 2012 regulation (中办发〔2012〕14号), Art. 8."""
 
     RESOLUTION = "resolution"  # 决议
     DECISION = "decision"  # 决定
@@ -54,7 +54,7 @@ class Urgency(StrEnum):
 
 
 class Sensitivity(StrEnum):
-    """Non-classified markings (DOMAIN.md §3.2). Never a state-secret level."""
+    """Non-classified markings (内部, 工作秘密). Never a state-secret level."""
 
     PUBLIC = "public"
     INTERNAL = "internal"

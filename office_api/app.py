@@ -7,6 +7,7 @@ answers), ``/static/graphiql/*``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -45,6 +47,16 @@ def _lang(conn: HTTPConnection) -> str:
 class OfficeGraphQLRouter(GraphQLRouter):
     """The GraphQL router with offline GraphiQL and websocket authentication."""
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Parse a request body; anything but a JSON object (or a batch list) is a 400."""
+        try:
+            value = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
+
     @property
     def graphql_ide_html(self) -> str:  # type: ignore[override]
         return render_graphiql()
@@ -56,6 +68,10 @@ class OfficeGraphQLRouter(GraphQLRouter):
         if actor is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         return {"userId": str(relay.GlobalID("User", str(actor.user_id)))}  # ids go out as global ids
+
+
+def _http_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}, status)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -108,6 +124,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # any database failure means not ready
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        """Refuse POST bodies over ``settings.max_request_bytes`` (413) or of unknown length (411)."""
+        if request.method == "POST":
+            length = request.headers.get("content-length", "")
+            if not length.isascii() or not length.isdigit():
+                return _http_error(411, "LENGTH_REQUIRED", "A POST needs a Content-Length header")
+            if int(length) > settings.max_request_bytes:
+                return _http_error(
+                    413, "REQUEST_TOO_LARGE", f"The request body is over {settings.max_request_bytes} bytes"
+                )
+        return await call_next(request)
 
     @app.middleware("http")
     async def request_log(request: Request, call_next: Any) -> Any:

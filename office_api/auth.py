@@ -226,8 +226,12 @@ async def login(
     now = now or utcnow()
     key = _throttle_key(username)
     async with db.read() as session:
-        user = (await session.execute(select(User).where(User.username == username.strip()))).scalar_one_or_none()
-    ok = await asyncio.to_thread(verify_password, password, user.password_hash if user else _DUMMY_HASH)
+        user = (await session.execute(select(User).where(User.username == key))).scalar_one_or_none()
+    if len(password) > MAX_PASSWORD_LENGTH:  # never hash megabytes: no stored password is that long
+        user_hash, password = _DUMMY_HASH, "x"
+    else:
+        user_hash = user.password_hash if user else _DUMMY_HASH
+    ok = await asyncio.to_thread(verify_password, password, user_hash) and user is not None
     result: tuple[TokenPair, User] | None = None
     async with db.unit_of_work() as uow:
         s = uow.session
@@ -347,10 +351,20 @@ async def revoke_user_tokens(session: AsyncSession, user: User) -> None:
 
 
 async def token_revoked(session: AsyncSession, claims: AccessClaims, user: User) -> bool:
-    """True when the access token was revoked: logout (its ``jti``) or a newer token version."""
+    """True when the access token was revoked: logout (its ``jti``), a newer token version,
+    or the revocation of its refresh-token family (logout, or reuse of a spent refresh token)."""
     if claims.token_version != (user.token_version or 0):
         return True
-    return await session.get(RevokedToken, claims.jti) is not None
+    if await session.get(RevokedToken, claims.jti) is not None:
+        return True
+    if claims.family is None:
+        return False
+    revoked = await session.execute(
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == claims.family, RefreshToken.revoked_at.is_not(None))
+        .limit(1)
+    )
+    return revoked.first() is not None
 
 
 async def logout(uow: UnitOfWork, claims: AccessClaims, refresh_token: str | None = None) -> None:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     allowed_origins: list[str] = Field(default_factory=list)
     sqlite_busy_timeout_ms: int = 30_000
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=64 * 1024, description="largest accepted POST body; larger ones get 413"
+    )
     leader_mobile_visible_to: list[str] = Field(
         default_factory=lambda: ["system_admin"],
         description="Roles (role_assignments.role) whose holders see the mobile number of leaders in the directory",

@@ -7,6 +7,7 @@ test checks that ``import schema`` is ours.
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.accounts import AccountMutation, AccountQuery
 from schema.contacts import ContactLookupLog
@@ -14,6 +15,7 @@ from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
+from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.org import OrgMutation, OrgQuery
 
@@ -41,5 +43,14 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorPolicy, OperationLog, ContactLookupLog],
+    extensions=[
+        ErrorPolicy,
+        OperationLog,
+        ContactLookupLog,
+        InputGuard,
+        QueryCostLimiter,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ],
 )

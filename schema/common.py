@@ -163,6 +163,8 @@ def decode_id(gid: relay.GlobalID | str, type_name: str, field: str) -> int:
             gid = relay.GlobalID.from_id(gid)
         if gid.type_name != type_name:
             raise ValueError
+        if not (gid.node_id.isascii() and gid.node_id.isdigit()):
+            raise ValueError
         pk = int(gid.node_id)
         if pk <= 0 or pk > MAX_KEY:
             raise ValueError
@@ -204,6 +206,8 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
         prefix, key = raw.split(":", 1)
+        if not (key.isascii() and key.isdigit()):
+            raise ValueError
         value = int(key)
         if prefix != "k" or not 0 <= value <= MAX_KEY:
             raise ValueError

@@ -52,7 +52,8 @@ UrgencyEnum = strawberry.enum(
 SensitivityEnum = strawberry.enum(
     Sensitivity,
     name="Sensitivity",
-    description="Non-classified marking (DOMAIN §3.2): PUBLIC, INTERNAL 内部, WORK_SECRET 工作秘密. "
+    description="Non-classified marking (not a state-secret level under the Law on Guarding State Secrets): "
+    "PUBLIC, INTERNAL 内部, WORK_SECRET 工作秘密. "
     "State-secret levels are never allowed on this platform.",
 )
 DocumentStatusEnum = strawberry.enum(
@@ -300,7 +301,8 @@ class CreateDocumentInput:
         default=None,
         description="Classification text as an integrating system may send it. Any state-secret level (绝密, 机密, "
         "秘密, in any spelling, with ★ and a period), 'pending classification' or an unknown value is refused with "
-        "STATE_SECRET_REFUSED (DOMAIN §3.3). 内部 / 工作秘密 / 公开 are accepted (use `sensitivity`).",
+        "STATE_SECRET_REFUSED (涉密不上网: the 2012 regulation, Arts. 26 and 30). "
+        "内部 / 工作秘密 / 公开 are accepted (use `sensitivity`).",
     )
     main_recipient_ids: list[relay.GlobalID] = strawberry.field(
         default_factory=list, description="Main recipient units (主送), at most 300."

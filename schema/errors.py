@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 import uuid
 from collections.abc import AsyncIterator
@@ -24,6 +25,8 @@ from strawberry.relay.types import GlobalIDValueError
 from office_api.errors import AuthError, DomainError, DomainErrors
 
 log = logging.getLogger("office_api.errors")
+#: Messages of strawberry's depth, alias and token limiters (they carry no code of their own).
+_LIMIT_MESSAGE = re.compile(r"exceeds maximum operation depth|aliases found|maximum number of tokens|tokens found")
 
 
 def _where(exc: BaseException) -> str:
@@ -52,6 +55,9 @@ class ErrorPolicy(MaskErrors):
             orig = error.original_error
             if isinstance(orig, GlobalIDValueError):
                 out.append(self._with(error, error.message, {"code": "INVALID_VALUE", "field": None}))
+            elif orig is None and error.path is None and not error.extensions:
+                code = "QUERY_TOO_COMPLEX" if _LIMIT_MESSAGE.search(error.message) else "GRAPHQL_VALIDATION_FAILED"
+                out.append(self._with(error, error.message, {"code": code}))
             elif orig is None or isinstance(orig, (StrawberryGraphQLError, GraphQLError)) or error.path is None:
                 out.append(error)
             elif isinstance(orig, AuthError):

@@ -197,7 +197,7 @@ class NotificationSubscription:
 
 
 async def _end_stream(info: Info, reason: str) -> None:
-    """Stop a subscriber whose token expired or whose account was disabled (DESIGN §2).
+    """Stop a subscriber whose token expired or whose account was disabled.
 
     On a websocket: close it with 4403 so that the client signs in again and resumes from
     its last sequence number, then wait for the protocol handler, which sees the

@@ -33,11 +33,11 @@ from office_api.org.pinyin import normalize_query
 
 #: Longest accepted search text (TOO_LONG on field ``query``).
 MAX_QUERY = 64
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-OFFICE_PHONE_RE = re.compile(r"^(0\d{2,3}-)?\d{7,8}(-\d{1,6})?$")
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-_PINYIN_QUERY = re.compile(r"^[A-Za-z0-9' ]+$")
-_PHONE_QUERY = re.compile(r"^[0-9-]{3,24}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}\Z", re.ASCII)
+OFFICE_PHONE_RE = re.compile(r"^(0\d{2,3}-)?\d{7,8}(-\d{1,6})?\Z", re.ASCII)
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\Z", re.ASCII)
+_PINYIN_QUERY = re.compile(r"^[A-Za-z0-9' ]+\Z", re.ASCII)
+_PHONE_QUERY = re.compile(r"^[0-9-]{3,24}\Z", re.ASCII)
 
 RANK_EXACT, RANK_NAME_PREFIX, RANK_KEY_PREFIX, RANK_CONTAINS = 0, 1, 2, 3
 

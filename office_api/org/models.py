@@ -13,7 +13,7 @@ from office_api.org.pinyin import search_keys
 
 
 class UnitKind(StrEnum):
-    """Kinds of organization unit (DOMAIN.md §0.1)."""
+    """Kinds of organization unit."""
 
     PROVINCE = "province"
     PREFECTURE = "prefecture"
@@ -183,7 +183,7 @@ class RefreshToken(Base):
 
 
 class Duty(StrEnum):
-    """Duties a position can carry, used by routing (DOMAIN.md §0.1)."""
+    """Duties a position can carry, used by routing."""
 
     HEAD = "head"  # 主要负责人: at most one per unit
     DEPUTY_HEAD = "deputy_head"  # 副职

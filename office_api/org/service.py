@@ -33,9 +33,9 @@ from office_api.errors import AuthError, DomainError, ErrorCode, ErrorCollector
 from office_api.org.models import UNIT_KINDS, OrgUnit, Position, Role, RoleAssignment, User
 from office_api.org.permissions import Actor
 
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-DIVISION_RE = re.compile(r"^[1-9]\d{5}$")
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z", re.ASCII)
+DIVISION_RE = re.compile(r"^[1-9]\d{5}\Z", re.ASCII)
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,63}\Z", re.ASCII)
 #: Longest accepted password (argon2 hashes anything; this bounds the work per request).
 MAX_PASSWORD_LENGTH = 256
 

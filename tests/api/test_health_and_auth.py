@@ -87,6 +87,12 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(client: GraphQLClien
     assert reused["errors"] == [{"field": "refreshToken", "code": "TOKEN_REUSED"}]
     after = (await client.execute(REFRESH, {"t": second["refreshToken"]}))["data"]["refreshToken"]
     assert after["errors"] == [{"field": "refreshToken", "code": "INVALID_TOKEN"}]
+    # ... and so do the access tokens of that session, at once.
+    for token in (first["accessToken"], second["accessToken"]):
+        dead = await client.execute("{ me { username } }", token=token)
+        assert dead["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    other = await client.login("clerk")  # another session of the same user is untouched
+    assert (await other.execute("{ me { username } }"))["data"]["me"]["username"] == "clerk"
 
 
 async def test_unknown_refresh_token_is_invalid(client: GraphQLClient) -> None:

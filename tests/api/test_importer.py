@@ -23,7 +23,7 @@ from office_api.org.models import OrgUnit
 DIVISIONS = data_file_text("shandong_divisions.csv")
 DEPARTMENTS = data_file_text("shandong_provincial_departments.csv")
 
-#: County-level units per prefecture-level city (DOMAIN.md §6).
+#: County-level units per prefecture-level city (GB/T 2260, Ministry of Civil Affairs).
 COUNTIES_PER_CITY = {
     "370100": 12,
     "370200": 10,

@@ -1,4 +1,4 @@
-"""The classification gate (DOMAIN.md §3.3): exact reasons for refused spellings, None for accepted ones.
+"""The classification gate: exact reasons for refused spellings, None for accepted ones.
 
 The platform is non-classified ("涉密不上网，上网不涉密"): any state-secret level in any spelling,
 pending classification, cipher telegrams and 机要 channels are refused; non-secret markings pass.
@@ -15,7 +15,7 @@ from documents.classification import normalise, state_secret_reason
 @pytest.mark.parametrize(
     ("classification", "reason"),
     [
-        # The examples of DOMAIN.md §3.3, item 1.
+        # Spellings of the state-secret mark (level ★ period, date or condition).
         ("秘 密", "state-secret level 秘密"),
         ("机密★", "state-secret level 机密"),
         ("机密★10年", "state-secret level 机密"),
