@@ -660,7 +660,7 @@ class OrgMutation:
     @strawberry.mutation(
         description="Import units, or users and their posts, from CSV: idempotent, all-or-nothing, with a per-row "
         "report. System admin, or a unit admin for rows inside its subtree (OUT_OF_SCOPE per row otherwise). "
-        "New users get a random password they cannot know: reset it with resetUserPassword. Audited.",
+        "New users get a random password they cannot know: reset it with resetPassword. Audited.",
         permission_classes=[IsAdmin],
     )
     async def import_organization(self, info: Info, input: ImportOrganizationInput) -> ImportOrganizationPayload:

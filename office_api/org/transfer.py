@@ -9,7 +9,7 @@ One row per post: a user holding several posts (兼职) has several rows, which 
 (also ``1``/``0``, ``yes``/``no``; empty is false); ``duties`` lists ``head``,
 ``deputy_head``, ``clerk`` separated by ``;``. A new user gets a random initial password
 that nobody knows and must be changed (``must_change_password``): an administrator gives
-the person a temporary one with ``resetUserPassword``. Passwords never appear in the CSV.
+the person a temporary one with ``resetPassword``. Passwords never appear in the CSV.
 
 Idempotent: a user is known by ``username``, a post by ``username`` + ``unit_code`` +
 ``title``. Re-importing changes nothing; a known user whose name or contact details
