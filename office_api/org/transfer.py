@@ -13,7 +13,8 @@ the person a temporary one with ``resetPassword``. Passwords never appear in the
 
 Idempotent: a user is known by ``username``, a post by ``username`` + ``unit_code`` +
 ``title``. Re-importing changes nothing; a known user whose name or contact details
-differ is updated; a known post is left as it is; nothing missing from the file is removed.
+differ is updated (a contact column missing from the header leaves that field as it is); a
+known post is left as it is; nothing missing from the file is removed.
 All-or-nothing: any invalid row refuses the whole import with a per-row report.
 """
 
@@ -142,8 +143,8 @@ def _parse_users(text: str) -> tuple[list[_UserRow], list[Problem]]:
                 duties.append(d)
         contact: dict[str, str | None] = {}
         try:
-            contact = validate_contact(
-                ContactInput(mobile=get("mobile"), office_phone=get("office_phone"), email=get("email"))
+            contact = validate_contact(  # a column missing from the header leaves the field as it is
+                ContactInput(**{k: get(k) if k in header else None for k in ("mobile", "office_phone", "email")})
             )
         except DomainError as e:
             problems.append((line, _CONTACT_COLUMNS.get(e.field or "", e.field or ""), e.message("en")))

@@ -130,15 +130,19 @@ async def test_users_import_creates_users_and_posts_then_is_idempotent(demo_db: 
         demo_db,
         "username,display_name,unit_code,title,mobile\n"
         "lina,李娜娜,370100,科员,13900000002\n"
-        "lina,李娜娜,370102,兼职,13900000002\n",
+        "lina,李娜娜,370102,兼职,13900000002\n"
+        "zhangwei,张伟,370000-finance,副厅长,13800000101\n",
     )
     assert changed.__dict__ == {
         "created": 0,
         "updated": 1,
-        "unchanged": 0,
+        "unchanged": 1,
         "positions_created": 1,
-        "positions_unchanged": 1,
+        "positions_unchanged": 2,
     }
+    async with demo_db.read() as s:  # columns missing from the header are left as they are
+        zw = (await s.execute(select(User).where(User.username == "zhangwei"))).scalar_one()
+        assert (zw.mobile, zw.office_phone, zw.email) == ("13800000101", "0531-86000101", "zhangwei@shandong.gov.cn")
 
 
 async def test_bad_users_file_is_refused_with_a_per_row_report_and_writes_nothing(demo_db: Database) -> None:
