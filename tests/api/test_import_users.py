@@ -339,3 +339,37 @@ async def test_export_organization_query(client: GraphQLClient, platform: Any) -
     assert refused["data"] is None
     everything = (await admin.execute(EXPORT))["data"]["exportOrganization"]
     assert everything["unitsCsv"].startswith("code,name,kind,parent_code,division_code,short_name,doc_number_root\n")
+
+
+async def test_import_organization_is_scoped_and_refused_to_other_roles(client: GraphQLClient, platform: Any) -> None:
+    db = platform.db
+    async with db.unit_of_work() as uow:
+        unit = (await uow.session.execute(select(OrgUnit).where(OrgUnit.code == "370200"))).scalar_one()
+        admin = await create_user(uow, None, UserInput("qingdao_admin", "青岛管理员", "Demo@2026", unit.id, "管理员"))
+        await grant_role(uow, admin.id, Role.UNIT_ADMIN, unit.id)
+    qingdao = await client.login("qingdao_admin", "Demo@2026")
+    others = {u: await client.login(u) for u in ("security_admin", "audit_admin", "clerk")}
+    before = await snapshot(db)  # after the sign-ins, which are audited
+    # A sibling subtree's admin: every row outside 370200 is OUT_OF_SCOPE, nothing is written.
+    units = "code,name,kind,parent_code\nQD-1,青岛新区,office,370200\nJN-1,济南新区,office,370100\n"
+    payload = (await qingdao.execute(IMPORT, {"i": {"csv": units}}))["data"]["importOrganization"]
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("line 3: code", "OUT_OF_SCOPE")]
+    payload = (await qingdao.execute(IMPORT, {"i": {"csv": USERS}}))["data"]["importOrganization"]
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [
+        ("line 2: unit_code", "OUT_OF_SCOPE"),
+        ("line 3: unit_code", "OUT_OF_SCOPE"),
+        ("line 4: unit_code", "OUT_OF_SCOPE"),
+    ]
+    everything = await qingdao.execute(EXPORT)
+    assert everything["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    for username, other in others.items():
+        refused = await other.execute(IMPORT, {"i": {"csv": units}})
+        assert refused["data"] is None
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", username
+    assert await snapshot(db) == before
+    # Inside its subtree it works, audited under its name.
+    done = (await qingdao.execute(IMPORT, {"i": {"csv": units.split("JN-1")[0]}}))["data"]["importOrganization"]
+    assert (done["layout"], done["created"], done["errors"]) == ("units", 1, [])
+    async with db.read() as s:
+        rows = (await s.execute(select(AuditEntry).where(AuditEntry.actor_id == admin.id))).scalars()
+        assert [a.action for a in rows] == ["login.success", "org_unit.create", "org.import"]
