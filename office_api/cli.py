@@ -32,15 +32,23 @@ class _ProgressLine:
 
     def __init__(self) -> None:
         self.shown = -1
+        self.open = False  # a line without its newline is on stderr
 
     def __call__(self, done: int, total: int) -> None:
         step = max(total // 100, 1)
         if done == total or done - self.shown >= step:
             self.shown = done
             sys.stderr.write(f"\r{done}/{total} rows")
+            self.open = done != total
             if done == total:
                 sys.stderr.write("\n")
             sys.stderr.flush()
+
+    def close(self) -> None:
+        """End an unfinished line (the import stopped half-way), so that messages start on their own."""
+        if self.open:
+            sys.stderr.write("\n")
+            self.open = False
 
 
 async def _import(settings: Settings, path: Path, parent: str, progress: bool = False) -> int:
@@ -55,16 +63,21 @@ async def _import(settings: Settings, path: Path, parent: str, progress: bool = 
     except (OSError, UnicodeDecodeError) as exc:
         print(f"office-api: {path}: cannot read as UTF-8 text ({type(exc).__name__})", file=sys.stderr)
         return 1
+    line = _ProgressLine() if progress else None
     db = Database(settings.database_url)
     try:
         async with db.unit_of_work() as uow:
-            report = await import_org(uow, text, default_parent=parent, progress=_ProgressLine() if progress else None)
+            report = await import_org(uow, text, default_parent=parent, progress=line)
     except DomainErrors as errs:
+        if line is not None:
+            line.close()
         for e in errs.errors:
             print(f"{path}: {e.field}: {e.params.get('detail', e.code.value)}", file=sys.stderr)
         print(f"office-api: import refused, nothing written ({len(errs.errors)} problems)", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
+        if line is not None:
+            line.close()
         # No parameters or row values: only the kind of failure and the usual cause.
         print(
             f"office-api: database error ({type(exc).__name__}); nothing written. "

@@ -12,6 +12,9 @@ Three layouts are recognised by their header row (UTF-8, with or without BOM):
 
 Re-importing a file changes nothing; a unit missing from the file is never deleted or
 deactivated. Any invalid row aborts the whole import with a per-row report.
+
+:func:`import_org` also recognises the users layout (``username,display_name,unit_code,
+title,...``, see :mod:`office_api.org.transfer`) and dispatches on the header.
 """
 
 from __future__ import annotations
