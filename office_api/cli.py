@@ -1,4 +1,4 @@
-"""The ``office-api`` command: serve, migrate, import-org, demo."""
+"""The ``office-api`` command: serve, migrate, import-org, export-org, demo."""
 
 from __future__ import annotations
 
@@ -27,27 +27,57 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
 
 
-async def _import(settings: Settings, path: Path, parent: str) -> int:
+class _ProgressLine:
+    """ "N/M rows" on stderr, rewritten in place (at most every 1% and at the end)."""
+
+    def __init__(self) -> None:
+        self.shown = -1
+        self.open = False  # a line without its newline is on stderr
+
+    def __call__(self, done: int, total: int) -> None:
+        step = max(total // 100, 1)
+        if done == total or done - self.shown >= step:
+            self.shown = done
+            sys.stderr.write(f"\r{done}/{total} rows")
+            self.open = done != total
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        """End an unfinished line (the import stopped half-way), so that messages start on their own."""
+        if self.open:
+            sys.stderr.write("\n")
+            self.open = False
+
+
+async def _import(settings: Settings, path: Path, parent: str, progress: bool = False) -> int:
     """Import one CSV file in one transaction; print the counts, or every problem and exit 1."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from office_api.org.importer import import_units
+    from office_api.org.importer import import_org
+    from office_api.org.transfer import UsersReport
 
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"office-api: {path}: cannot read as UTF-8 text ({type(exc).__name__})", file=sys.stderr)
         return 1
+    line = _ProgressLine() if progress else None
     db = Database(settings.database_url)
     try:
         async with db.unit_of_work() as uow:
-            report = await import_units(uow, text, default_parent=parent)
+            report = await import_org(uow, text, default_parent=parent, progress=line)
     except DomainErrors as errs:
+        if line is not None:
+            line.close()
         for e in errs.errors:
             print(f"{path}: {e.field}: {e.params.get('detail', e.code.value)}", file=sys.stderr)
         print(f"office-api: import refused, nothing written ({len(errs.errors)} problems)", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
+        if line is not None:
+            line.close()
         # No parameters or row values: only the kind of failure and the usual cause.
         print(
             f"office-api: database error ({type(exc).__name__}); nothing written. "
@@ -57,7 +87,39 @@ async def _import(settings: Settings, path: Path, parent: str) -> int:
         return 1
     finally:
         await db.dispose()
-    print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    if isinstance(report, UsersReport):
+        print(
+            f"{path}: users {report.created} created, {report.updated} updated, {report.unchanged} unchanged; "
+            f"positions {report.positions_created} created, {report.positions_unchanged} unchanged"
+        )
+    else:
+        print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    return 0
+
+
+async def _export(settings: Settings, units: Path | None, users: Path | None, root: str | None) -> int:
+    """Write the units and/or users CSV files (the import formats) of the whole tree or ``root``'s subtree."""
+    from sqlalchemy import select
+
+    from office_api.org.models import OrgUnit
+    from office_api.org.transfer import export_units, export_users
+
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as s:
+            unit = None
+            if root is not None:
+                unit = (await s.execute(select(OrgUnit).where(OrgUnit.code == root))).scalar_one_or_none()
+                if unit is None:
+                    print(f"office-api: no unit with code {root}", file=sys.stderr)
+                    return 1
+            for path, fn in ((units, export_units), (users, export_users)):
+                if path is not None:
+                    text = await fn(s, unit)
+                    await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+                    print(f"{path}: {text.count(chr(10)) - 1} rows")
+    finally:
+        await db.dispose()
     return 0
 
 
@@ -82,9 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="apply database migrations (Alembic) to OFFICE_DATABASE_URL")
-    p = sub.add_parser("import-org", help="import organization units from a CSV file (idempotent)")
+    p = sub.add_parser("import-org", help="import organization units or users from a CSV file (idempotent)")
     p.add_argument("file", type=Path)
     p.add_argument("--parent", default="370000", help="parent unit code for the departments layout")
+    p.add_argument("--progress", action="store_true", help="show N/M rows on stderr even when it is not a terminal")
+    p = sub.add_parser("export-org", help="export units and/or users as CSV in the import formats")
+    p.add_argument("--units", type=Path, help="write the units CSV here")
+    p.add_argument("--users", type=Path, help="write the users and positions CSV here")
+    p.add_argument("--root", help="code of the subtree to export (default: everything)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -101,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import-org":
         if not args.file.is_file():
             sys.exit(f"office-api: {args.file}: no such file")
-        return asyncio.run(_import(settings, args.file, args.parent))
+        return asyncio.run(_import(settings, args.file, args.parent, args.progress or sys.stderr.isatty()))
+    if args.command == "export-org":
+        if args.units is None and args.users is None:
+            sys.exit("office-api: export-org needs --units FILE and/or --users FILE")
+        return asyncio.run(_export(settings, args.units, args.users, args.root))
     if args.command == "demo":
         asyncio.run(_demo_data(settings))
     if args.command in ("serve", "demo"):

@@ -393,6 +393,45 @@ class AssignPositionPayload:
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
 
 
+@strawberry.input(description="Import units, or users and their posts, from CSV (the `office-api import-org` formats).")
+class ImportOrganizationInput:
+    csv: str = strawberry.field(
+        description="The CSV text, UTF-8, with or without BOM, at most 5 MB (TOO_LONG). The layout is recognised "
+        "by the header: units `code,name,kind,parent_code[,division_code,short_name,doc_number_root]` (or the "
+        "divisions and departments layouts), users `username,display_name,unit_code,title[,is_primary,is_leader,"
+        "duties,mobile,office_phone,email]`."
+    )
+    dry_run: bool | None = strawberry.field(
+        default=False, description="Check everything and report the counts, but write nothing."
+    )
+
+
+@strawberry.type(description="What an import did (or would do, for a dry run), or the per-row report.")
+class ImportOrganizationPayload:
+    layout: str | None = strawberry.field(description="`units` or `users`; null when refused.")
+    created: int = strawberry.field(description="Units or users created.")
+    updated: int = strawberry.field(description="Units or users changed (names, contact details).")
+    unchanged: int = strawberry.field(description="Units or users already as in the file.")
+    positions_created: int = strawberry.field(description="Posts created (users layout).")
+    positions_unchanged: int = strawberry.field(description="Posts already there (users layout).")
+    dry_run: bool = strawberry.field(description="True when nothing was written on purpose.")
+    errors: list[UserError] = strawberry.field(
+        description="The per-row report: field `line N: column`, code INVALID_VALUE (or OUT_OF_SCOPE for a row "
+        "outside your subtree), message naming the problem. Any error means nothing was written."
+    )
+
+
+@strawberry.type(description="The organization as CSV text in the import formats.")
+class OrganizationExport:
+    units_csv: str = strawberry.field(description="Units, parents first (generic units layout).")
+    users_csv: str = strawberry.field(description="One row per post held in the exported units (users layout).")
+
+
+class _DryRun(Exception):
+    def __init__(self, report: object) -> None:
+        self.report = report
+
+
 # ---- root fields -----------------------------------------------------------------------
 
 
@@ -427,6 +466,44 @@ class OrgQuery:
         async with info.context.db.read() as s:
             rows = await org.children(s, parent, decode_cursor(after), limit + 1)
         return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)
+
+    @strawberry.field(
+        description="The units under `rootId` (everything when omitted: system admin only) and the posts held "
+        "there, as CSV in the import formats. Unit admins export inside their subtree only. Writes an audit row.",
+        permission_classes=[IsAdmin],
+    )
+    async def export_organization(
+        self,
+        info: Info,
+        root_id: Annotated[
+            relay.GlobalID | None, strawberry.argument(description="Root of the subtree to export.")
+        ] = None,
+    ) -> OrganizationExport:
+        from office_api.errors import AuthError
+        from office_api.org import transfer
+
+        actor = await require_actor(info)
+        root_pk = decode_id(root_id, "OrgUnit", "rootId") if root_id is not None else None
+        audit.set_client_address(getattr(info.context, "client_address", None))
+        async with info.context.db.unit_of_work() as uow:
+            root = await uow.session.get(OrgUnitModel, root_pk) if root_pk is not None else None
+            if root is None and not actor.is_system_admin:
+                raise AuthError(ErrorCode.FORBIDDEN)
+            if root_pk is not None and root is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "rootId")
+            if root is not None:
+                actor.require_admin_of(root)
+            units_csv = await transfer.export_units(uow.session, root)
+            users_csv = await transfer.export_users(uow.session, root)
+            audit.record(
+                uow.session,
+                actor_id=actor.user_id,
+                action=audit.Action.ORG_EXPORT,
+                target_type="OrgUnit",
+                target_id=root.id if root else None,
+                after={"units": units_csv.count("\n") - 1, "positions": users_csv.count("\n") - 1},
+            )
+        return OrganizationExport(units_csv=units_csv, users_csv=users_csv)
 
 
 @strawberry.type
@@ -579,6 +656,54 @@ class OrgMutation:
 
         pos, errors = await run_mutation(info, work)
         return SetPositionDutiesPayload(position=Position.from_model(pos) if pos else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Import units, or users and their posts, from CSV: idempotent, all-or-nothing, with a per-row "
+        "report. System admin, or a unit admin for rows inside its subtree (OUT_OF_SCOPE per row otherwise). "
+        "New users get a random password they cannot know: reset it with resetPassword. Audited.",
+        permission_classes=[IsAdmin],
+    )
+    async def import_organization(self, info: Info, input: ImportOrganizationInput) -> ImportOrganizationPayload:
+        from office_api.org.importer import MAX_IMPORT_BYTES, import_org
+        from office_api.org.transfer import UsersReport
+
+        actor = await require_actor(info)
+        dry = bool(input.dry_run)
+
+        async def work(uow):
+            if len(input.csv) > MAX_IMPORT_BYTES or len(input.csv.encode("utf-8")) > MAX_IMPORT_BYTES:
+                raise DomainError(ErrorCode.TOO_LONG, "csv", limit=MAX_IMPORT_BYTES)
+            report = await import_org(uow, input.csv, actor=actor)
+            if dry:
+                raise _DryRun(report)
+            return report
+
+        try:
+            report, errors = await run_mutation(info, work)
+        except _DryRun as d:
+            report, errors = d.report, []
+        if report is None:
+            return ImportOrganizationPayload(
+                layout=None,
+                created=0,
+                updated=0,
+                unchanged=0,
+                positions_created=0,
+                positions_unchanged=0,
+                dry_run=dry,
+                errors=errors,
+            )
+        users = isinstance(report, UsersReport)
+        return ImportOrganizationPayload(
+            layout="users" if users else "units",
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            positions_created=report.positions_created if users else 0,
+            positions_unchanged=report.positions_unchanged if users else 0,
+            dry_run=dry,
+            errors=errors,
+        )
 
 
 def _duties(values: list) -> list[str]:

@@ -12,6 +12,9 @@ Three layouts are recognised by their header row (UTF-8, with or without BOM):
 
 Re-importing a file changes nothing; a unit missing from the file is never deleted or
 deactivated. Any invalid row aborts the whole import with a per-row report.
+
+:func:`import_org` also recognises the users layout (``username,display_name,unit_code,
+title,...``, see :mod:`office_api.org.transfer`) and dispatches on the header.
 """
 
 from __future__ import annotations
@@ -19,15 +22,22 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from office_api import audit
+from office_api.audit import Action
 from office_api.db import UnitOfWork
-from office_api.errors import DomainError, DomainErrors, ErrorCode
+from office_api.errors import DomainError, DomainErrors
 from office_api.org.models import UNIT_KINDS, OrgUnit, UnitKind
-from office_api.org.service import CODE_RE, DIVISION_RE, UnitInput, create_unit
+from office_api.org.permissions import Actor
+from office_api.org.service import CODE_RE, DIVISION_RE, UnitInput, create_unit, unit_state
+from office_api.org.transfer import Progress, UsersReport, header_of, import_users, is_users_header, refuse
+
+#: Largest CSV accepted by the GraphQL mutation (bytes of UTF-8).
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 DIVISION_HEADER = ["code", "name", "level", "parent_code"]
 DEPARTMENT_HEADER = ["key", "name", "short_name", "doc_number_root"]
@@ -222,16 +232,28 @@ def _creation_order(new: dict[str, _Row], problems: list[tuple[int, str, str]]) 
     return ordered
 
 
-async def import_units(uow: UnitOfWork, text: str, *, default_parent: str = "370000") -> ImportReport:
+async def import_units(
+    uow: UnitOfWork,
+    text: str,
+    *,
+    default_parent: str = "370000",
+    actor: Actor | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Import units from CSV ``text`` inside ``uow`` (a trusted caller: CLI, demo, admin).
 
     Every row is checked against the file and the database before anything is written.
     Raises :class:`DomainErrors` (field ``line N: column``, detail = the problem; sorted
     by line) when any row is invalid; the caller's unit of work then rolls back, so the
     import writes nothing.
+
+    ``actor`` None is a trusted caller; otherwise every row must be inside the actor's
+    subtree (a new unit's parent, a known unit itself; a root needs a system admin), else
+    ``OUT_OF_SCOPE`` on that row, and every change writes an audit row.
     """
     session = uow.session
     rows, problems = _parse(text, default_parent)
+    scope: list[tuple[int, str, str]] = []
     for r in rows:
         if not r.only_root:
             _check_row(r, problems)
@@ -293,8 +315,20 @@ async def import_units(uow: UnitOfWork, text: str, *, default_parent: str = "370
     for r in rows:
         if r.only_root and r.code not in existing and r.code not in new_or_known:
             problems.append((r.line, r.code_field, f"unit {r.code} must be imported first"))
-    if problems:
-        _refuse(problems)
+    if actor is not None:
+        for r in rows:
+            unit = existing.get(r.code)
+            parent = existing.get(r.parent_code or "")
+            if unit is not None:
+                ok = actor.administers_path(unit.path)
+            elif parent is not None:
+                ok = actor.administers_path(parent.path)
+            else:
+                ok = r.parent_code is not None or actor.is_system_admin
+            if not ok:
+                scope.append((r.line, r.code_field, f"{r.code} is outside the subtree you administer"))
+    if problems or scope:
+        refuse(problems, scope)
 
     report = ImportReport()
     for code, r in new_or_known.items():
@@ -304,6 +338,7 @@ async def import_units(uow: UnitOfWork, text: str, *, default_parent: str = "370
         if unit is None:
             continue
         changed = False
+        before = {**unit_state(unit), "docNumberRoot": unit.doc_number_root}
         for attr, value in (("name", r.name), ("short_name", r.short_name), ("doc_number_root", r.doc_number_root)):
             if value is not None and getattr(unit, attr) != value:
                 setattr(unit, attr, value)
@@ -311,14 +346,16 @@ async def import_units(uow: UnitOfWork, text: str, *, default_parent: str = "370
         if changed:
             unit.version += 1
             report.updated += 1
+            _audit_update(session, actor, unit, before)
         else:
             report.unchanged += 1
+        _tick(progress, report, len(rows))
     for r in order:
         parent = existing.get(r.parent_code) if r.parent_code else None
         try:
             unit = await create_unit(
                 uow,
-                None,
+                actor,
                 UnitInput(
                     r.code,
                     r.name,
@@ -336,24 +373,69 @@ async def import_units(uow: UnitOfWork, text: str, *, default_parent: str = "370
         else:
             existing[r.code] = unit
             report.created += 1
+        _tick(progress, report, len(rows))
     for r in rows:
         if not r.only_root:
             continue
         unit = existing[r.code]
         if r.doc_number_root and unit.doc_number_root != r.doc_number_root:
+            before = {**unit_state(unit), "docNumberRoot": unit.doc_number_root}
             unit.doc_number_root = r.doc_number_root
             unit.version += 1
             report.updated += 1
+            _audit_update(session, actor, unit, before)
         else:
             report.unchanged += 1
+        _tick(progress, report, len(rows))
     if problems:
-        _refuse(problems)
+        refuse(problems)
     await session.flush()
     return report
 
 
-def _refuse(problems: list[tuple[int, str, str]]) -> NoReturn:
-    unique = sorted(set(problems))
-    raise DomainErrors(
-        [DomainError(ErrorCode.INVALID_VALUE, f"line {line}: {col}", detail=msg) for line, col, msg in unique]
-    )
+def _tick(progress: Progress | None, report: ImportReport, total: int) -> None:
+    if progress is not None:
+        progress(report.created + report.updated + report.unchanged, total)
+
+
+def _audit_update(session: AsyncSession, actor: Actor | None, unit: OrgUnit, before: dict) -> None:
+    if actor is not None:
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            action=Action.ORG_UNIT_UPDATE,
+            target_type="OrgUnit",
+            target_id=unit.id,
+            before=before,
+            after={**unit_state(unit), "docNumberRoot": unit.doc_number_root},
+        )
+
+
+async def import_org(
+    uow: UnitOfWork,
+    text: str,
+    *,
+    default_parent: str = "370000",
+    actor: Actor | None = None,
+    progress: Progress | None = None,
+) -> ImportReport | UsersReport:
+    """Import units or users (the layout is recognised by the header) inside ``uow``.
+
+    With an ``actor``, one ``org.import`` audit row sums up what the import did.
+    """
+    text = text.lstrip("\ufeff")
+    if is_users_header(header_of(text)):
+        report: ImportReport | UsersReport = await import_users(uow, text, actor=actor, progress=progress)
+    else:
+        report = await import_units(uow, text, default_parent=default_parent, actor=actor, progress=progress)
+    if actor is not None:
+        audit.record(
+            uow.session,
+            actor_id=actor.user_id,
+            action=Action.ORG_IMPORT,
+            target_type="Import",
+            target_id=None,
+            after={"layout": "users" if isinstance(report, UsersReport) else "units", **report.__dict__},
+        )
+        await uow.session.flush()
+    return report

@@ -393,7 +393,12 @@ def _check_password(
 
 
 async def create_user(
-    uow: UnitOfWork, actor: Actor | None, data: UserInput, policy: PasswordPolicy = DEFAULT_POLICY
+    uow: UnitOfWork,
+    actor: Actor | None,
+    data: UserInput,
+    policy: PasswordPolicy = DEFAULT_POLICY,
+    *,
+    password_hash: str | None = None,
 ) -> User:
     """Create a user, optionally with a primary position in ``unit_id``.
 
@@ -432,7 +437,8 @@ async def create_user(
     ):
         errors.add(ErrorCode.DUPLICATE, "username", detail=username)
     errors.raise_if_any()
-    password_hash = await asyncio.to_thread(hash_password, data.password)
+    if password_hash is None:  # given by a bulk import: the hash of ``data.password``, computed once
+        password_hash = await asyncio.to_thread(hash_password, data.password)
     user = User(
         username=username, display_name=display, password_hash=password_hash, must_change_password=actor is not None
     )

@@ -153,6 +153,62 @@ def test_bom_csv_through_the_cli(migrated: Path) -> None:
     assert result.stdout == f"{bom}: 153 created, 0 updated, 0 unchanged\n"
 
 
+def test_users_import_with_progress_then_export_round_trips(migrated: Path, tmp_path_factory) -> None:
+    assert office_api(migrated, "import-org", str(DIVISIONS)).returncode == 0
+    users = migrated / "users.csv"
+    users.write_bytes(
+        b"\xef\xbb\xbf"
+        + (
+            "username,display_name,unit_code,title,is_primary,is_leader,duties,mobile,office_phone,email\n"
+            "zhangwei,张伟,370100,市长,true,true,head,13800000101,,\n"
+            "zhangwei,张伟,370102,兼职,false,false,,13800000101,,\n"
+            "lina,李娜,370102,文书,,,clerk,,,lina@shandong.gov.cn\n"
+        ).encode()
+    )
+    result = office_api(migrated, "import-org", "--progress", str(users))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{users}: users 2 created, 0 updated, 0 unchanged; positions 3 created, 0 unchanged\n"
+    # "\rN/M rows" rewritten in place (text mode reads each "\r" as a newline).
+    assert result.stderr == "\n1/3 rows\n2/3 rows\n3/3 rows\n"
+    quiet = office_api(migrated, "import-org", str(users))  # stderr is not a terminal: no progress
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert quiet.stdout == f"{users}: users 0 created, 0 updated, 2 unchanged; positions 0 created, 3 unchanged\n"
+    with sqlite3.connect(migrated / "office.db") as conn:
+        assert conn.execute("SELECT must_change_password FROM users ORDER BY id").fetchall() == [(1,), (1,)]
+
+    bad = migrated / "bad-users.csv"
+    bad.write_text("username,display_name,unit_code,title\nlina,李娜,999999,科员\n", encoding="utf-8")
+    refused = office_api(migrated, "import-org", str(bad))
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        f"{bad}: line 2: unit_code: unknown unit 999999",
+        "office-api: import refused, nothing written (1 problems)",
+    ]
+
+    usage = office_api(migrated, "export-org")
+    assert usage.returncode == 1
+    exported = office_api(migrated, "export-org", "--units", "units.csv", "--users", "posts.csv")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == "units.csv: 153 rows\nposts.csv: 3 rows\n"
+    posts = (migrated / "posts.csv").read_text(encoding="utf-8")
+    assert posts == (
+        "username,display_name,unit_code,title,is_primary,is_leader,duties,mobile,office_phone,email\n"
+        "zhangwei,张伟,370100,市长,true,true,head,13800000101,,\n"
+        "zhangwei,张伟,370102,兼职,false,false,,13800000101,,\n"
+        "lina,李娜,370102,文书,true,false,clerk,,,lina@shandong.gov.cn\n"
+    )
+    other = tmp_path_factory.mktemp("copy")
+    assert office_api(other, "migrate").returncode == 0
+    assert office_api(other, "import-org", str(migrated / "units.csv")).stdout.endswith(
+        "153 created, 0 updated, 0 unchanged\n"
+    )
+    assert office_api(other, "import-org", str(migrated / "posts.csv")).returncode == 0
+    again = office_api(other, "export-org", "--units", "units.csv", "--users", "posts.csv")
+    assert again.returncode == 0, again.stderr
+    assert (other / "units.csv").read_text(encoding="utf-8") == (migrated / "units.csv").read_text(encoding="utf-8")
+    assert (other / "posts.csv").read_text(encoding="utf-8") == posts
+
+
 def test_import_into_an_unmigrated_database_says_so(tmp_path: Path) -> None:
     result = office_api(tmp_path, "import-org", str(DIVISIONS))
     assert result.returncode == 1
