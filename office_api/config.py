@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)
     sqlite_busy_timeout_ms: int = 30_000
     max_request_bytes: int = Field(
-        default=2 * 1024 * 1024, ge=64 * 1024, description="largest accepted POST body; larger ones get 413"
+        default=8 * 1024 * 1024, ge=64 * 1024, description="largest accepted POST body; larger ones get 413"
     )
     leader_mobile_visible_to: list[str] = Field(
         default_factory=lambda: ["system_admin"],

@@ -118,7 +118,7 @@ async def test_bodies_that_are_not_json_objects_are_400(client: GraphQLClient, b
 
 
 async def test_oversized_body_is_413(client: GraphQLClient) -> None:
-    body = json.dumps({"query": "# " + "x" * (3 * 1024 * 1024) + "\n{ __typename }"})
+    body = json.dumps({"query": "# " + "x" * (9 * 1024 * 1024) + "\n{ __typename }"})
     resp = await client.http.post("/graphql", content=body, headers={"content-type": "application/json"})
     assert resp.status_code == 413
     assert resp.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
