@@ -327,6 +327,11 @@ class MoveOrgUnitInput:
     parent_id: relay.GlobalID = strawberry.field(
         description="The new parent; not the unit itself or inside it (CYCLE)."
     )
+    version: int | None = strawberry.field(
+        default=None,
+        description="The unit's version you read; if it changed meanwhile (another admin moved or edited it) "
+        "the answer is STALE_VERSION and nothing moves.",
+    )
 
 
 @strawberry.type(description="The unit created or changed, or errors.")
@@ -593,7 +598,11 @@ class OrgMutation:
 
         async def work(uow):
             return await org.move_unit(
-                uow, actor, decode_id(input.id, "OrgUnit", "id"), decode_id(input.parent_id, "OrgUnit", "parentId")
+                uow,
+                actor,
+                decode_id(input.id, "OrgUnit", "id"),
+                decode_id(input.parent_id, "OrgUnit", "parentId"),
+                expected_version=input.version,
             )
 
         unit, errors = await run_mutation(info, work)

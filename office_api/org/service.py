@@ -260,12 +260,16 @@ async def _lock_subtree(session: AsyncSession, unit: OrgUnit, other_id: int) -> 
     raise DomainError(ErrorCode.STALE_VERSION, "id")
 
 
-async def move_unit(uow: UnitOfWork, actor: Actor, unit_id: int, new_parent_id: int) -> OrgUnit:
+async def move_unit(
+    uow: UnitOfWork, actor: Actor, unit_id: int, new_parent_id: int, *, expected_version: int | None = None
+) -> OrgUnit:
     """Move a unit and its whole subtree under ``new_parent_id`` in one statement.
 
     Refuses cycles (``CYCLE``: the new parent is the unit or inside it) and moves outside
     the actor's subtree (``FORBIDDEN``). The subtree and the new parent are locked first,
-    so that concurrent moves and new units cannot leave a stale path behind.
+    so that concurrent moves and new units cannot leave a stale path behind. With
+    ``expected_version`` (the unit's version the caller read), a unit changed or moved
+    meanwhile is ``STALE_VERSION``: of two admins moving the same subtree at once, one wins.
     """
     session = uow.session
     unit = await get_unit(session, unit_id)
@@ -275,6 +279,8 @@ async def move_unit(uow: UnitOfWork, actor: Actor, unit_id: int, new_parent_id: 
     await _lock_subtree(session, unit, new_parent.id)
     await session.refresh(new_parent)
     actor.require_admin_of(unit)
+    if expected_version is not None and expected_version != unit.version:
+        raise DomainError(ErrorCode.STALE_VERSION, "version")
     actor.require_admin_of(new_parent)
     if unit.parent_id is None and not actor.is_system_admin:
         raise AuthError(ErrorCode.FORBIDDEN)

@@ -1140,6 +1140,29 @@ async def test_concurrent_moves_and_creations_keep_the_tree_consistent(admin: Gr
     await _assert_paths_consistent(platform)
 
 
+async def test_two_admins_moving_the_same_subtree_at_once_one_wins(
+    client: GraphQLClient, admin: GraphQLClient, platform: Any
+) -> None:
+    await make_unit_admin(platform, "shandong_admin", "370000")
+    other = await client.login("shandong_admin")
+    lixia = await unit_gid(platform, "370102")
+    version = (await unit_row(platform, "370102")).version
+    targets = {"370200": await unit_gid(platform, "370200"), "370300": await unit_gid(platform, "370300")}
+    results = await asyncio.gather(
+        admin.execute(MOVE_UNIT, {"input": {"id": lixia, "parentId": targets["370200"], "version": version}}),
+        other.execute(MOVE_UNIT, {"input": {"id": lixia, "parentId": targets["370300"], "version": version}}),
+    )
+    payloads = [r["data"]["moveOrgUnit"] for r in results]
+    assert sorted(p["errors"] == [] for p in payloads) == [False, True]
+    loser = next(p for p in payloads if p["errors"])
+    assert loser == {"orgUnit": None, "errors": [{"field": "version", "code": "STALE_VERSION"}]}
+    winner = 0 if payloads[0]["errors"] == [] else 1
+    row = await unit_row(platform, "370102")
+    parent = await unit_row(platform, ["370200", "370300"][winner])
+    assert (row.parent_id, row.version) == (parent.id, version + 1)
+    await _assert_paths_consistent(platform)
+
+
 async def test_concurrent_users_with_the_same_username_one_wins(admin: GraphQLClient, platform: Any) -> None:
     lixia = await unit_gid(platform, "370102")
     variables = {
