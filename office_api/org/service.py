@@ -359,23 +359,6 @@ async def members_of(
     return out
 
 
-async def ancestors(session: AsyncSession, unit: OrgUnit) -> list[OrgUnit]:
-    """Ancestors of ``unit`` from the root down to its parent (one query)."""
-    ids = unit.ancestor_ids()
-    if not ids:
-        return []
-    rows = {u.id: u for u in (await session.execute(select(OrgUnit).where(OrgUnit.id.in_(ids)))).scalars()}
-    return [rows[i] for i in ids if i in rows]
-
-
-async def members(session: AsyncSession, unit_id: int, after_id: int | None, limit: int) -> list[Position]:
-    """Positions held in ``unit_id`` (its members), by position id."""
-    q = select(Position).where(Position.unit_id == unit_id).order_by(Position.id).limit(limit)
-    if after_id is not None:
-        q = q.where(Position.id > after_id)
-    return list((await session.execute(q)).scalars())
-
-
 @dataclass
 class UserInput:
     username: str
@@ -578,11 +561,6 @@ async def primary_unit_id(session: AsyncSession, user_id: int) -> int | None:
         )
     ).first()
     return row[0] if row else None
-
-
-async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, User]:
-    rows = (await session.execute(select(User).where(User.id.in_(list(ids))))).scalars()
-    return {u.id: u for u in rows}
 
 
 async def positions_of_users(session: AsyncSession, user_ids: Sequence[int]) -> list[Position]:
