@@ -46,6 +46,9 @@ class Action:
     LOGIN_LOCKOUT = "login.lockout"
     LOGOUT = "logout"
     PASSWORD_CHANGE = "password.change"
+    TOTP_ENROLL = "totp.enroll"
+    TOTP_DISABLE = "totp.disable"
+    TOTP_RESET = "totp.reset"
 
 
 def set_client_address(address: str | None) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from office_api import audit
+from office_api import audit, totp
 from office_api.audit import Action
 from office_api.config import Settings
 from office_api.db import Database, UnitOfWork, utcnow
@@ -194,6 +194,18 @@ async def _new_refresh(uow: UnitOfWork, settings: Settings, user_id: int, family
     return token
 
 
+async def open_session(uow: UnitOfWork, settings: Settings, user: User) -> TokenPair:
+    """Issue a token pair for ``user`` in a new refresh-token family (a new session).
+
+    The caller has authenticated the user (password, identity provider) and checked that the
+    account is active; the refresh token row is added to ``uow``'s transaction.
+    """
+    family = uuid.uuid4().hex
+    access, exp = issue_access_token(settings, user.id, token_version=user.token_version, family=family)
+    refresh = await _new_refresh(uow, settings, user.id, family)
+    return TokenPair(access, refresh, exp, user.id)
+
+
 def _throttle_key(username: str) -> str:
     return username.strip().lower()[:64]
 
@@ -207,8 +219,65 @@ async def _throttle_row(session: AsyncSession, key: str) -> LoginThrottle:
     return row
 
 
+def _count_failure(
+    s: AsyncSession, row: LoginThrottle, key: str, settings: Settings, now: dt.datetime, reason: str | None = None
+) -> None:
+    """Count one failed sign-in of ``key`` (locking it at the limit) and audit it."""
+    window = dt.timedelta(seconds=settings.login_lockout_seconds)
+    if row.last_failure_at is not None and row.last_failure_at <= now - window:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure_at = now
+    why = {"reason": reason} if reason else {}
+    if row.failures >= settings.login_max_failures:
+        row.locked_until = now + window
+        audit.record(
+            s,
+            actor_id=None,
+            action=Action.LOGIN_LOCKOUT,
+            target_type="Username",
+            target_id=key,
+            after={"failures": row.failures, "lockedUntil": row.locked_until.isoformat(), **why},
+            now=now,
+        )
+        row.failures = 0
+    else:
+        audit.record(
+            s,
+            actor_id=None,
+            action=Action.LOGIN_FAILURE,
+            target_type="Username",
+            target_id=key,
+            after={"failures": row.failures, **why},
+            now=now,
+        )
+
+
+async def finish_login(
+    uow: UnitOfWork, settings: Settings, user: User, *, now: dt.datetime | None = None, totp_used: bool = False
+) -> TokenPair:
+    """Sign ``user`` in once every factor passed: a new session and its ``login.success`` row."""
+    pair = await open_session(uow, settings, user)
+    audit.record(
+        uow.session,
+        actor_id=user.id,
+        action=Action.LOGIN_SUCCESS,
+        target_type="User",
+        target_id=user.id,
+        after={"mustChangePassword": user.must_change_password, **({"totp": True} if totp_used else {})},
+        now=now,
+    )
+    return pair
+
+
 async def login(
-    db: Database, settings: Settings, username: str, password: str, *, now: dt.datetime | None = None
+    db: Database,
+    settings: Settings,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime | None = None,
+    totp_code: str | None = None,
 ) -> tuple[TokenPair, User]:
     """Check the credentials and open a new token family; returns the pair and the user.
 
@@ -217,11 +286,17 @@ async def login(
     unknown user, a disabled account and a locked username all raise the same
     ``INVALID_CREDENTIALS`` error after the same work (no account enumeration).
 
+    Second factor (office_api/totp.py): once the password is right, a user with active
+    TOTP must give ``totp_code``. Without one: ``TOTP_REQUIRED`` on ``totpCode`` (not a
+    failure: the usual first step of a two-step sign-in). A wrong or replayed code:
+    ``INVALID_CREDENTIALS`` on ``totpCode``, counted as a failure like a wrong password.
+
     Lockout: ``settings.login_max_failures`` consecutive failures for a username (whether
     or not it exists) lock it for ``settings.login_lockout_seconds``, counted in the
     database (``login_throttles``), so a restart does not reset it. While locked even the
-    right password is refused. ``now`` is the clock (injectable for tests). Every attempt
-    writes an audit row (success, failure or lockout) in the same transaction.
+    right password is refused. ``now`` is the clock (injectable for tests; it also decides
+    the TOTP time step). Every attempt writes an audit row (success, failure or lockout)
+    in the same transaction.
     """
     now = now or utcnow()
     key = _throttle_key(username)
@@ -233,6 +308,7 @@ async def login(
         user_hash = user.password_hash if user else _DUMMY_HASH
     ok = await asyncio.to_thread(verify_password, password, user_hash) and user is not None
     result: tuple[TokenPair, User] | None = None
+    error = DomainError(ErrorCode.INVALID_CREDENTIALS)
     async with db.unit_of_work() as uow:
         s = uow.session
         row = await _throttle_row(s, key)
@@ -250,50 +326,30 @@ async def login(
                 now=now,
             )
         elif current is None or not current.is_active:
-            window = dt.timedelta(seconds=settings.login_lockout_seconds)
-            if row.last_failure_at is not None and row.last_failure_at <= now - window:
-                row.failures = 0
-            row.failures += 1
-            row.last_failure_at = now
-            if row.failures >= settings.login_max_failures:
-                row.locked_until = now + window
-                audit.record(
-                    s,
-                    actor_id=None,
-                    action=Action.LOGIN_LOCKOUT,
-                    target_type="Username",
-                    target_id=key,
-                    after={"failures": row.failures, "lockedUntil": row.locked_until.isoformat()},
-                    now=now,
-                )
-                row.failures = 0
-            else:
+            _count_failure(s, row, key, settings, now)
+        else:
+            second = await totp.check_login(s, settings, current.id, totp_code, now)
+            if second is totp.LoginCheck.MISSING:
+                # Not counted (nor does it reset the count): the password alone proves nothing more.
                 audit.record(
                     s,
                     actor_id=None,
                     action=Action.LOGIN_FAILURE,
                     target_type="Username",
                     target_id=key,
-                    after={"failures": row.failures},
+                    after={"reason": second.value},
                     now=now,
                 )
-        else:
-            row.failures, row.last_failure_at, row.locked_until = 0, None, None
-            family = uuid.uuid4().hex
-            access, exp = issue_access_token(settings, current.id, token_version=current.token_version, family=family)
-            refresh = await _new_refresh(uow, settings, current.id, family)
-            audit.record(
-                s,
-                actor_id=current.id,
-                action=Action.LOGIN_SUCCESS,
-                target_type="User",
-                target_id=current.id,
-                after={"mustChangePassword": current.must_change_password},
-                now=now,
-            )
-            result = TokenPair(access, refresh, exp, current.id), current
+                error = DomainError(ErrorCode.TOTP_REQUIRED, "totpCode")
+            elif second in (totp.LoginCheck.INVALID, totp.LoginCheck.REPLAYED):
+                _count_failure(s, row, key, settings, now, second.value)
+                error = DomainError(ErrorCode.INVALID_CREDENTIALS, "totpCode")
+            else:
+                row.failures, row.last_failure_at, row.locked_until = 0, None, None
+                pair = await finish_login(uow, settings, current, now=now, totp_used=second is totp.LoginCheck.PASSED)
+                result = pair, current
     if result is None:
-        raise DomainError(ErrorCode.INVALID_CREDENTIALS)
+        raise error
     return result
 
 

@@ -1,4 +1,4 @@
-"""The ``office-api`` command: serve, migrate, import-org, export-org, demo."""
+"""The ``office-api`` command: serve, migrate, import-org, export-org, reset-totp, demo."""
 
 from __future__ import annotations
 
@@ -123,6 +123,23 @@ async def _export(settings: Settings, units: Path | None, users: Path | None, ro
     return 0
 
 
+async def _reset_totp(settings: Settings, username: str) -> int:
+    """Turn a user's two-factor sign-in off (lost device), whatever their roles; audited."""
+    from office_api.org.two_factor import reset_by_operator
+
+    db = Database(settings.database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            found = await reset_by_operator(uow, username)
+    finally:
+        await db.dispose()
+    if not found:
+        print(f"office-api: no user {username}", file=sys.stderr)
+        return 1
+    print(f"{username.strip().lower()}: two-factor sign-in reset (off): the user enrolls again to turn it on")
+    return 0
+
+
 async def _demo_data(settings: Settings) -> None:
     from office_api.demo import load_demo
 
@@ -152,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--units", type=Path, help="write the units CSV here")
     p.add_argument("--users", type=Path, help="write the users and positions CSV here")
     p.add_argument("--root", help="code of the subtree to export (default: everything)")
+    p = sub.add_parser("reset-totp", help="turn a user's two-factor sign-in off (lost device); audited")
+    p.add_argument("username")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -173,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.units is None and args.users is None:
             sys.exit("office-api: export-org needs --units FILE and/or --users FILE")
         return asyncio.run(_export(settings, args.units, args.users, args.root))
+    if args.command == "reset-totp":
+        return asyncio.run(_reset_totp(settings, args.username))
     if args.command == "demo":
         asyncio.run(_demo_data(settings))
     if args.command in ("serve", "demo"):

@@ -67,15 +67,28 @@ class Settings(BaseSettings):
     # Login lockout: this many consecutive failures for a username lock it for this long.
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # Two-factor sign-in (TOTP, office_api/totp.py).
+    totp_issuer: str = Field(
+        default="office-api",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^:]+$",
+        description="issuer name that authenticator apps show next to the account (otpauth:// URI); no colon",
+    )
+    totp_secret_key: str = Field(
+        default="",
+        description="key material (32+ characters) that encrypts TOTP secrets at rest; empty: OFFICE_JWT_SECRET",
+    )
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     def check_secret(self) -> None:
-        """Refuse a missing or weak JWT secret outside development.
+        """Refuse a missing or weak JWT secret (or a short TOTP key) outside development.
 
-        Raises :class:`ConfigurationError` naming ``OFFICE_JWT_SECRET`` and the rule.
+        Raises :class:`ConfigurationError` naming ``OFFICE_JWT_SECRET`` (or
+        ``OFFICE_TOTP_SECRET_KEY``) and the rule.
         """
         secret = self.jwt_secret
         if secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
@@ -85,6 +98,12 @@ class Settings(BaseSettings):
                 "OFFICE_JWT_SECRET must be set to a random value of at least "
                 f"{MIN_SECRET_LENGTH} characters (OFFICE_ENV={self.env.value}); "
                 "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        key = self.totp_secret_key
+        if key and len(key) < MIN_SECRET_LENGTH and self.env is not Environment.development:
+            raise ConfigurationError(
+                f"OFFICE_TOTP_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters when set "
+                f"(OFFICE_ENV={self.env.value}); leave it empty to derive the key from OFFICE_JWT_SECRET"
             )
 
 

@@ -45,6 +45,10 @@ class ErrorCode(StrEnum):
     DELEGATION_CYCLE = "DELEGATION_CYCLE"
     PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
     ROLE_CONFLICT = "ROLE_CONFLICT"
+    # two-factor sign-in (TOTP)
+    TOTP_REQUIRED = "TOTP_REQUIRED"
+    TOTP_ENROLLMENT_REQUIRED = "TOTP_ENROLLMENT_REQUIRED"
+    TOTP_REQUIRED_BY_ROLE = "TOTP_REQUIRED_BY_ROLE"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -109,6 +113,27 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "三员分立：该账号已担任{detail}，不能再担任此角色",
         "Separation of duties: the account already holds {detail}",
     ),
+    ErrorCode.TOTP_REQUIRED: (
+        "请输入身份验证器显示的动态口令",
+        "Enter the one-time code shown by your authenticator app (totpCode)",
+    ),
+    ErrorCode.TOTP_ENROLLMENT_REQUIRED: (
+        "系统管理员、安全管理员、安全审计员须使用双因素登录：请先绑定身份验证器"
+        "（startTotpEnrollment、confirmTotpEnrollment）",
+        "System, security and audit administrators must use two-factor sign-in: enroll an authenticator app "
+        "first (startTotpEnrollment, confirmTotpEnrollment)",
+    ),
+    ErrorCode.TOTP_REQUIRED_BY_ROLE: (
+        "您担任的管理员角色须使用双因素登录，不能关闭",
+        "Your administrator role requires two-factor sign-in: it cannot be turned off",
+    ),
+}
+
+#: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS
+#: like a wrong password, but "wrong username or password" would mislead.
+_FIELD_MESSAGES: dict[tuple[ErrorCode, str], tuple[str, str]] = {
+    (ErrorCode.INVALID_CREDENTIALS, "totpCode"): ("动态口令错误或已使用过", "Wrong or already used one-time code"),
+    (ErrorCode.INVALID_CREDENTIALS, "code"): ("动态口令错误或已使用过", "Wrong or already used one-time code"),
 }
 
 
@@ -132,6 +157,9 @@ class DomainError(Exception):
         super().__init__(f"{code.value} {field or ''} {params or ''}".strip())
 
     def message(self, lang: str = "zh") -> str:
+        special = _FIELD_MESSAGES.get((self.code, self.field or ""))
+        if special is not None:
+            return special[1] if lang == "en" else special[0]
         return render_message(self.code, lang, **self.params)
 
 

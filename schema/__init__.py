@@ -18,6 +18,7 @@ from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.org import OrgMutation, OrgQuery
+from schema.totp import TotpMutation
 
 IS_OFFICE_API_SCHEMA = True
 
@@ -29,7 +30,13 @@ class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, Delegation
 
 @strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
 class Mutation(
-    OrgMutation, DocumentMutation, NotificationMutation, AccountMutation, DelegationMutation, DirectoryMutation
+    OrgMutation,
+    DocumentMutation,
+    NotificationMutation,
+    AccountMutation,
+    DelegationMutation,
+    DirectoryMutation,
+    TotpMutation,
 ):
     pass
 

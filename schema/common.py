@@ -58,9 +58,43 @@ def _password_changed(actor: Actor) -> None:
         raise AuthError(ErrorCode.PASSWORD_CHANGE_REQUIRED)
 
 
+def _totp_enrolled(actor: Actor) -> None:
+    """Refuse everything but me, logout, changePassword and the TOTP enrollment to a holder of
+    one of the three administrator roles who has not turned two-factor sign-in on."""
+    if actor.must_enroll_totp:
+        raise AuthError(ErrorCode.TOTP_ENROLLMENT_REQUIRED)
+
+
 class IsAuthenticated(BasePermission):
     """The request carries a valid access token of an active user (who needs no forced
-    password change: ``PASSWORD_CHANGE_REQUIRED`` otherwise)."""
+    password change: ``PASSWORD_CHANGE_REQUIRED`` otherwise, nor a TOTP enrollment:
+    ``TOTP_ENROLLMENT_REQUIRED``)."""
+
+    message = "Authentication required"
+    error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        actor = await info.context.get_actor()
+        if actor is None:
+            return False
+        _password_changed(actor)
+        _totp_enrolled(actor)
+        return True
+
+
+class IsAuthenticatedPendingPasswordChange(BasePermission):
+    """A valid access token, even while a forced password change is due (changePassword, logout)."""
+
+    message = "Authentication required"
+    error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return await info.context.get_actor() is not None
+
+
+class IsAuthenticatedPendingTotpEnrollment(BasePermission):
+    """A valid access token, even while a TOTP enrollment is due (me, the enrollment
+    mutations); a forced password change still comes first."""
 
     message = "Authentication required"
     error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
@@ -73,14 +107,16 @@ class IsAuthenticated(BasePermission):
         return True
 
 
-class IsAuthenticatedPendingPasswordChange(BasePermission):
-    """A valid access token, even while a forced password change is due (changePassword, logout)."""
-
-    message = "Authentication required"
-    error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
+class FullSession(BasePermission):
+    """For fields reachable from ``me`` that lead to the rest of the graph (a user's posts):
+    refused while a TOTP enrollment is due, so that ``me`` shows the account and no more.
+    Without a token (the user in a login or refreshToken payload) it changes nothing."""
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return await info.context.get_actor() is not None
+        actor = await info.context.get_actor()
+        if actor is not None:
+            _totp_enrolled(actor)
+        return True
 
 
 class _RolePermission(BasePermission):
@@ -95,6 +131,7 @@ class _RolePermission(BasePermission):
         if actor is None:
             raise AuthError(ErrorCode.UNAUTHENTICATED)
         _password_changed(actor)
+        _totp_enrolled(actor)
         return self.allowed(actor)
 
 
@@ -132,6 +169,7 @@ class IsAdmin(BasePermission):
         if actor is None:
             raise AuthError(ErrorCode.UNAUTHENTICATED)
         _password_changed(actor)
+        _totp_enrolled(actor)
         return actor.is_admin
 
 

@@ -10,7 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from office_api import audit, auth
+from office_api import audit, auth, totp
 from office_api.errors import DomainError, ErrorCode
 from office_api.org import directory as org_directory
 from office_api.org import duties as org_duties
@@ -22,8 +22,10 @@ from office_api.org.models import User as UserModel
 from schema.common import (
     AllowAny,
     Connection,
+    FullSession,
     IsAdmin,
     IsAuthenticated,
+    IsAuthenticatedPendingTotpEnrollment,
     UserError,
     decode_cursor,
     decode_id,
@@ -209,10 +211,33 @@ class User(relay.Node):
         rows = await info.context.loaders.user.load_many([int(i) for i in node_ids])
         return [cls.from_model(r) if r else None for r in rows]
 
-    @strawberry.field(description="The user's posts, primary first.")
+    @strawberry.field(
+        description="The user's posts, primary first. Refused (TOTP_ENROLLMENT_REQUIRED) while your own TOTP "
+        "enrollment is due.",
+        permission_classes=[FullSession],
+    )
     async def positions(self, info: Info) -> list[Position]:
         rows = await info.context.loaders.user_positions.load(self.id)
         return [Position.from_model(r) for r in rows]
+
+    @strawberry.field(description="Whether two-factor sign-in (TOTP) is on. Only for yourself: null for other users.")
+    async def totp_enabled(self, info: Info) -> bool | None:
+        actor = await info.context.get_actor()
+        if actor is None or actor.user_id != self.id:
+            return None
+        async with info.context.db.read() as s:
+            return await totp.is_enabled(s, self.id)
+
+    @strawberry.field(
+        description="True while your roles (system, security or audit administrator) require two-factor "
+        "sign-in and you have not turned it on: until then everything but me, logout, changePassword and the "
+        "TOTP enrollment is refused with TOTP_ENROLLMENT_REQUIRED. Only for yourself: null for other users."
+    )
+    async def must_enroll_totp(self, info: Info) -> bool | None:
+        actor = await info.context.get_actor()
+        if actor is None or actor.user_id != self.id:
+            return None
+        return actor.must_enroll_totp
 
 
 @strawberry.type(description="A user's post (职务) in a unit. One user may hold several (兼职), one primary.")
@@ -258,6 +283,11 @@ class Position(relay.Node):
 class LoginInput:
     username: str = strawberry.field(description="Login name.")
     password: str = strawberry.field(description="Password.")
+    totp_code: str | None = strawberry.field(
+        default=None,
+        description="The current 6-digit code of your authenticator app, when two-factor sign-in is on "
+        "(TOTP_REQUIRED without it; each code works once).",
+    )
 
 
 @strawberry.type(description="Tokens for an authenticated session, or errors (INVALID_CREDENTIALS).")
@@ -273,10 +303,18 @@ class LoginPayload:
         description="True when an administrator chose the password (new account, reset): every operation but "
         "changePassword and logout is refused with PASSWORD_CHANGE_REQUIRED until it is changed.",
     )
+    must_enroll_totp: bool = strawberry.field(
+        default=False,
+        description="True when your role requires two-factor sign-in and it is not on yet: every operation but "
+        "me, logout, changePassword, startTotpEnrollment and confirmTotpEnrollment is refused with "
+        "TOTP_ENROLLMENT_REQUIRED until you enroll.",
+    )
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
 
 
-def _login_payload(pair: auth.TokenPair | None, user: UserModel | None, errors: list[UserError]) -> LoginPayload:
+def _login_payload(
+    pair: auth.TokenPair | None, user: UserModel | None, errors: list[UserError], must_enroll_totp: bool = False
+) -> LoginPayload:
     if pair is None:
         return LoginPayload(access_token=None, refresh_token=None, expires_at=None, user=None, errors=errors)
     return LoginPayload(
@@ -285,8 +323,15 @@ def _login_payload(pair: auth.TokenPair | None, user: UserModel | None, errors: 
         expires_at=pair.expires_at,
         user=User.from_model(user) if user else None,
         must_change_password=bool(user.must_change_password) if user else False,
+        must_enroll_totp=must_enroll_totp,
         errors=errors,
     )
+
+
+async def _signed_in(info: Info, pair: auth.TokenPair, user: UserModel) -> LoginPayload:
+    async with info.context.db.read() as s:
+        must_enroll = await totp.must_enroll(s, user.id)
+    return _login_payload(pair, user, [], must_enroll)
 
 
 @strawberry.input(description="A refresh token to exchange.")
@@ -442,7 +487,10 @@ class _DryRun(Exception):
 
 @strawberry.type
 class OrgQuery:
-    @strawberry.field(description="The signed-in user.", permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        description="The signed-in user (also while a TOTP enrollment is due).",
+        permission_classes=[IsAuthenticatedPendingTotpEnrollment],
+    )
     async def me(self, info: Info) -> User:
         actor = await require_actor(info)
         return User.from_model(await info.context.loaders.user.load(actor.user_id))
@@ -515,7 +563,9 @@ class OrgQuery:
 class OrgMutation:
     @strawberry.mutation(
         description="Sign in. A wrong password, an unknown user and a locked username (5 failures: 15 minutes) "
-        "all give INVALID_CREDENTIALS.",
+        "all give INVALID_CREDENTIALS. With two-factor sign-in on, a right password without `totpCode` gives "
+        "TOTP_REQUIRED (field totpCode), and a wrong or already used code INVALID_CREDENTIALS on totpCode "
+        "(counted toward the lockout).",
         permission_classes=[AllowAny],
     )
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
@@ -523,11 +573,16 @@ class OrgMutation:
         audit.set_client_address(ctx.client_address)
         try:
             pair, user = await auth.login(
-                ctx.db, ctx.settings, input.username, input.password, now=ctx.platform.clock()
+                ctx.db,
+                ctx.settings,
+                input.username,
+                input.password,
+                now=ctx.platform.clock(),
+                totp_code=input.totp_code,
             )
         except DomainError as e:
             return _login_payload(None, None, user_errors(e, ctx.lang))
-        return _login_payload(pair, user, [])
+        return await _signed_in(info, pair, user)
 
     @strawberry.mutation(
         description="Exchange a refresh token for a new pair (rotation). Reusing a spent token revokes the "
@@ -552,7 +607,7 @@ class OrgMutation:
             )
         except DomainError as e:
             return _login_payload(None, None, [UserError(field=e.field, code=e.code, message=e.message(ctx.lang))])
-        return _login_payload(*result, [])
+        return await _signed_in(info, *result)
 
     @strawberry.mutation(description="Create a unit inside your subtree.", permission_classes=[IsAdmin])
     async def create_org_unit(self, info: Info, input: CreateOrgUnitInput) -> OrgUnitPayload:

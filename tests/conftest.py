@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from office_api.config import Environment, Settings
 from office_api.db import Database
@@ -168,6 +169,55 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+LOGIN_WITH_CODE = (
+    "mutation($u:String!,$p:String!,$c:String){login(input:{username:$u,password:$p,totpCode:$c})"
+    "{accessToken mustEnrollTotp errors{field code}}}"
+)
+START_TOTP = "mutation{startTotpEnrollment{secret otpauthUri errors{field code}}}"
+CONFIRM_TOTP = (
+    "mutation($c:String!){confirmTotpEnrollment(input:{code:$c}){accessToken refreshToken errors{field code}}}"
+)
+
+
+def platform_of(http: httpx.AsyncClient) -> Any:
+    """The platform of the app behind a test client's ASGI transport."""
+    return http._transport.app.state.platform  # type: ignore[attr-defined]
+
+
+async def totp_state(platform: Any, username: str) -> tuple[str | None, int | None]:
+    """The active TOTP secret of ``username`` (decrypted; None when off) and its last used step."""
+    from office_api import totp
+    from office_api.org.models import User, UserTotp
+
+    async with platform.db.read() as s:
+        row = (
+            await s.execute(select(UserTotp).join(User, User.id == UserTotp.user_id).where(User.username == username))
+        ).scalar_one_or_none()
+    if row is None or row.secret is None:
+        return None, None
+    return totp.decrypt_secret(platform.settings, row.secret), row.last_used_step
+
+
+async def enable_totp(platform: Any, username: str) -> str:
+    """Test set-up: turn two-factor sign-in on for ``username`` by writing its row directly
+    (no audit row, no token revoked), for tests that issue access tokens themselves to one of
+    the three administrators; returns the secret."""
+    from office_api import totp
+    from office_api.org.models import User, UserTotp
+
+    secret = pyotp.random_base32()
+    async with platform.db.unit_of_work() as uow:
+        user = (await uow.session.execute(select(User).where(User.username == username))).scalar_one()
+        stored = totp.encrypt_secret(platform.settings, secret)
+        uow.session.add(UserTotp(user_id=user.id, secret=stored, enabled_at=platform.clock()))
+    return secret
+
+
+def totp_code(secret: str, at: Any, steps: int = 0) -> str:
+    """The code of ``secret`` at the instant ``at``, ``steps`` time steps later (pyotp)."""
+    return pyotp.TOTP(secret).at(at, counter_offset=steps)
+
+
 @dataclass
 class GraphQLClient:
     """Posts GraphQL over HTTP to the app; remembers a bearer token after ``login``."""
@@ -185,14 +235,53 @@ class GraphQLClient:
         assert resp.status_code == 200, resp.text
         return resp.json()
 
-    async def login(self, username: str, password: str = DEMO_PASSWORD) -> GraphQLClient:
-        data = await self.execute(
-            "mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){accessToken errors{code}}}",
-            {"u": username, "p": password},
-        )
+    async def login(self, username: str, password: str = DEMO_PASSWORD, *, enroll: bool = True) -> GraphQLClient:
+        """Sign in with every factor, as the app would, and return a client with the token.
+
+        A user with TOTP on sends the current code (computed with pyotp from the stored
+        secret at the platform's clock). A code works once, so a later sign-in within the same
+        30 s uses the next step's (accepted: ±1 step), and beyond that the session is opened
+        by ``auth.finish_login``, the function ``login`` ends with once every factor passed,
+        after checking the password here: a test-only shortcut around replay protection. A user
+        who must enroll (the three administrators) enrolls first, unless ``enroll`` is False.
+        """
+        platform = platform_of(self.http)
+        secret, last_step = await totp_state(platform, username)
+        code = None
+        if secret is not None:
+            now = platform.clock()
+            current = int(now.timestamp()) // 30
+            fresh = [step for step in (current, current + 1) if last_step is None or step > last_step]
+            if not fresh:
+                return await self._open_session(platform, username, password)
+            code = totp_code(secret, now, fresh[0] - current)
+        data = await self.execute(LOGIN_WITH_CODE, {"u": username, "p": password, "c": code})
         payload = data["data"]["login"]
         assert payload["errors"] == [], payload
-        return GraphQLClient(self.http, payload["accessToken"], self.lang)
+        signed_in = GraphQLClient(self.http, payload["accessToken"], self.lang)
+        if payload["mustEnrollTotp"] and enroll:
+            return await signed_in.enroll_totp()
+        return signed_in
+
+    async def enroll_totp(self) -> GraphQLClient:
+        """Start and confirm a TOTP enrollment as this client's user; returns a client with the
+        confirmed session's fresh token (confirming revokes the older ones)."""
+        started = (await self.execute(START_TOTP))["data"]["startTotpEnrollment"]
+        assert started["errors"] == [], started
+        code = totp_code(started["secret"], platform_of(self.http).clock())
+        confirmed = (await self.execute(CONFIRM_TOTP, {"c": code}))["data"]["confirmTotpEnrollment"]
+        assert confirmed["errors"] == [], confirmed
+        return GraphQLClient(self.http, confirmed["accessToken"], self.lang)
+
+    async def _open_session(self, platform: Any, username: str, password: str) -> GraphQLClient:
+        from office_api.auth import finish_login, verify_password
+        from office_api.org.models import User
+
+        async with platform.db.unit_of_work() as uow:
+            user = (await uow.session.execute(select(User).where(User.username == username))).scalar_one()
+            assert verify_password(password, user.password_hash), f"wrong password for {username}"
+            pair = await finish_login(uow, platform.settings, user, now=platform.clock(), totp_used=True)
+        return GraphQLClient(self.http, pair.access_token, self.lang)
 
     async def first_login(self, username: str, password: str, new_password: str | None = None) -> GraphQLClient:
         """Sign in with an admin-chosen password and make the forced change (to ``new_password``,

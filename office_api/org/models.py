@@ -256,6 +256,25 @@ class LoginThrottle(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class UserTotp(Base):
+    """A user's TOTP second factor (office_api/totp.py): secrets are Fernet tokens, never plain.
+
+    ``secret`` is the active secret (two-factor sign-in is on exactly when it is set);
+    ``pending_secret`` one handed out by an enrollment not yet confirmed. ``last_used_step``
+    is the 30-second time step of the last accepted code: no code of that step or an
+    earlier one is accepted again (replay protection, RFC 6238 §5.2).
+    """
+
+    __tablename__ = "user_totp"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    secret: Mapped[str | None] = mapped_column(String(255))
+    pending_secret: Mapped[str | None] = mapped_column(String(255))
+    pending_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_step: Mapped[int | None] = mapped_column(Integer)
+
+
 class AuditEntry(Base):
     """One row of the audit log: written in the transaction of the change it records, never
     updated or deleted by the platform."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from office_api import totp
 from office_api.auth import AccessClaims, token_revoked
 from office_api.errors import AuthError, ErrorCode
 from office_api.org.models import OrgUnit, Role, RoleAssignment, User
@@ -30,6 +31,9 @@ class Actor:
     roles: frozenset[str] = frozenset()
     #: True until the user replaces an admin-chosen password (changePassword).
     must_change_password: bool = False
+    #: True while the user holds a role that requires two-factor sign-in (office_api/totp.py)
+    #: without having turned it on: only enrolling (and me, logout, changePassword) works.
+    must_enroll_totp: bool = False
 
     @property
     def is_security_admin(self) -> bool:
@@ -60,7 +64,8 @@ class Actor:
 async def load_actor(session: AsyncSession, user_id: int, claims: AccessClaims | None = None) -> Actor | None:
     """The actor for ``user_id``, or None when the user is missing or disabled, or when
     ``claims`` (the access token presented) were revoked by logout, a password change or
-    reset, or disabling the account."""
+    reset, or disabling the account. Built from the database on every request, so a role
+    granted or a TOTP enrollment confirmed counts from the next request on."""
     user = await session.get(User, user_id, populate_existing=True)
     if user is None or not user.is_active:
         return None
@@ -74,6 +79,9 @@ async def load_actor(session: AsyncSession, user_id: int, claims: AccessClaims |
         )
     ).all()
     is_sys = any(r.role == Role.SYSTEM_ADMIN for r in rows)
+    roles = frozenset(r.role for r in rows)
+    # One more query, for the holders of the three administrator roles only.
+    must_enroll = bool(roles & totp.REQUIRED_ROLES) and not await totp.is_enabled(session, user.id)
     paths = tuple(sorted(r.path for r in rows if r.role == Role.UNIT_ADMIN and r.path))
     return Actor(
         user.id,
@@ -81,6 +89,7 @@ async def load_actor(session: AsyncSession, user_id: int, claims: AccessClaims |
         user.display_name,
         is_sys,
         paths,
-        roles=frozenset(r.role for r in rows),
+        roles=roles,
         must_change_password=bool(user.must_change_password),
+        must_enroll_totp=must_enroll,
     )

@@ -667,6 +667,7 @@ async def test_every_admin_change_writes_an_audit_row_the_audit_admin_can_query(
         "org_unit.move",
         "org_unit.update",
         "org_unit.create",
+        "totp.enroll",  # the demo admin's first sign-in enrolls (tests/conftest.py)
         "login.success",
     ]
     future = (await auditor.execute(AUDIT, {"f": {"from": "2099-01-01T00:00:00+00:00"}}))["data"]["auditLog"]

@@ -22,7 +22,7 @@ from office_api.config import Settings
 from office_api.org.delegation import MAX_CHAIN, local_today
 from office_api.org.models import Delegation, User
 from tests.api.test_org import errors_of, gid, make_unit_admin, top_level_code
-from tests.conftest import GraphQLClient, count_statements
+from tests.conftest import GraphQLClient, count_statements, enable_totp
 
 CREATE_DOC = """mutation($input: CreateDocumentInput!) { createDocument(input: $input) {
   document { id } errors { field code } } }"""
@@ -101,6 +101,7 @@ class World:
 async def world(client: GraphQLClient, settings: Settings, platform: Any) -> World:
     async with platform.db.read() as s:
         pks = {u: pk for pk, u in (await s.execute(select(User.id, User.username))).all()}
+    await enable_totp(platform, "admin")  # World.as_ issues tokens directly
     return World(client, settings, pks)
 
 

@@ -23,7 +23,7 @@ from messaging.models import Notification
 from office_api.auth import issue_access_token
 from office_api.config import Settings
 from office_api.org.models import OrgUnit, User
-from tests.conftest import GraphQLClient, count_statements
+from tests.conftest import GraphQLClient, count_statements, enable_totp
 
 # ---- GraphQL operations ----------------------------------------------------------------
 
@@ -92,13 +92,15 @@ async def demo(platform: Any) -> Demo:
 
 
 @pytest.fixture
-async def users(client: GraphQLClient, demo: Demo, settings: Settings) -> dict[str, GraphQLClient]:
+async def users(client: GraphQLClient, demo: Demo, settings: Settings, platform: Any) -> dict[str, GraphQLClient]:
     """A signed-in client per demo account.
 
     clerk signs in through the ``login`` mutation; the others get access tokens issued
-    directly, because six password hashes (argon2) per test would dominate the run time.
+    directly, because six password hashes (argon2) per test would dominate the run time
+    (admin with two-factor sign-in turned on, as its role requires).
     """
     signed_in = {"clerk": await client.login("clerk")}
+    await enable_totp(platform, "admin")
     for name in ("admin", "deputy", "finance_head", "drc_head", "secretary_general"):
         token, _ = issue_access_token(settings, demo.user_pks[name])
         signed_in[name] = GraphQLClient(client.http, token, client.lang)

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pyotp
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -188,6 +189,12 @@ class GraphQLError(AssertionError):
 
 
 _TOKENS: dict[tuple[str, str], str] = {}
+#: TOTP secrets enrolled by ``Office.login`` and the last time step used, per (server, username).
+_TOTP: dict[tuple[str, str], tuple[str, int]] = {}
+LOGIN = (
+    "mutation($u:String!,$p:String!,$c:String){login(input:{username:$u,password:$p,totpCode:$c})"
+    "{accessToken mustEnrollTotp errors{field code}}}"
+)
 
 
 @dataclass
@@ -217,14 +224,33 @@ class Office:
         return _TOKENS[key]
 
     async def _login(self, username: str) -> str:
-        data = await self.call(
-            None,
-            "mutation($u:String!,$p:String!){login(input:{username:$u,password:$p}){accessToken errors{code}}}",
-            u=username,
-            p=DEMO_PASSWORD,
-        )
+        """Sign in as a person would: with the current TOTP code once enrolled (waiting for the
+        next 30 s step when this one was used: codes work once), and the three administrators
+        enroll at their first sign-in (startTotpEnrollment, confirmTotpEnrollment)."""
+        key = (self.server.base_url, username)
+        code = None
+        if key in _TOTP:
+            secret, used = _TOTP[key]
+            while int(time.time()) // 30 <= used:
+                await asyncio.sleep(30 - time.time() % 30 + 0.05)
+            step = int(time.time()) // 30
+            code, _TOTP[key] = pyotp.TOTP(secret).at(step * 30), (secret, step)
+        data = await self.call(None, LOGIN, u=username, p=DEMO_PASSWORD, c=code)
         assert data["login"]["errors"] == [], data
-        return data["login"]["accessToken"]
+        token = data["login"]["accessToken"]
+        if not data["login"]["mustEnrollTotp"]:
+            return token
+        started = await self.call(token, "mutation { startTotpEnrollment { secret errors { code } } }")
+        secret = started["startTotpEnrollment"]["secret"]
+        step = int(time.time()) // 30
+        confirmed = await self.call(
+            token,
+            "mutation($c: String!) { confirmTotpEnrollment(input: {code: $c}) { accessToken errors { code } } }",
+            c=pyotp.TOTP(secret).at(step * 30),
+        )
+        assert confirmed["confirmTotpEnrollment"]["errors"] == [], confirmed
+        _TOTP[key] = (secret, step)
+        return confirmed["confirmTotpEnrollment"]["accessToken"]
 
     async def user_id(self, token: str) -> str:
         return (await self.call(token, "{ me { id } }"))["me"]["id"]
