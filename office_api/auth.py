@@ -331,13 +331,16 @@ class TokenReused(DomainError):
         self.family_id = family_id
 
 
-async def revoke_family(uow: UnitOfWork, family_id: str) -> None:
-    """Revoke every live token of a refresh-token family."""
+async def revoke_family(uow: UnitOfWork, family_id: str) -> list[int]:
+    """Revoke every live token of a refresh-token family; the ids of its users (one, or
+    none for an unknown family)."""
     await uow.session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    users = await uow.session.execute(select(RefreshToken.user_id).where(RefreshToken.family_id == family_id))
+    return sorted(set(users.scalars()))
 
 
 async def revoke_user_tokens(session: AsyncSession, user: User) -> None:

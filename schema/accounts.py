@@ -198,7 +198,8 @@ def _role(value: AdminRole) -> Role:
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation(
-        description="End your session: revokes this access token and its refresh-token family.",
+        description="End your session: revokes this access token and its refresh-token family; this session's "
+        'subscriptions close at once (4403, "Session ended"). Other devices stay signed in.',
         permission_classes=[IsAuthenticatedPendingPasswordChange],
     )
     async def logout(self, info: Info, input: LogoutInput | None = None) -> LogoutPayload:
@@ -210,6 +211,7 @@ class AccountMutation:
 
         async def work(uow):
             await auth.logout(uow, claims, input.refresh_token if input else None)
+            uow.after_commit(lambda: ctx.broker.publish([claims.user_id]))  # close this session's sockets
             return True
 
         ok, errors = await run_mutation(info, work)
@@ -233,6 +235,7 @@ class AccountMutation:
             )
         finally:
             ctx.loaders.reset()
+        await ctx.broker.publish([actor.user_id])  # the old sessions' subscriptions close now
         return ChangePasswordPayload(
             access_token=pair.access_token, refresh_token=pair.refresh_token, expires_at=pair.expires_at, errors=[]
         )
@@ -258,7 +261,9 @@ class AccountMutation:
 
         async def work(uow):
             uid = decode_id(input.user_id, "User", "userId")
-            return await accounts.reset_password(uow, actor, uid, input.temporary_password, policy)
+            user = await accounts.reset_password(uow, actor, uid, input.temporary_password, policy)
+            uow.after_commit(lambda: info.context.broker.publish([uid]))  # their subscriptions close now
+            return user
 
         user, errors = await run_mutation(info, work)
         return UserPayload(user=User.from_model(user) if user else None, errors=errors)

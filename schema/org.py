@@ -546,7 +546,8 @@ class OrgMutation:
                 result = await work(uow)
         except auth.TokenReused as reused:
             async with ctx.db.unit_of_work() as uow:
-                await auth.revoke_family(uow, reused.family_id)
+                owners = await auth.revoke_family(uow, reused.family_id)
+            await ctx.broker.publish(owners)  # the stolen session's subscriptions close now
             return _login_payload(
                 None, None, [UserError(field=reused.field, code=reused.code, message=reused.message(ctx.lang))]
             )
