@@ -50,7 +50,7 @@ def _form(body: bytes, content_type: str) -> dict[str, str]:
     if len(body) > MAX_BODY:
         raise OAuthError("invalid_request", f"the body is over {MAX_BODY} bytes")
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20, errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
         raise OAuthError("invalid_request", "the body is not a valid form") from exc
     params: dict[str, str] = {}
@@ -98,6 +98,7 @@ async def token(request: Request) -> JSONResponse:
             raise OAuthError("invalid_request", "grant_type is required")
         if grant_type != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+        requested = _scopes(params.get("scope"))
         header = request.headers.get("authorization")
         in_body = "client_id" in params or "client_secret" in params
         if header is not None and in_body:
@@ -108,7 +109,6 @@ async def token(request: Request) -> JSONResponse:
             client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
         if not client_id or not secret:
             raise OAuthError("invalid_client", "client authentication required", 401)
-        requested = _scopes(params.get("scope"))
         grant = await grant_client_credentials(
             platform.db, platform.settings, client_id, secret, requested, now=platform.clock()
         )

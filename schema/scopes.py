@@ -105,5 +105,5 @@ def client_admitted(info: Any) -> bool:
     client = getattr(info.context, "client", None)
     if client is None or info.path.prev is not None:
         return False
-    scope = requirement(info.parent_type.name, info.field_name)
+    scope = requirement(info.path.typename or "", info.field_name)
     return scope is not None and client.has(scope.value)
