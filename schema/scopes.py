@@ -91,8 +91,11 @@ def requirement(type_name: str, field_name: str) -> Scope | None:
     return ROOT_FIELDS.get(f"{type_name}.{field_name}", USER_ONLY)
 
 
-def check_client(client: ClientPrincipal, type_name: str, field_name: str) -> Scope:
-    """Raise :class:`ScopeRefused` unless ``client`` may call the root field; returns its scope."""
+def check_client(client: ClientPrincipal, type_name: str, field_name: str) -> Scope | None:
+    """Raise :class:`ScopeRefused` unless ``client`` may call the root field; returns its scope
+    (None for introspection: ``__typename``, ``__schema``, ``__type`` are open to clients)."""
+    if field_name.startswith("__"):
+        return None
     scope = requirement(type_name, field_name)
     if scope is None or not client.has(scope.value):
         raise ScopeRefused(field_name, scope)

@@ -292,6 +292,7 @@ async def test_clients_never_reach_admin_operations(client: GraphQLClient, platf
     admin = await as_user(client, platform, "admin")
     reg = await register(admin, platform, scopes=("DIRECTORY_READ", "DOCUMENTS_ROUTE", "MEETINGS_MANAGE"))
     token = await get_token(client.http, reg["apiClient"]["clientId"], reg["clientSecret"])
+    assert await client.execute("{ __typename }", token=token) == {"data": {"__typename": "Query"}}
     parent = await unit_gid(platform, "370102")
     create = """mutation($p: ID) { createOrgUnit(input: {code: "x-1", name: "X", kind: OFFICE, parentId: $p}) {
       orgUnit { code } errors { code } } }"""
