@@ -1,7 +1,8 @@
 """Composition root: ``create_app()`` builds FastAPI + the GraphQL router + the lifespan.
 
 Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
-served with local assets), ``/healthz`` (the process is alive), ``/readyz`` (the database
+served with local assets), ``/oauth/token`` (client-credentials grant for integration
+clients, ``office_api/oauth.py``), ``/healthz`` (the process is alive), ``/readyz`` (the database
 answers), ``/static/graphiql/*``.
 """
 
@@ -33,6 +34,7 @@ from office_api.config import Settings, get_settings
 from office_api.db import Database
 from office_api.graphiql import STATIC_DIR, STATIC_URL_PREFIX, render_graphiql
 from office_api.logging import configure_logging
+from office_api.oauth import router as oauth_router
 from schema import schema
 from schema.context import Context, Platform
 
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keep_alive_interval=20,
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(oauth_router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
 
     @app.get("/healthz", include_in_schema=False)

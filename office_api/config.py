@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     # Login lockout: this many consecutive failures for a username lock it for this long.
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # Integration clients (OAuth 2.0 client credentials, POST /oauth/token).
+    client_token_ttl_seconds: int = Field(
+        default=600, ge=60, le=3600, description="lifetime of a client access token, in seconds"
+    )
+    client_max_failures: int = Field(
+        default=10, ge=1, description="consecutive bad secrets for one client_id before it is locked"
+    )
+    client_lockout_seconds: int = Field(default=15 * 60, ge=1, description="how long a client_id stays locked")
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.accounts import AccountMutation, AccountQuery
+from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
@@ -23,13 +24,19 @@ IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery):
+class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery):
     pass
 
 
 @strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
 class Mutation(
-    OrgMutation, DocumentMutation, NotificationMutation, AccountMutation, DelegationMutation, DirectoryMutation
+    OrgMutation,
+    DocumentMutation,
+    NotificationMutation,
+    AccountMutation,
+    DelegationMutation,
+    DirectoryMutation,
+    ApiClientMutation,
 ):
     pass
 
@@ -45,6 +52,7 @@ schema = strawberry.Schema(
     subscription=Subscription,
     extensions=[
         ErrorPolicy,
+        ClientScopeGuard,
         OperationLog,
         ContactLookupLog,
         InputGuard,

@@ -265,6 +265,8 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: The integration client (``api_clients.id``) whose request wrote the row, if any.
+    actor_client_id: Mapped[int | None] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
