@@ -46,6 +46,8 @@ class Action:
     LOGIN_LOCKOUT = "login.lockout"
     LOGOUT = "logout"
     PASSWORD_CHANGE = "password.change"
+    IDENTITY_LINK = "identity.link"
+    IDENTITY_UNLINK = "identity.unlink"
 
 
 def set_client_address(address: str | None) -> None:

@@ -17,19 +17,26 @@ from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
+from schema.oidc import OidcMutation, OidcQuery
 from schema.org import OrgMutation, OrgQuery
 
 IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery):
+class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, OidcQuery):
     pass
 
 
 @strawberry.type(description="Write operations. Each returns a payload with `errors: [UserError!]!`.")
 class Mutation(
-    OrgMutation, DocumentMutation, NotificationMutation, AccountMutation, DelegationMutation, DirectoryMutation
+    OrgMutation,
+    DocumentMutation,
+    NotificationMutation,
+    AccountMutation,
+    DelegationMutation,
+    DirectoryMutation,
+    OidcMutation,
 ):
     pass
 
