@@ -12,7 +12,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
-from office_api.config import Settings
+from office_api.config import ConfigurationError, Settings
 from office_api.errors import DomainError, ErrorCode
 from office_api.oidc import RelyingParty, s256_challenge
 
@@ -132,3 +132,24 @@ def test_s256_challenge_is_authlibs() -> None:
         == create_s256_code_challenge(verifier)
         == "DpW_nzyKLmXOCjIx2Ik4CEMHAv6AF_zNMXGb5Z9P0oI"
     )
+
+
+@pytest.mark.parametrize(
+    ("update", "variable"),
+    [
+        ({"oidc_client_id": ""}, "OFFICE_OIDC_CLIENT_ID"),
+        ({"oidc_redirect_uri": ""}, "OFFICE_OIDC_REDIRECT_URI"),
+        ({"oidc_app_return_uris": []}, "OFFICE_OIDC_APP_RETURN_URIS"),
+        ({"oidc_scope": "profile"}, "OFFICE_OIDC_SCOPE"),
+        ({"oidc_issuer": "http://idp.example.gov.cn"}, "OFFICE_OIDC_ISSUER"),
+    ],
+)
+def test_incomplete_configuration_is_refused(update: dict[str, Any], variable: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        make_rp().settings.model_copy(update=update).check_oidc()
+
+
+def test_complete_or_absent_configuration_is_accepted() -> None:
+    make_rp().settings.check_oidc()
+    make_rp().settings.model_copy(update={"oidc_issuer": "http://localhost:9400"}).check_oidc()
+    Settings(jwt_secret="x" * 40).check_oidc()
