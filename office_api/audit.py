@@ -59,6 +59,8 @@ class Action:
     API_CLIENT_TOKEN = "api_client.token"
     API_CLIENT_TOKEN_FAILURE = "api_client.token_failure"
     API_CLIENT_LOCKOUT = "api_client.lockout"
+    IDENTITY_LINK = "identity.link"
+    IDENTITY_UNLINK = "identity.unlink"
 
 
 def set_client_address(address: str | None) -> None:

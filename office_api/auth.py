@@ -194,6 +194,18 @@ async def _new_refresh(uow: UnitOfWork, settings: Settings, user_id: int, family
     return token
 
 
+async def open_session(uow: UnitOfWork, settings: Settings, user: User) -> TokenPair:
+    """Issue a token pair for ``user`` in a new refresh-token family (a new session).
+
+    The caller has authenticated the user (password, identity provider) and checked that the
+    account is active; the refresh token row is added to ``uow``'s transaction.
+    """
+    family = uuid.uuid4().hex
+    access, exp = issue_access_token(settings, user.id, token_version=user.token_version, family=family)
+    refresh = await _new_refresh(uow, settings, user.id, family)
+    return TokenPair(access, refresh, exp, user.id)
+
+
 def _throttle_key(username: str) -> str:
     return username.strip().lower()[:64]
 
@@ -279,9 +291,7 @@ async def login(
                 )
         else:
             row.failures, row.last_failure_at, row.locked_until = 0, None, None
-            family = uuid.uuid4().hex
-            access, exp = issue_access_token(settings, current.id, token_version=current.token_version, family=family)
-            refresh = await _new_refresh(uow, settings, current.id, family)
+            pair = await open_session(uow, settings, current)
             audit.record(
                 s,
                 actor_id=current.id,
@@ -291,7 +301,7 @@ async def login(
                 after={"mustChangePassword": current.must_change_password},
                 now=now,
             )
-            result = TokenPair(access, refresh, exp, current.id), current
+            result = pair, current
     if result is None:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS)
     return result

@@ -18,13 +18,16 @@ from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
+from schema.oidc import OidcMutation, OidcQuery
 from schema.org import OrgMutation, OrgQuery
 
 IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery):
+class Query(
+    OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery, OidcQuery
+):
     pass
 
 
@@ -37,6 +40,7 @@ class Mutation(
     DelegationMutation,
     DirectoryMutation,
     ApiClientMutation,
+    OidcMutation,
 ):
     pass
 

@@ -1,7 +1,7 @@
 """integration clients: api_clients table, audit_log.actor_client_id
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-30 09:00:00.000000
 
 Integration clients of departmental systems (OAuth 2.0 client credentials, POST
@@ -16,7 +16,7 @@ from alembic import op
 import office_api.db
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -52,7 +52,7 @@ def test_only_login_and_refresh_are_public() -> None:
     public = sorted(
         f.python_name for f in schema.mutation.__strawberry_definition__.fields if AllowAny in f.permission_classes
     )
-    assert public == ["login", "refresh_token"]
+    assert public == ["login", "login_with_identity_provider", "refresh_token"]
 
 
 def test_every_root_field_is_classified_for_integration_clients() -> None:
