@@ -9,11 +9,14 @@ TASK_TRANSFERRED. Tasks already acted on (approved, returned, cancelled) do not 
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents.models import Document, DocumentAction, RouteStep, Task
 from documents.types import ActionKind, TaskStatus
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
+from office_api import audit
+from office_api.audit import Action
 from office_api.db import UnitOfWork
 from office_api.errors import AuthError, ErrorCode, ErrorCollector
 from office_api.org.models import OrgUnit, User
@@ -40,7 +43,9 @@ async def hand_over_tasks(
 
     The actor must administer both users' primary units (``FORBIDDEN``). Errors:
     ``NOT_FOUND`` (``fromUserId``/``toUserId``), ``INVALID_VALUE`` on ``toUserId`` when
-    both are the same user, ``INACTIVE`` when the new assignee is disabled.
+    both are the same user, ``INACTIVE`` when the new assignee is disabled. Writes one
+    ``task.handover`` audit row (target: the departing user; the moved task ids), even
+    when nothing was pending.
     """
     session = uow.session
     await _require_admin_of_user(uow, actor, from_user_id)
@@ -71,6 +76,7 @@ async def hand_over_tasks(
         )
     )
     if not doc_ids:
+        _audit_handover(session, actor, from_user_id, to_user_id, [])
         return []
     docs = {
         d.id: d
@@ -147,6 +153,21 @@ async def hand_over_tasks(
                 payload=payload,
             )
         )
+    moved = [t for t in tasks if t.document_id in docs]
+    _audit_handover(session, actor, from_user_id, to_user_id, [t.id for t in moved])
     await notify(uow, broker, messages)
     await session.flush()
-    return [t for t in tasks if t.document_id in docs]
+    return moved
+
+
+def _audit_handover(
+    session: AsyncSession, actor: Actor, from_user_id: int, to_user_id: int, task_ids: list[int]
+) -> None:
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        action=Action.TASK_HANDOVER,
+        target_type="User",
+        target_id=from_user_id,
+        after={"toUserId": to_user_id, "taskIds": task_ids},
+    )

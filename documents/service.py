@@ -499,6 +499,22 @@ async def get_visible_document(session: AsyncSession, actor: Actor, document_id:
     ).scalar_one_or_none()
 
 
+async def get_document_in_subtree(session: AsyncSession, unit_path: str, document_id: int) -> Document | None:
+    """The document if it has left the draft stage and its issuing unit is inside the
+    subtree whose root has materialized path ``unit_path`` (what an integration client with
+    ``documents:read`` may read), else None (existence is not revealed)."""
+    q = (
+        select(Document)
+        .join(OrgUnit, OrgUnit.id == Document.issuing_unit_id)
+        .where(
+            Document.id == document_id,
+            Document.status != "draft",
+            OrgUnit.path.startswith(unit_path, autoescape=True),
+        )
+    )
+    return (await session.execute(q)).scalar_one_or_none()
+
+
 async def visible_document_ids(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> set[int]:
     rows = await session.execute(select(Document.id).where(Document.id.in_(list(ids)), visible_to(actor.user_id)))
     return set(rows.scalars())

@@ -1,8 +1,10 @@
 """Composition root: ``create_app()`` builds FastAPI + the GraphQL router + the lifespan.
 
 Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
-served with local assets), ``/healthz`` (the process is alive), ``/readyz`` (the database
-answers), ``/static/graphiql/*``.
+served with local assets), ``/oauth/token`` (client-credentials grant for integration
+clients, ``office_api/oauth.py``), ``/auth/oidc/login`` and ``/auth/oidc/callback`` (sign-in
+through the identity provider, :mod:`office_api.oidc_http`), ``/healthz`` (the process is
+alive), ``/readyz`` (the database answers), ``/static/graphiql/*``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from office_api.config import Settings, get_settings
 from office_api.db import Database
 from office_api.graphiql import STATIC_DIR, STATIC_URL_PREFIX, render_graphiql
 from office_api.logging import configure_logging
+from office_api.oauth import router as oauth_router
+from office_api.oidc import RelyingParty
+from office_api.oidc_http import router as oidc_router
 from schema import schema
 from schema.context import Context, Platform
 
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. ``settings`` default to the environment (``OFFICE_*``)."""
     settings = settings or get_settings()
     settings.check_secret()
+    settings.check_oidc()
     configure_logging(settings)
 
     @asynccontextmanager
@@ -108,6 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keep_alive_interval=20,
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(oauth_router)
+    app.include_router(oidc_router)
+    app.state.oidc = RelyingParty(settings) if settings.oidc_enabled else None
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
 
     @app.get("/healthz", include_in_schema=False)

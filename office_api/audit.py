@@ -6,7 +6,9 @@ deletes them, and no GraphQL mutation touches them. Only the audit admin reads t
 (:func:`search`).
 
 The client address of the current request is taken from a context variable that the
-GraphQL context sets per request (:func:`set_client_address`).
+GraphQL context sets per request (:func:`set_client_address`); so is the integration client
+(``api_clients.id``) whose access token authenticated the request (:func:`set_actor_client`),
+so that everything a departmental system does is audited under its name.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from office_api.db import utcnow
 from office_api.org.models import AuditEntry
 
 _client_address: ContextVar[str | None] = ContextVar("office_client_address", default=None)
+_actor_client: ContextVar[int | None] = ContextVar("office_actor_client", default=None)
 
 
 class Action:
@@ -39,6 +42,10 @@ class Action:
     ORG_IMPORT = "org.import"
     ORG_EXPORT = "org.export"
     POSITION_ASSIGN = "position.assign"
+    POSITION_DUTIES = "position.duties"
+    DELEGATION_CREATE = "delegation.create"
+    DELEGATION_CANCEL = "delegation.cancel"
+    TASK_HANDOVER = "task.handover"
     ROLE_GRANT = "role.grant"
     ROLE_REVOKE = "role.revoke"
     LOGIN_SUCCESS = "login.success"
@@ -46,6 +53,14 @@ class Action:
     LOGIN_LOCKOUT = "login.lockout"
     LOGOUT = "logout"
     PASSWORD_CHANGE = "password.change"
+    API_CLIENT_REGISTER = "api_client.register"
+    API_CLIENT_ROTATE = "api_client.rotate_secret"
+    API_CLIENT_REVOKE = "api_client.revoke"
+    API_CLIENT_TOKEN = "api_client.token"
+    API_CLIENT_TOKEN_FAILURE = "api_client.token_failure"
+    API_CLIENT_LOCKOUT = "api_client.lockout"
+    IDENTITY_LINK = "identity.link"
+    IDENTITY_UNLINK = "identity.unlink"
     TOTP_ENROLL = "totp.enroll"
     TOTP_DISABLE = "totp.disable"
     TOTP_RESET = "totp.reset"
@@ -60,6 +75,15 @@ def client_address() -> str | None:
     return _client_address.get()
 
 
+def set_actor_client(client_pk: int | None) -> None:
+    """Remember the integration client (``api_clients.id``) the request acts for (per task)."""
+    _actor_client.set(client_pk)
+
+
+def actor_client() -> int | None:
+    return _actor_client.get()
+
+
 def record(
     session: AsyncSession,
     *,
@@ -70,10 +94,15 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
+    actor_client_id: int | None = None,
 ) -> AuditEntry:
-    """Add one audit row to ``session``'s transaction (flushed with the change)."""
+    """Add one audit row to ``session``'s transaction (flushed with the change).
+
+    ``actor_client_id`` defaults to the integration client of the current request.
+    """
     entry = AuditEntry(
         actor_id=actor_id,
+        actor_client_id=actor_client_id if actor_client_id is not None else actor_client(),
         action=action,
         target_type=target_type,
         target_id=None if target_id is None else str(target_id)[:64],
@@ -89,6 +118,7 @@ def record(
 @dataclass(frozen=True)
 class AuditFilter:
     actor_id: int | None = None
+    actor_client_id: int | None = None
     action: str | None = None
     target_type: str | None = None
     since: dt.datetime | None = None
@@ -103,6 +133,8 @@ async def search(session: AsyncSession, flt: AuditFilter, before_id: int | None,
     q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if flt.actor_id is not None:
         q = q.where(AuditEntry.actor_id == flt.actor_id)
+    if flt.actor_client_id is not None:
+        q = q.where(AuditEntry.actor_client_id == flt.actor_client_id)
     if flt.action:
         q = q.where(AuditEntry.action == flt.action)
     if flt.target_type:

@@ -253,7 +253,7 @@ def _count_failure(
         )
 
 
-async def finish_login(
+async def complete_login(
     uow: UnitOfWork, settings: Settings, user: User, *, now: dt.datetime | None = None, totp_used: bool = False
 ) -> TokenPair:
     """Sign ``user`` in once every factor passed: a new session and its ``login.success`` row."""
@@ -346,7 +346,7 @@ async def login(
                 error = DomainError(ErrorCode.INVALID_CREDENTIALS, "totpCode")
             else:
                 row.failures, row.last_failure_at, row.locked_until = 0, None, None
-                pair = await finish_login(uow, settings, current, now=now, totp_used=second is totp.LoginCheck.PASSED)
+                pair = await complete_login(uow, settings, current, now=now, totp_used=second is totp.LoginCheck.PASSED)
                 result = pair, current
     if result is None:
         raise error
@@ -387,13 +387,16 @@ class TokenReused(DomainError):
         self.family_id = family_id
 
 
-async def revoke_family(uow: UnitOfWork, family_id: str) -> None:
-    """Revoke every live token of a refresh-token family."""
+async def revoke_family(uow: UnitOfWork, family_id: str) -> list[int]:
+    """Revoke every live token of a refresh-token family; the ids of its users (one, or
+    none for an unknown family)."""
     await uow.session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    users = await uow.session.execute(select(RefreshToken.user_id).where(RefreshToken.family_id == family_id))
+    return sorted(set(users.scalars()))
 
 
 async def revoke_user_tokens(session: AsyncSession, user: User) -> None:

@@ -12,12 +12,14 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Secrets shorter than this (in characters) are refused outside development.
 MIN_SECRET_LENGTH = 32
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _PLACEHOLDER_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "test"}
 
 
@@ -67,6 +69,30 @@ class Settings(BaseSettings):
     # Login lockout: this many consecutive failures for a username lock it for this long.
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # Integration clients (OAuth 2.0 client credentials, POST /oauth/token).
+    client_token_ttl_seconds: int = Field(
+        default=600, ge=60, le=3600, description="lifetime of a client access token, in seconds"
+    )
+    client_max_failures: int = Field(
+        default=10, ge=1, description="consecutive bad secrets for one client_id before it is locked"
+    )
+    client_lockout_seconds: int = Field(default=15 * 60, ge=1, description="how long a client_id stays locked")
+    # Sign-in through the province's identity provider (OpenID Connect); off while the issuer is empty.
+    oidc_issuer: str = Field(default="", description="Issuer URL of the OpenID provider; empty = OIDC sign-in off")
+    oidc_client_id: str = Field(default="", description="This platform's client id at the provider")
+    oidc_client_secret: str = Field(default="", description="Client secret (client_secret_basic); empty = public")
+    oidc_redirect_uri: str = Field(
+        default="", description="This server's callback URL as registered at the provider: https://…/auth/oidc/callback"
+    )
+    oidc_app_return_uris: list[str] = Field(
+        default_factory=list, description="Exact app URIs that /auth/oidc/login may send the user back to"
+    )
+    oidc_display_name: str = Field(
+        default="统一身份认证", description="Name of the provider shown on the sign-in button"
+    )
+    oidc_scope: str = Field(default="openid", description="Scopes requested (space-separated; must include openid)")
+    oidc_login_ttl_seconds: int = Field(default=600, ge=60, le=3600, description="Lifetime of a pending sign-in")
+    oidc_login_code_ttl_seconds: int = Field(default=60, ge=10, le=600, description="Lifetime of an app login code")
     # Two-factor sign-in (TOTP, office_api/totp.py).
     totp_issuer: str = Field(
         default="office-api",
@@ -83,6 +109,32 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when sign-in through the identity provider is configured (``OFFICE_OIDC_ISSUER`` set)."""
+        return bool(self.oidc_issuer.strip())
+
+    def check_oidc(self) -> None:
+        """Refuse an incomplete OpenID Connect configuration when the issuer is set.
+
+        The client id, the redirect URI and at least one app return URI are required, and the
+        issuer and redirect URI use https except on a loopback host (RFC 8252 §7.3, §8.3).
+        Raises :class:`ConfigurationError` naming the variable.
+        """
+        if not self.oidc_enabled:
+            return
+        for name in ("oidc_client_id", "oidc_redirect_uri"):
+            if not getattr(self, name).strip():
+                raise ConfigurationError(f"OFFICE_{name.upper()} must be set when OFFICE_OIDC_ISSUER is set")
+        if not self.oidc_app_return_uris:
+            raise ConfigurationError("OFFICE_OIDC_APP_RETURN_URIS must list at least one app URI")
+        if "openid" not in self.oidc_scope.split():
+            raise ConfigurationError("OFFICE_OIDC_SCOPE must include openid")
+        for name in ("oidc_issuer", "oidc_redirect_uri"):
+            url = urlsplit(getattr(self, name))
+            if url.scheme != "https" and not (url.scheme == "http" and url.hostname in _LOOPBACK):
+                raise ConfigurationError(f"OFFICE_{name.upper()} must be an https URL (http only on a loopback host)")
 
     def check_secret(self) -> None:
         """Refuse a missing or weak JWT secret (or a short TOTP key) outside development.

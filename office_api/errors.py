@@ -45,6 +45,14 @@ class ErrorCode(StrEnum):
     DELEGATION_CYCLE = "DELEGATION_CYCLE"
     PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
     ROLE_CONFLICT = "ROLE_CONFLICT"
+    # sign-in through the identity provider (OpenID Connect)
+    OIDC_DISABLED = "OIDC_DISABLED"
+    OIDC_STATE_INVALID = "OIDC_STATE_INVALID"
+    OIDC_ACCESS_DENIED = "OIDC_ACCESS_DENIED"
+    OIDC_PROVIDER_ERROR = "OIDC_PROVIDER_ERROR"
+    OIDC_ID_TOKEN_INVALID = "OIDC_ID_TOKEN_INVALID"
+    IDENTITY_NOT_LINKED = "IDENTITY_NOT_LINKED"
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
     # two-factor sign-in (TOTP)
     TOTP_REQUIRED = "TOTP_REQUIRED"
     TOTP_ENROLLMENT_REQUIRED = "TOTP_ENROLLMENT_REQUIRED"
@@ -113,6 +121,25 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "三员分立：该账号已担任{detail}，不能再担任此角色",
         "Separation of duties: the account already holds {detail}",
     ),
+    ErrorCode.OIDC_DISABLED: ("未启用统一身份认证登录", "Sign-in through the identity provider is not configured"),
+    ErrorCode.OIDC_STATE_INVALID: (
+        "登录请求无效、已过期或已使用，请重新登录",
+        "The sign-in request is unknown, expired or already used; start again",
+    ),
+    ErrorCode.OIDC_ACCESS_DENIED: ("您在统一身份认证处取消了登录", "Sign-in was refused at the identity provider"),
+    ErrorCode.OIDC_PROVIDER_ERROR: (
+        "统一身份认证服务出错，请稍后重试",
+        "The identity provider failed to complete the sign-in; try again later",
+    ),
+    ErrorCode.OIDC_ID_TOKEN_INVALID: (
+        "统一身份认证返回的身份令牌无效",
+        "The identity provider's ID token failed validation",
+    ),
+    ErrorCode.IDENTITY_NOT_LINKED: (
+        "该统一身份认证账号尚未关联平台用户，请联系管理员",
+        "This identity-provider account is not linked to a platform user; ask an administrator",
+    ),
+    ErrorCode.ACCOUNT_DISABLED: ("账号已停用", "The account is disabled"),
     ErrorCode.TOTP_REQUIRED: (
         "请输入身份验证器显示的动态口令",
         "Enter the one-time code shown by your authenticator app (totpCode)",

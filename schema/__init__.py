@@ -10,6 +10,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.accounts import AccountMutation, AccountQuery
+from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
@@ -17,6 +18,7 @@ from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
+from schema.oidc import OidcMutation, OidcQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.totp import TotpMutation
 
@@ -24,7 +26,9 @@ IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
-class Query(OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery):
+class Query(
+    OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery, OidcQuery
+):
     pass
 
 
@@ -36,6 +40,8 @@ class Mutation(
     AccountMutation,
     DelegationMutation,
     DirectoryMutation,
+    ApiClientMutation,
+    OidcMutation,
     TotpMutation,
 ):
     pass
@@ -52,6 +58,7 @@ schema = strawberry.Schema(
     subscription=Subscription,
     extensions=[
         ErrorPolicy,
+        ClientScopeGuard,
         OperationLog,
         ContactLookupLog,
         InputGuard,

@@ -53,12 +53,19 @@ class AuditEntry:
     actor_id: strawberry.ID | None = strawberry.field(
         description="Global id of the user who acted; null for anonymous sign-in attempts."
     )
-    action: str = strawberry.field(
-        description="What happened, e.g. `org_unit.create`, `user.disable`, `role.grant`, `login.failure`."
+    actor_client_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the integration client (type ApiClient) whose request wrote the row, if any."
     )
-    target_type: str = strawberry.field(description="Type of the target: OrgUnit, User, Position or Username.")
+    action: str = strawberry.field(
+        description="What happened, e.g. `org_unit.create`, `user.disable`, `role.grant`, `login.failure`, "
+        "`api_client.token`."
+    )
+    target_type: str = strawberry.field(
+        description="Type of the target: OrgUnit, User, Position, Username, ApiClient or ClientId."
+    )
     target_id: str | None = strawberry.field(
-        description="Target key: the global id for OrgUnit/User/Position, the login name for Username."
+        description="Target key: the global id for OrgUnit/User/Position/ApiClient, the login name for Username, "
+        "`client:<client_id>` for ClientId."
     )
     before: JSON | None = strawberry.field(description="The audited fields before the change.")
     after: JSON | None = strawberry.field(description="The audited fields after the change.")
@@ -68,11 +75,14 @@ class AuditEntry:
     @classmethod
     def from_model(cls, m: AuditEntryModel) -> AuditEntry:
         target = m.target_id
-        if target is not None and m.target_type in {"OrgUnit", "User", "Position"}:
+        if target is not None and m.target_type in {"OrgUnit", "User", "Position", "ApiClient"}:
             target = str(relay.GlobalID(m.target_type, target))
         return cls(
             id=strawberry.ID(str(relay.GlobalID("AuditEntry", str(m.id)))),
             actor_id=strawberry.ID(str(relay.GlobalID("User", str(m.actor_id)))) if m.actor_id else None,
+            actor_client_id=(
+                strawberry.ID(str(relay.GlobalID("ApiClient", str(m.actor_client_id)))) if m.actor_client_id else None
+            ),
             action=m.action,
             target_type=m.target_type,
             target_id=target,
@@ -86,6 +96,9 @@ class AuditEntry:
 @strawberry.input(description="Filters of the audit log; all optional, combined with AND.")
 class AuditLogFilter:
     actor_id: relay.GlobalID | None = strawberry.field(default=None, description="Only what this user did.")
+    actor_client_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Only what this integration client (type ApiClient) did."
+    )
     action: str | None = strawberry.field(default=None, description="Only this action, e.g. `user.disable`.")
     target_type: str | None = strawberry.field(default=None, description="Only targets of this type, e.g. `User`.")
     from_: dt.datetime | None = strawberry.field(
@@ -165,6 +178,9 @@ async def _audit_connection(info: Info, flt: AuditLogFilter | None, first: int |
     f = flt or AuditLogFilter()
     query = AuditFilter(
         actor_id=decode_id(f.actor_id, "User", "filter.actorId") if f.actor_id is not None else None,
+        actor_client_id=(
+            decode_id(f.actor_client_id, "ApiClient", "filter.actorClientId") if f.actor_client_id is not None else None
+        ),
         action=f.action,
         target_type=f.target_type,
         since=_aware(f.from_, "filter.from"),
@@ -198,7 +214,8 @@ def _role(value: AdminRole) -> Role:
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation(
-        description="End your session: revokes this access token and its refresh-token family.",
+        description="End your session: revokes this access token and its refresh-token family; this session's "
+        'subscriptions close at once (4403, "Session ended"). Other devices stay signed in.',
         permission_classes=[IsAuthenticatedPendingPasswordChange],
     )
     async def logout(self, info: Info, input: LogoutInput | None = None) -> LogoutPayload:
@@ -210,6 +227,7 @@ class AccountMutation:
 
         async def work(uow):
             await auth.logout(uow, claims, input.refresh_token if input else None)
+            uow.after_commit(lambda: ctx.broker.publish([claims.user_id]))  # close this session's sockets
             return True
 
         ok, errors = await run_mutation(info, work)
@@ -233,6 +251,7 @@ class AccountMutation:
             )
         finally:
             ctx.loaders.reset()
+        await ctx.broker.publish([actor.user_id])  # the old sessions' subscriptions close now
         return ChangePasswordPayload(
             access_token=pair.access_token, refresh_token=pair.refresh_token, expires_at=pair.expires_at, errors=[]
         )
@@ -258,7 +277,9 @@ class AccountMutation:
 
         async def work(uow):
             uid = decode_id(input.user_id, "User", "userId")
-            return await accounts.reset_password(uow, actor, uid, input.temporary_password, policy)
+            user = await accounts.reset_password(uow, actor, uid, input.temporary_password, policy)
+            uow.after_commit(lambda: info.context.broker.publish([uid]))  # their subscriptions close now
+            return user
 
         user, errors = await run_mutation(info, work)
         return UserPayload(user=User.from_model(user) if user else None, errors=errors)

@@ -15,6 +15,7 @@ from office_api import audit
 from office_api.db import UnitOfWork
 from office_api.errors import AuthError, DomainError, DomainErrors, ErrorCode, render_message
 from office_api.org.permissions import Actor
+from schema.scopes import client_admitted
 
 ErrorCodeEnum = strawberry.enum(
     ErrorCode,
@@ -68,7 +69,8 @@ def _totp_enrolled(actor: Actor) -> None:
 class IsAuthenticated(BasePermission):
     """The request carries a valid access token of an active user (who needs no forced
     password change: ``PASSWORD_CHANGE_REQUIRED`` otherwise, nor a TOTP enrollment:
-    ``TOTP_ENROLLMENT_REQUIRED``)."""
+    ``TOTP_ENROLLMENT_REQUIRED``), or of an integration client holding the scope the root
+    field needs (``schema/scopes.py``)."""
 
     message = "Authentication required"
     error_extensions = {"code": ErrorCode.UNAUTHENTICATED.value}
@@ -76,7 +78,7 @@ class IsAuthenticated(BasePermission):
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         actor = await info.context.get_actor()
         if actor is None:
-            return False
+            return client_admitted(info)  # an integration client holding the field's scope
         _password_changed(actor)
         _totp_enrolled(actor)
         return True
@@ -102,7 +104,7 @@ class IsAuthenticatedPendingTotpEnrollment(BasePermission):
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         actor = await info.context.get_actor()
         if actor is None:
-            return False
+            return client_admitted(info)  # an integration client holding the field's scope
         _password_changed(actor)
         return True
 

@@ -54,7 +54,11 @@ async def viewer_sees_leader_mobile(info: Info) -> bool:
 
 
 async def contact_field(info: Info, subject_id: int, field: str, value: str | None) -> str | None:
-    """The value of ``field`` of ``subject_id`` as the actor may see it; the lookup is recorded."""
+    """The value of ``field`` of ``subject_id`` as the actor may see it; the lookup is recorded.
+
+    Integration clients see no contact details (null): the lookup log names a person."""
+    if getattr(info.context, "client", None) is not None:
+        return None
     actor = await require_actor(info)
     state = _state(info.context)
     state.viewer_id = actor.user_id

@@ -12,6 +12,7 @@ from strawberry.fastapi import BaseContext
 from messaging.broker import InProcessBroker
 from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
+from office_api.clients.service import ClientPrincipal, decode_client_token, load_principal
 from office_api.config import Settings
 from office_api.db import Database, utcnow
 from office_api.errors import DomainError
@@ -62,6 +63,9 @@ class Context(BaseContext):
         self._actor_loaded = False
         self._actor: Actor | None = None
         self.claims: AccessClaims | None = None
+        #: The integration client of a client token (``get_client``); None for users.
+        self.client: ClientPrincipal | None = None
+        self._client_loaded = False
 
     def _token(self) -> str | None:
         if self._authorization is not None:
@@ -87,6 +91,19 @@ class Context(BaseContext):
                     actor = await load_actor(session, self.claims.user_id, self.claims)
         self._actor, self._actor_loaded = actor, True
         return actor
+
+    async def get_client(self) -> ClientPrincipal | None:
+        """The integration client of a client-credentials token, or None (no token, a user
+        token, an invalid or expired token, a revoked or rotated client)."""
+        if self._client_loaded:
+            return self.client
+        token = self._token()
+        claims = decode_client_token(self.settings, token) if token else None
+        if claims is not None:
+            async with self.db.read() as session:
+                self.client = await load_principal(session, claims)
+        self._client_loaded = True
+        return self.client
 
     def reset_actor(self) -> None:
         """Forget the cached actor (after the websocket's connection_init)."""

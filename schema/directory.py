@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from office_api.errors import DomainError, ErrorCode
 from office_api.org import directory
+from schema.clients import directory_scope
 from schema.common import (
     Connection,
     Edge,
@@ -68,7 +69,8 @@ class DirectoryQuery:
         '("zhangwei"), the pinyin initials ("zw") and phone numbers; results are ranked: exact name, name '
         "prefix, pinyin/initials/phone prefix, then name or pinyin containing the query; within a rank by pinyin. "
         "`query` at most 64 characters (TOO_LONG); omitted lists everyone. `unitId` keeps people with a post in "
-        "that unit (`includeSubtree`: or below it). `first`: 1–100, default 20.",
+        "that unit (`includeSubtree`: or below it). An integration client (scope directory:read) searches its "
+        "subtree only and sees no contact details. `first`: 1–100, default 20.",
         permission_classes=[IsAuthenticated],
     )
     async def directory(
@@ -84,18 +86,20 @@ class DirectoryQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[User]:
-        actor = await require_actor(info)
         limit = page_size(first)
         cursor = decode_directory_cursor(after)
+        unit_pk = decode_id(unit_id, "OrgUnit", "unitId") if unit_id is not None else None
+        if info.context.client is not None:  # an integration client: its subtree, no contact details
+            unit_pk, include_subtree = await directory_scope(info, unit_pk, include_subtree)
+            viewer_id, sees = 0, False
+        else:
+            viewer_id, sees = (await require_actor(info)).user_id, await viewer_sees_leader_mobile(info)
         q = directory.DirectoryQuery(
-            text=directory.clean_query(query),
-            unit_id=decode_id(unit_id, "OrgUnit", "unitId") if unit_id is not None else None,
-            include_subtree=include_subtree,
+            text=directory.clean_query(query), unit_id=unit_pk, include_subtree=include_subtree
         )
-        sees = await viewer_sees_leader_mobile(info)
         async with info.context.db.read() as s:
             hits = await directory.search(
-                s, q, viewer_id=actor.user_id, can_see_leader_mobile=sees, after=cursor, limit=limit + 1
+                s, q, viewer_id=viewer_id, can_see_leader_mobile=sees, after=cursor, limit=limit + 1
             )
         has_next = len(hits) > limit
         edges = [Edge(cursor=encode_directory_cursor(h.cursor), node=User.from_model(h.user)) for h in hits[:limit]]

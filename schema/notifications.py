@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, Iterable
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry import relay
 from strawberry.scalars import JSON
@@ -19,6 +20,7 @@ from messaging.models import Notification as NotificationModel
 from messaging.models import NotificationKind
 from office_api.db import utcnow
 from office_api.errors import DomainError, ErrorCode
+from office_api.org.models import User
 from office_api.org.permissions import load_actor
 from schema.common import (
     Connection,
@@ -179,8 +181,9 @@ class NotificationSubscription:
                 async with ctx.db.read() as s:
                     active = await load_actor(s, actor.user_id, ctx.claims) is not None
                     rows = await notes.notifications_after(s, actor.user_id, cursor) if active else []
-                if not active:
-                    await _end_stream(info, "User disabled")
+                    ended = None if active else await _why_ended(s, actor.user_id)
+                if ended is not None:
+                    await _end_stream(info, ended)
                     return
                 for row in rows:
                     cursor = row.seq
@@ -194,6 +197,14 @@ class NotificationSubscription:
                     await asyncio.wait_for(wake.wait(), wait)
         finally:
             broker.unlisten(actor.user_id, wake)
+
+
+async def _why_ended(session: AsyncSession, user_id: int) -> str:
+    """The close reason for a subscriber whose actor no longer loads: the account was
+    disabled, or the session's tokens were revoked (logout, password change or reset,
+    refresh-token reuse)."""
+    user = await session.get(User, user_id)
+    return "User disabled" if user is None or not user.is_active else "Session ended"
 
 
 async def _end_stream(info: Info, reason: str) -> None:

@@ -502,7 +502,8 @@ class OrgQuery:
         return OrgUnit.from_model(m) if m else None
 
     @strawberry.field(
-        description="Units under `parentId` (the roots when omitted), by creation order. `first`: 1–100, default 20.",
+        description="Units under `parentId` (the roots when omitted; for an integration client the root of its "
+        "subtree), by creation order. `first`: 1–100, default 20.",
         permission_classes=[IsAuthenticated],
     )
     async def org_units(
@@ -516,6 +517,13 @@ class OrgQuery:
     ) -> Connection[OrgUnit]:
         limit = page_size(first)
         parent = decode_id(parent_id, "OrgUnit", "parentId") if parent_id is not None else None
+        client = info.context.client
+        if parent is None and client is not None:  # an integration client's root is its subtree's
+            decode_cursor(after)
+            root = await info.context.loaders.unit.load(client.unit_id)
+            return make_connection(
+                [root] if after is None else [], limit, lambda r: r.id, OrgUnit.from_model, after=after
+            )
         async with info.context.db.read() as s:
             rows = await org.children(s, parent, decode_cursor(after), limit + 1)
         return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)
@@ -601,7 +609,8 @@ class OrgMutation:
                 result = await work(uow)
         except auth.TokenReused as reused:
             async with ctx.db.unit_of_work() as uow:
-                await auth.revoke_family(uow, reused.family_id)
+                owners = await auth.revoke_family(uow, reused.family_id)
+            await ctx.broker.publish(owners)  # the stolen session's subscriptions close now
             return _login_payload(
                 None, None, [UserError(field=reused.field, code=reused.code, message=reused.message(ctx.lang))]
             )

@@ -201,16 +201,33 @@ async def totp_state(platform: Any, username: str) -> tuple[str | None, int | No
 async def enable_totp(platform: Any, username: str) -> str:
     """Test set-up: turn two-factor sign-in on for ``username`` by writing its row directly
     (no audit row, no token revoked), for tests that issue access tokens themselves to one of
-    the three administrators; returns the secret."""
+    the three administrators; returns the secret (the existing one when it is on already)."""
     from office_api import totp
     from office_api.org.models import User, UserTotp
 
-    secret = pyotp.random_base32()
     async with platform.db.unit_of_work() as uow:
         user = (await uow.session.execute(select(User).where(User.username == username))).scalar_one()
-        stored = totp.encrypt_secret(platform.settings, secret)
-        uow.session.add(UserTotp(user_id=user.id, secret=stored, enabled_at=platform.clock()))
+        row = await uow.session.get(UserTotp, user.id)
+        if row is not None and row.secret is not None:
+            return totp.decrypt_secret(platform.settings, row.secret)
+        if row is None:
+            row = UserTotp(user_id=user.id)
+            uow.session.add(row)
+        secret = pyotp.random_base32()
+        row.secret, row.enabled_at = totp.encrypt_secret(platform.settings, secret), platform.clock()
     return secret
+
+
+async def enable_totp_if_required(platform: Any, username: str) -> None:
+    """:func:`enable_totp` when ``username``'s roles require two-factor sign-in and it is off."""
+    from office_api import totp
+    from office_api.org.models import User
+
+    async with platform.db.read() as s:
+        uid = (await s.execute(select(User.id).where(User.username == username))).scalar_one()
+        needed = await totp.must_enroll(s, uid)
+    if needed:
+        await enable_totp(platform, username)
 
 
 def totp_code(secret: str, at: Any, steps: int = 0) -> str:
@@ -241,7 +258,7 @@ class GraphQLClient:
         A user with TOTP on sends the current code (computed with pyotp from the stored
         secret at the platform's clock). A code works once, so a later sign-in within the same
         30 s uses the next step's (accepted: ±1 step), and beyond that the session is opened
-        by ``auth.finish_login``, the function ``login`` ends with once every factor passed,
+        by ``auth.complete_login``, the function ``login`` ends with once every factor passed,
         after checking the password here: a test-only shortcut around replay protection. A user
         who must enroll (the three administrators) enrolls first, unless ``enroll`` is False.
         """
@@ -274,13 +291,13 @@ class GraphQLClient:
         return GraphQLClient(self.http, confirmed["accessToken"], self.lang)
 
     async def _open_session(self, platform: Any, username: str, password: str) -> GraphQLClient:
-        from office_api.auth import finish_login, verify_password
+        from office_api.auth import complete_login, verify_password
         from office_api.org.models import User
 
         async with platform.db.unit_of_work() as uow:
             user = (await uow.session.execute(select(User).where(User.username == username))).scalar_one()
             assert verify_password(password, user.password_hash), f"wrong password for {username}"
-            pair = await finish_login(uow, platform.settings, user, now=platform.clock(), totp_used=True)
+            pair = await complete_login(uow, platform.settings, user, now=platform.clock(), totp_used=True)
         return GraphQLClient(self.http, pair.access_token, self.lang)
 
     async def first_login(self, username: str, password: str, new_password: str | None = None) -> GraphQLClient:

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from office_api import audit
+from office_api.audit import Action
 from office_api.db import UnitOfWork, utcnow
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
 from office_api.org.models import Delegation, User
@@ -88,7 +90,7 @@ async def create_delegation(
     Errors: ``SELF_DELEGATION``; ``NOT_FOUND``/``INACTIVE`` on ``delegateId``;
     ``INVALID_VALUE`` on ``endDate`` (before the start or today, or longer than a year),
     ``docTypes`` (empty or repeated), ``TOO_LONG`` on ``reason``; ``DELEGATION_OVERLAP``;
-    ``DELEGATION_CYCLE``.
+    ``DELEGATION_CYCLE``. Writes a ``delegation.create`` audit row.
     """
     session = uow.session
     today = today or local_today()
@@ -138,6 +140,20 @@ async def create_delegation(
     )
     session.add(delegation)
     await session.flush()
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        action=Action.DELEGATION_CREATE,
+        target_type="Delegation",
+        target_id=delegation.id,
+        after={
+            "delegatorId": actor.user_id,
+            "delegateId": data.delegate_id,
+            "startDate": data.start_date.isoformat(),
+            "endDate": data.end_date.isoformat(),
+            "docTypes": doc_types,
+        },
+    )
     return delegation
 
 
@@ -172,7 +188,7 @@ async def cancel_delegation(uow: UnitOfWork, actor: Actor, delegation_id: int) -
     """End a delegation now; tasks already routed to the delegate stay with them.
 
     Only the delegator may cancel (``NOT_FOUND`` for anyone else); ``INVALID_STATE`` when
-    already cancelled.
+    already cancelled. Writes a ``delegation.cancel`` audit row.
     """
     session = uow.session
     d = (
@@ -183,6 +199,15 @@ async def cancel_delegation(uow: UnitOfWork, actor: Actor, delegation_id: int) -
     if d.cancelled_at is not None:
         raise DomainError(ErrorCode.INVALID_STATE, "id", detail="cancelled")
     d.cancelled_at = utcnow()
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        action=Action.DELEGATION_CANCEL,
+        target_type="Delegation",
+        target_id=d.id,
+        before={"cancelledAt": None},
+        after={"cancelledAt": d.cancelled_at.isoformat()},
+    )
     await session.flush()
     return d
 

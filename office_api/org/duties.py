@@ -17,6 +17,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from office_api import audit
+from office_api.audit import Action
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode
 from office_api.org.models import Duty, OrgUnit, Position, PositionDuty, User
@@ -68,7 +70,9 @@ async def set_position_duties(
 
     The actor must administer the position's unit (``FORBIDDEN``, checked before anything
     else is revealed). ``NOT_FOUND`` for a missing position, ``INACTIVE`` when its unit
-    is deactivated, ``HEAD_TAKEN`` when another position of the unit is its head.
+    is deactivated, ``HEAD_TAKEN`` when another position of the unit is its head. Writes a
+    ``position.duties`` audit row with the duty lists before and after (when ``actor`` is
+    given; ``actor=None`` is the demo loader and the importer).
     """
     session = uow.session
     position = await session.get(Position, position_id)
@@ -80,7 +84,18 @@ async def set_position_duties(
         actor.require_admin_of(unit)
     if not unit.is_active:
         raise DomainError(ErrorCode.INACTIVE, "positionId", detail=unit.name)
-    await _write_duties(session, position, duties, "duties")
+    before = [r.duty for r in await duties_of_positions(session, [position.id])]
+    after = await _write_duties(session, position, duties, "duties")
+    if actor is not None:  # loaders (demo, import) write their own records
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            action=Action.POSITION_DUTIES,
+            target_type="Position",
+            target_id=position.id,
+            before={"duties": before},
+            after={"duties": [d.value for d in after]},
+        )
     return position
 
 

@@ -284,6 +284,8 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: The integration client (``api_clients.id``) whose request wrote the row, if any.
+    actor_client_id: Mapped[int | None] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
@@ -291,3 +293,59 @@ class AuditEntry(Base):
     after: Mapped[dict | None] = mapped_column(JSON)
     client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class UserIdentity(Base):
+    """A subject of an OpenID provider linked by an administrator to a platform user.
+
+    ``(issuer, subject)`` is unique (one subject signs in as one user), and so is
+    ``(user_id, issuer)`` (one account at the provider per user). OpenID Connect Core 1.0 §2:
+    ``sub`` is unique only within its issuer, so both are kept.
+    """
+
+    __tablename__ = "user_identities"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),
+        UniqueConstraint("user_id", "issuer", name="uq_user_identities_user_id_issuer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class OidcLoginState(Base):
+    """A sign-in started at ``/auth/oidc/login`` and not finished yet (single use, expires).
+
+    Keyed by the SHA-256 of ``state``; holds the ``nonce`` and the PKCE ``code_verifier``
+    (RFC 7636) sent with the authorization request, the app URI to return to and the app's
+    own optional S256 code challenge (RFC 8252 §8.1).
+    """
+
+    __tablename__ = "oidc_login_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    return_to: Mapped[str] = mapped_column(String(512))
+    app_code_challenge: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class OidcLoginCode(Base):
+    """A short-lived single-use code handed to the app after a successful provider sign-in,
+    exchanged once for a token pair (stored as a SHA-256 hash)."""
+
+    __tablename__ = "oidc_login_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(Integer)
+    app_code_challenge: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -28,9 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messaging.models import NotificationCounter
 from office_api import audit
 from office_api.audit import Action
 from office_api.auth import hash_password
@@ -38,9 +40,9 @@ from office_api.db import UnitOfWork
 from office_api.errors import DomainError, DomainErrors, ErrorCode
 from office_api.org.directory import ContactInput, validate_contact
 from office_api.org.duties import duties_of_positions
-from office_api.org.models import Duty, OrgUnit, Position, User
+from office_api.org.models import Duty, OrgUnit, Position, PositionDuty, User
 from office_api.org.permissions import Actor
-from office_api.org.service import USERNAME_RE, UserInput, assign_position, create_user
+from office_api.org.service import USERNAME_RE
 
 USERS_REQUIRED = ["username", "display_name", "unit_code", "title"]
 USERS_OPTIONAL = ["is_primary", "is_leader", "duties", "mobile", "office_phone", "email"]
@@ -264,26 +266,68 @@ async def import_users(
         refuse(problems, scope)
 
     report = UsersReport()
-    created: set[str] = set()
-    # One random password for the new users of this import, hashed once (argon2 is slow on
-    # purpose): nobody ever learns it, so it is as unusable as one password per user, and a
-    # sign-in attempt costs the same time as for any other account.
-    initial = random_initial_password()
-    initial_hash = await asyncio.to_thread(hash_password, initial) if any(n not in users for n in first_of_user) else ""
-    for n, r in enumerate(rows, 1):
-        unit = units[r.unit_code]
-        user = users.get(r.username)
-        if user is None:
-            user = await create_user(
-                uow, None, UserInput(r.username, r.display_name, initial), password_hash=initial_hash
-            )
-            user.must_change_password = True
-            for col, value in r.contact.items():
-                setattr(user, col, value)
-            users[r.username] = user
-            created.add(r.username)
-            report.created += 1
+    await _write_users(uow, rows, first_of_user, units, users, actor, report, progress)
+    await _write_posts(uow, rows, units, users, posts, set(home), actor, report, progress)
+    return report
+
+
+#: Rows written per statement batch (one INSERT of many rows, SQLAlchemy "insertmanyvalues").
+BATCH = 1000
+
+
+def _tick(progress: Progress | None, first: int, last: int, total: int) -> None:
+    """Report rows ``first``..``last`` (1-based) as done; the callback throttles its output."""
+    if progress is not None:
+        for done in range(first, last + 1):
+            progress(done, total)
+
+
+async def _flush_batch(session: AsyncSession, lines: Callable[[], list[int]], column: str) -> None:
+    """Flush one batch in a savepoint; a unique violation (a concurrent change wrote the same
+    username, post or unit head since the checks above) refuses the import on the batch's lines."""
+    try:
+        async with session.begin_nested():
             await session.flush()
+    except IntegrityError:
+        refuse([(line, column, "changed by a concurrent update; import again") for line in lines()])
+
+
+async def _write_users(
+    uow: UnitOfWork,
+    rows: list[_UserRow],
+    first_of_user: dict[str, _UserRow],
+    units: dict[str, OrgUnit],
+    users: dict[str, User],
+    actor: Actor | None,
+    report: UsersReport,
+    progress: Progress | None,
+) -> None:
+    """Create the new users and update the changed ones, a batch of :data:`BATCH` per flush.
+
+    New users get one random password (hashed once: nobody ever learns it, so it is as
+    unusable as one password per user, and a sign-in attempt costs the same time as for
+    any other account), must change it, and get their notification counter.
+    """
+    session = uow.session
+    new = [r for r in first_of_user.values() if r.username not in users]
+    initial_hash = await asyncio.to_thread(hash_password, random_initial_password()) if new else ""
+    for i in range(0, len(new), BATCH):
+        chunk = new[i : i + BATCH]
+        made = [
+            User(
+                username=r.username,
+                display_name=r.display_name,
+                password_hash=initial_hash,
+                must_change_password=True,
+                **{col: value for col, value in r.contact.items()},
+            )
+            for r in chunk
+        ]
+        session.add_all(made)
+        await _flush_batch(session, lambda chunk=chunk: [r.line for r in chunk], "username")
+        await session.execute(insert(NotificationCounter), [{"user_id": u.id, "last_seq": 0} for u in made])
+        for user in made:
+            users[user.username] = user
             if actor is not None:
                 audit.record(
                     session,
@@ -293,74 +337,130 @@ async def import_users(
                     target_id=user.id,
                     after={**_user_state(user), "isActive": True, "mustChangePassword": True, "source": "import"},
                 )
-        elif r.username not in created and first_of_user[r.username] is r:
-            before = _user_state(user)
-            changed = user.display_name != r.display_name
-            user.display_name = r.display_name
-            for col, value in r.contact.items():
-                if getattr(user, col) != value:
-                    setattr(user, col, value)
-                    changed = True
-            if changed:
-                user.version += 1
-                report.updated += 1
-                await session.flush()
-                if actor is not None:
-                    audit.record(
-                        session,
-                        actor_id=actor.user_id,
-                        action=Action.USER_UPDATE,
-                        target_type="User",
-                        target_id=user.id,
-                        before=before,
-                        after=_user_state(user),
-                    )
+        report.created += len(made)
+    created = {r.username for r in new}
+    for r in first_of_user.values():
+        if r.username in created:
+            continue
+        user = users[r.username]
+        before = _user_state(user)
+        changed = user.display_name != r.display_name
+        user.display_name = r.display_name
+        for col, value in r.contact.items():
+            if getattr(user, col) != value:
+                setattr(user, col, value)
+                changed = True
+        if not changed:
+            report.unchanged += 1
+            continue
+        user.version += 1
+        report.updated += 1
+        if actor is not None:
+            audit.record(
+                session,
+                actor_id=actor.user_id,
+                action=Action.USER_UPDATE,
+                target_type="User",
+                target_id=user.id,
+                before=before,
+                after=_user_state(user),
+            )
+    await session.flush()
+
+
+async def _write_posts(
+    uow: UnitOfWork,
+    rows: list[_UserRow],
+    units: dict[str, OrgUnit],
+    users: dict[str, User],
+    posts: set[tuple[int, int, str]],
+    with_primary: set[int],
+    actor: Actor | None,
+    report: UsersReport,
+    progress: Progress | None,
+) -> None:
+    """Create the posts of the file that do not exist yet, as
+    :func:`office_api.org.service.assign_position` would one by one: a user's first post, or
+    one marked ``is_primary``, becomes the primary one (their other posts stop being
+    primary); a unit has at most one head (``HEAD_TAKEN``). The users and units concerned are
+    locked first (in id order), then the posts are written a batch per flush."""
+    session = uow.session
+    todo = [r for r in rows if (users[r.username].id, units[r.unit_code].id, r.title) not in posts]
+    report.positions_unchanged = len(rows) - len(todo)
+    user_ids = sorted({users[r.username].id for r in todo})
+    duty_units = sorted({units[r.unit_code].id for r in todo if r.duties})
+    for i in range(0, len(user_ids), BATCH):
+        await session.execute(select(User.id).where(User.id.in_(user_ids[i : i + BATCH])).with_for_update())
+    heads: dict[int, str] = {}  # unit id -> who is its head: "position N" or "line N" of the file
+    for i in range(0, len(duty_units), BATCH):
+        part = duty_units[i : i + BATCH]
+        await session.execute(select(OrgUnit.id).where(OrgUnit.id.in_(part)).order_by(OrgUnit.id).with_for_update())
+        held = await session.execute(
+            select(PositionDuty.unit_id, PositionDuty.position_id).where(
+                PositionDuty.unit_id.in_(part), PositionDuty.duty == Duty.HEAD.value
+            )
+        )
+        heads.update((unit_id, f"position {pos_id}") for unit_id, pos_id in held)
+    _tick(progress, 1, report.positions_unchanged, len(rows))  # rows whose post exists: nothing to write
+    problems: list[Problem] = []
+    demote: set[int] = set()  # users whose primary post in the database stops being primary
+    primary_of: dict[int, Position] = {}  # the new primary post of a user, while the import runs
+    planned: list[tuple[_UserRow, Position]] = []
+    for r in todo:
+        user, unit = users[r.username], units[r.unit_code]
+        if Duty.HEAD.value in r.duties:
+            if unit.id in heads:
+                taken = DomainError(ErrorCode.HEAD_TAKEN, "duties", detail=heads[unit.id])
+                problems.append((r.line, "duties", taken.message("en")))
+            heads.setdefault(unit.id, f"line {r.line}")
+        has_primary = user.id in with_primary or user.id in primary_of
+        primary = r.is_primary or not has_primary
+        pos = Position(user_id=user.id, unit_id=unit.id, title=r.title, is_primary=primary, is_leader=r.is_leader)
+        if primary and has_primary:
+            if user.id in primary_of:
+                primary_of[user.id].is_primary = False
             else:
-                report.unchanged += 1
-        if (user.id, unit.id, r.title) in posts:
-            report.positions_unchanged += 1
-        else:
-            try:
-                pos = await assign_position(
-                    uow,
-                    None,
-                    user_id=user.id,
-                    unit_id=unit.id,
-                    title=r.title,
-                    is_primary=r.is_primary,
-                    is_leader=r.is_leader,
-                    duties=r.duties,
-                )
-            except DomainError as e:
-                problems.append((r.line, "duties" if e.code is ErrorCode.HEAD_TAKEN else "title", e.message("en")))
-            except DomainErrors as es:
-                problems += [(r.line, "title", e.message("en")) for e in es.errors]
-            else:
-                posts.add((user.id, unit.id, r.title))
-                report.positions_created += 1
-                if actor is not None:
-                    audit.record(
-                        session,
-                        actor_id=actor.user_id,
-                        action=Action.POSITION_ASSIGN,
-                        target_type="Position",
-                        target_id=pos.id,
-                        after={
-                            "userId": user.id,
-                            "unitId": unit.id,
-                            "title": r.title,
-                            "isPrimary": pos.is_primary,
-                            "isLeader": r.is_leader,
-                            "duties": r.duties,
-                            "source": "import",
-                        },
-                    )
-        if progress is not None:
-            progress(n, len(rows))
+                demote.add(user.id)
+        if primary:
+            primary_of[user.id] = pos
+        planned.append((r, pos))
     if problems:
         refuse(problems)
+    demoted = sorted(demote)
+    for i in range(0, len(demoted), BATCH):
+        await session.execute(
+            update(Position).where(Position.user_id.in_(demoted[i : i + BATCH])).values(is_primary=False)
+        )
+    for i in range(0, len(planned), BATCH):
+        chunk = planned[i : i + BATCH]
+        session.add_all(pos for _, pos in chunk)
+        await _flush_batch(session, lambda chunk=chunk: [r.line for r, _ in chunk], "title")
+        session.add_all(
+            PositionDuty(position_id=pos.id, unit_id=pos.unit_id, duty=d) for r, pos in chunk for d in r.duties
+        )
+        await _flush_batch(session, lambda chunk=chunk: [r.line for r, _ in chunk if r.duties], "duties")
+        for r, pos in chunk:
+            posts.add((pos.user_id, pos.unit_id, r.title))
+            if actor is not None:
+                audit.record(
+                    session,
+                    actor_id=actor.user_id,
+                    action=Action.POSITION_ASSIGN,
+                    target_type="Position",
+                    target_id=pos.id,
+                    after={
+                        "userId": pos.user_id,
+                        "unitId": pos.unit_id,
+                        "title": r.title,
+                        "isPrimary": pos.is_primary,
+                        "isLeader": r.is_leader,
+                        "duties": r.duties,
+                        "source": "import",
+                    },
+                )
+        report.positions_created += len(chunk)
+        _tick(progress, report.positions_unchanged + i + 1, report.positions_unchanged + i + len(chunk), len(rows))
     await session.flush()
-    return report
 
 
 def refuse(problems: Sequence[Problem], scope: Sequence[Problem] = ()) -> NoReturn:

@@ -20,7 +20,7 @@ from messaging.outbox import ensure_counter
 from office_api.auth import issue_access_token
 from office_api.config import Settings
 from office_api.org.delegation import MAX_CHAIN, local_today
-from office_api.org.models import Delegation, User
+from office_api.org.models import AuditEntry, Delegation, Position, PositionDuty, User
 from tests.api.test_org import errors_of, gid, make_unit_admin, top_level_code
 from tests.conftest import GraphQLClient, count_statements, enable_totp
 
@@ -421,6 +421,94 @@ async def test_refused_handovers_change_nothing(world: World, platform: Any) -> 
     assert inactive["data"]["handOverTasks"]["movedCount"] == 0
     assert await task_rows(platform) == before
     assert await history_count() == actions
+
+
+async def audit_rows(platform: Any, after_id: int, *actions: str) -> list[tuple]:
+    async with platform.db.read() as s:
+        rows = await s.execute(
+            select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.target_type, AuditEntry.target_id)
+            .add_columns(AuditEntry.before, AuditEntry.after)
+            .where(AuditEntry.action.in_(actions), AuditEntry.id > after_id)
+            .order_by(AuditEntry.id)
+        )
+        return [tuple(r) for r in rows]
+
+
+SET_DUTIES = """mutation($input: SetPositionDutiesInput!) { setPositionDuties(input: $input) {
+  errors { field code } } }"""
+
+
+async def test_delegation_handover_and_duty_changes_are_audited(world: World, platform: Any) -> None:
+    async with platform.db.read() as s:
+        last_audit = (await s.execute(select(func.max(AuditEntry.id)))).scalar_one() or 0
+    made = await world.delegate("deputy", "drc_head", 0, 2, ["NOTICE"])
+    async with platform.db.read() as s:
+        dpk = (await s.execute(select(Delegation.id))).scalar_one()
+    # Refused attempts leave no audit row.
+    assert errors_of(await world.delegate("deputy", "deputy", 0, 1)) == [("delegateId", "SELF_DELEGATION")]
+    await world.as_("deputy").execute(CANCEL, {"id": made["delegation"]["id"]})
+    await world.document("文一", first="finance_head")
+    moved = await world.as_("admin").execute(
+        HAND_OVER, {"from": world.uid("finance_head"), "to": world.uid("drc_head")}
+    )
+    assert moved["data"]["handOverTasks"]["movedCount"] == 1
+    task_pk = [r[0] for r in await task_rows(platform) if r[2] == world.pks["drc_head"]]
+    async with platform.db.read() as s:
+        post = (
+            await s.execute(select(Position.id).where(Position.user_id == world.pks["deputy"], Position.is_primary))
+        ).scalar_one()
+        duties_before = sorted(
+            (await s.execute(select(PositionDuty.duty).where(PositionDuty.position_id == post))).scalars()
+        )
+    set_duties = await world.as_("admin").execute(
+        SET_DUTIES, {"input": {"positionId": gid("Position", post), "duties": ["CLERK"]}}
+    )
+    assert set_duties["data"]["setPositionDuties"]["errors"] == []
+    rows = await audit_rows(
+        platform, last_audit, "delegation.create", "delegation.cancel", "task.handover", "position.duties"
+    )
+    cancelled_at = rows[1][5]["cancelledAt"]
+    assert rows == [
+        (
+            world.pks["deputy"],
+            "delegation.create",
+            "Delegation",
+            str(dpk),
+            None,
+            {
+                "delegatorId": world.pks["deputy"],
+                "delegateId": world.pks["drc_head"],
+                "startDate": day(0),
+                "endDate": day(2),
+                "docTypes": ["notice"],
+            },
+        ),
+        (
+            world.pks["deputy"],
+            "delegation.cancel",
+            "Delegation",
+            str(dpk),
+            {"cancelledAt": None},
+            {"cancelledAt": cancelled_at},
+        ),
+        (
+            world.pks["admin"],
+            "task.handover",
+            "User",
+            str(world.pks["finance_head"]),
+            None,
+            {"toUserId": world.pks["drc_head"], "taskIds": task_pk},
+        ),
+        (
+            world.pks["admin"],
+            "position.duties",
+            "Position",
+            str(post),
+            {"duties": duties_before},
+            {"duties": ["clerk"]},
+        ),
+    ]
+    assert dt.datetime.fromisoformat(cancelled_at).tzinfo is not None
 
 
 async def test_my_delegations_query_count_does_not_grow_with_the_page(world: World, platform: Any) -> None:

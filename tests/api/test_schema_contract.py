@@ -6,8 +6,9 @@ from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceTyp
 
 import schema as schema_package
 from schema import schema
-from schema.common import AllowAny
+from schema.common import AllowAny, IsAdmin, IsAuditAdmin, IsSecurityAdmin
 from schema.export import SDL_PATH, sdl
+from schema.scopes import ROOT_FIELDS, USER_ONLY
 
 
 def test_import_schema_is_ours() -> None:
@@ -51,4 +52,26 @@ def test_only_login_and_refresh_are_public() -> None:
     public = sorted(
         f.python_name for f in schema.mutation.__strawberry_definition__.fields if AllowAny in f.permission_classes
     )
-    assert public == ["login", "refresh_token"]
+    assert public == ["login", "login_with_identity_provider", "refresh_token"]
+
+
+def test_every_root_field_is_classified_for_integration_clients() -> None:
+    """Each root field names the scope a client needs or is user-only (schema/scopes.py)."""
+    gql = schema._schema
+    names = {f"{t.name}.{f}" for t in (gql.query_type, gql.mutation_type, gql.subscription_type) for f in t.fields}
+    assert sorted(names - ROOT_FIELDS.keys()) == [], "classify these root fields in schema/scopes.py"
+    assert sorted(ROOT_FIELDS.keys() - names) == [], "these entries of schema/scopes.py name no field"
+
+
+def test_admin_and_public_root_fields_are_user_only() -> None:
+    """Clients never reach an administrator operation, sign-in, or a role-gated read."""
+    from strawberry.utils.str_converters import to_camel_case
+
+    gated = []
+    for root in (schema.query, schema.mutation, schema.subscription):
+        definition = root.__strawberry_definition__
+        for field in definition.fields:
+            if set(field.permission_classes) & {IsAdmin, IsSecurityAdmin, IsAuditAdmin, AllowAny}:
+                gated.append(f"{definition.name}.{field.graphql_name or to_camel_case(field.python_name)}")
+    assert len(gated) > 15
+    assert {name: ROOT_FIELDS[name] for name in gated} == dict.fromkeys(gated, USER_ONLY)

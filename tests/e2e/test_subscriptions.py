@@ -165,8 +165,9 @@ async def test_the_socket_is_closed_when_the_token_expires(office: Office) -> No
     office.server.assert_no_errors()
 
 
-async def test_the_socket_is_closed_when_the_account_is_disabled(office: Office) -> None:
-    admin = await office.login("admin")
+async def _fresh_user(office: Office, admin: str) -> tuple[str, str]:
+    """A new account that has changed its first password: (its id, an access token).
+    Its password is ``Own@2026-pass``."""
     username = f"e2e_{uuid.uuid4().hex[:8]}"
     created = await office.call(
         admin,
@@ -189,6 +190,12 @@ async def test_the_socket_is_closed_when_the_account_is_disabled(office: Office)
             "{accessToken errors{code}}}",
         )
     )["changePassword"]["accessToken"]
+    return user_id, token
+
+
+async def test_the_socket_is_closed_when_the_account_is_disabled(office: Office) -> None:
+    admin = await office.login("admin")
+    user_id, token = await _fresh_user(office, admin)
     async with subscribed(office.server, token, after=0) as sock:
         await sock.assert_silent(0.2)
         disabled = await office.call(
@@ -201,6 +208,43 @@ async def test_the_socket_is_closed_when_the_account_is_disabled(office: Office)
         code, reason, messages = await sock.closed()  # woken by the disable, not by the periodic re-check
         waited = time.monotonic() - started
     assert (code, reason, messages) == (4403, "User disabled", [])
+    assert waited < RECHECK_SECONDS / 3
+    office.server.assert_no_errors()
+
+
+async def test_logout_closes_that_sessions_socket_at_once_and_no_other(office: Office) -> None:
+    leaving, staying = await office._login("deputy"), await office._login("deputy")  # two fresh sessions
+    base = await office.last_sequence(leaving)
+    async with (
+        subscribed(office.server, leaving, after=base) as gone,
+        subscribed(office.server, staying, after=base) as kept,
+    ):
+        await gone.assert_silent(0.2)
+        out = await office.call(leaving, "mutation { logout { ok errors { code } } }")
+        assert out["logout"] == {"ok": True, "errors": []}
+        started = time.monotonic()
+        code, reason, messages = await gone.closed()  # woken by the logout, not by the periodic re-check
+        waited = time.monotonic() - started
+        await kept.assert_silent(0.5)  # the other session of the same user stays subscribed
+    assert (code, reason, messages) == (4403, "Session ended", [])
+    assert waited < RECHECK_SECONDS / 3
+    office.server.assert_no_errors()
+
+
+async def test_a_password_change_closes_the_other_sessions_sockets_at_once(office: Office) -> None:
+    _, token = await _fresh_user(office, await office.login("admin"))
+    async with subscribed(office.server, token, after=0) as sock:
+        await sock.assert_silent(0.2)
+        changed = await office.call(
+            token,
+            'mutation{changePassword(input:{oldPassword:"Own@2026-pass",newPassword:"Newer@2026-pass"})'
+            "{accessToken errors{code}}}",
+        )
+        assert changed["changePassword"]["errors"] == []
+        started = time.monotonic()
+        code, reason, messages = await sock.closed()
+        waited = time.monotonic() - started
+    assert (code, reason, messages) == (4403, "Session ended", [])
     assert waited < RECHECK_SECONDS / 3
     office.server.assert_no_errors()
 
@@ -262,3 +306,22 @@ async def test_a_client_offering_both_protocols_gets_graphql_transport_ws(office
     async with open_socket(office.server, subprotocols=["graphql-ws", GRAPHQL_TRANSPORT_WS]) as sock:
         assert sock.ws.subprotocol == GRAPHQL_TRANSPORT_WS
         await sock.authenticate(clerk)
+
+
+async def test_an_admin_password_reset_closes_the_users_sockets_at_once(office: Office) -> None:
+    admin = await office.login("admin")
+    user_id, token = await _fresh_user(office, admin)
+    async with subscribed(office.server, token, after=0) as sock:
+        await sock.assert_silent(0.2)
+        reset = await office.call(
+            admin,
+            'mutation($id: ID!){resetPassword(input:{userId:$id,temporaryPassword:"Reset@2026-pass"}){errors{code}}}',
+            id=user_id,
+        )
+        assert reset["resetPassword"]["errors"] == []
+        started = time.monotonic()
+        code, reason, messages = await sock.closed()
+        waited = time.monotonic() - started
+    assert (code, reason, messages) == (4403, "Session ended", [])
+    assert waited < RECHECK_SECONDS / 3
+    office.server.assert_no_errors()

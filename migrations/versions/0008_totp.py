@@ -1,7 +1,7 @@
 """totp: the second factor of sign-in (encrypted secrets, last accepted time step)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29 10:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import office_api.db
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,121 @@
+"""What each root field needs when an integration client calls it.
+
+Every root query, mutation and subscription field is listed in :data:`ROOT_FIELDS`, either
+with the :class:`~office_api.clients.service.Scope` a client must hold, or as
+:data:`USER_ONLY` (a person's own work, sign-in, and every administrator operation). A
+contract test (tests/api/test_schema_contract.py) fails when a root field is missing here
+or listed but gone. A client calling a user-only field, or a field whose scope it lacks,
+gets a top-level ``FORBIDDEN`` error naming what is missing (:class:`ScopeRefused`);
+unlisted fields count as user-only, so a forgotten entry never opens anything.
+
+Users are not affected: for them the fields' permission classes decide, as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from office_api.clients.service import ClientPrincipal, Scope
+from office_api.errors import AuthError, ErrorCode
+
+#: Marks a root field that integration clients may not call.
+USER_ONLY = None
+
+ROOT_FIELDS: dict[str, Scope | None] = {
+    # ---- queries
+    "Query.me": USER_ONLY,
+    "Query.orgUnit": Scope.DIRECTORY_READ,
+    "Query.orgUnits": Scope.DIRECTORY_READ,
+    "Query.directory": Scope.DIRECTORY_READ,
+    "Query.exportOrganization": USER_ONLY,
+    "Query.document": Scope.DOCUMENTS_READ,
+    "Query.myTasks": USER_ONLY,
+    "Query.notifications": USER_ONLY,
+    "Query.unreadNotificationCount": USER_ONLY,
+    "Query.auditLog": USER_ONLY,
+    "Query.myDelegations": USER_ONLY,
+    "Query.apiClient": USER_ONLY,
+    "Query.apiClients": USER_ONLY,
+    "Query.identityProvider": USER_ONLY,
+    "Query.linkedIdentities": USER_ONLY,
+    # ---- mutations: sign-in, own work, administration
+    "Mutation.login": USER_ONLY,
+    "Mutation.refreshToken": USER_ONLY,
+    "Mutation.loginWithIdentityProvider": USER_ONLY,
+    "Mutation.linkIdentity": USER_ONLY,
+    "Mutation.unlinkIdentity": USER_ONLY,
+    "Mutation.logout": USER_ONLY,
+    "Mutation.changePassword": USER_ONLY,
+    "Mutation.createOrgUnit": USER_ONLY,
+    "Mutation.updateOrgUnit": USER_ONLY,
+    "Mutation.moveOrgUnit": USER_ONLY,
+    "Mutation.createUser": USER_ONLY,
+    "Mutation.assignPosition": USER_ONLY,
+    "Mutation.setPositionDuties": USER_ONLY,
+    "Mutation.importOrganization": USER_ONLY,
+    "Mutation.disableUser": USER_ONLY,
+    "Mutation.enableUser": USER_ONLY,
+    "Mutation.resetPassword": USER_ONLY,
+    "Mutation.grantRole": USER_ONLY,
+    "Mutation.revokeRole": USER_ONLY,
+    "Mutation.handOverTasks": USER_ONLY,
+    "Mutation.updateUserContact": USER_ONLY,
+    "Mutation.registerApiClient": USER_ONLY,
+    "Mutation.rotateApiClientSecret": USER_ONLY,
+    "Mutation.revokeApiClient": USER_ONLY,
+    "Mutation.startTotpEnrollment": USER_ONLY,
+    "Mutation.confirmTotpEnrollment": USER_ONLY,
+    "Mutation.disableTotp": USER_ONLY,
+    "Mutation.resetTotp": USER_ONLY,
+    # A draft belongs to its drafter and tasks to their assignees: routing on behalf of a
+    # system needs its own operations (documents:route), not these.
+    "Mutation.createDocument": USER_ONLY,
+    "Mutation.submitDocument": USER_ONLY,
+    "Mutation.approveTask": USER_ONLY,
+    "Mutation.returnTask": USER_ONLY,
+    "Mutation.markNotificationsRead": USER_ONLY,
+    "Mutation.createDelegation": USER_ONLY,
+    "Mutation.cancelDelegation": USER_ONLY,
+    # ---- subscriptions: a person's own notifications
+    "Subscription.notifications": USER_ONLY,
+}
+
+
+class ScopeRefused(AuthError):
+    """``FORBIDDEN`` for an integration client: the field is user-only (``scope`` None) or
+    needs ``scope``, which the client's token lacks. The message names which."""
+
+    def __init__(self, field: str, scope: Scope | None) -> None:
+        super().__init__(ErrorCode.FORBIDDEN)
+        self.scope = scope
+        if scope is None:
+            text = f"{field} is not available to integration clients (user-only)"
+        else:
+            text = f"{field} needs the scope {scope.value}, which this client's token lacks"
+        self.args = (text,)
+
+
+def requirement(type_name: str, field_name: str) -> Scope | None:
+    """The scope a client needs for root field ``type_name.field_name`` (None: user-only)."""
+    return ROOT_FIELDS.get(f"{type_name}.{field_name}", USER_ONLY)
+
+
+def check_client(client: ClientPrincipal, type_name: str, field_name: str) -> Scope | None:
+    """Raise :class:`ScopeRefused` unless ``client`` may call the root field; returns its scope
+    (None for introspection: ``__typename``, ``__schema``, ``__type`` are open to clients)."""
+    if field_name.startswith("__"):
+        return None
+    scope = requirement(type_name, field_name)
+    if scope is None or not client.has(scope.value):
+        raise ScopeRefused(field_name, scope)
+    return scope
+
+
+def client_admitted(info: Any) -> bool:
+    """True when the request is an integration client's and the current root field is one
+    it may call (the permission classes then let it through)."""
+    client = getattr(info.context, "client", None)
+    if client is None or info.path.prev is not None:
+        return False
+    scope = requirement(info.path.typename or "", info.field_name)
+    return scope is not None and client.has(scope.value)
