@@ -113,7 +113,9 @@ class TotpMutation:
 
         async def work(uow):
             now = ctx.platform.clock()
-            return await two_factor.confirm_enrollment(uow, ctx.settings, actor.user_id, input.code, now)
+            pair = await two_factor.confirm_enrollment(uow, ctx.settings, actor.user_id, input.code, now)
+            uow.after_commit(lambda: ctx.broker.publish([actor.user_id]))  # older sessions' subscriptions close
+            return pair
 
         pair, errors = await run_mutation(info, work)
         if pair is None:
@@ -151,7 +153,10 @@ class TotpMutation:
         actor = await require_actor(info)
 
         async def work(uow):
-            return await two_factor.reset(uow, actor, decode_id(input.user_id, "User", "userId"))
+            user = await two_factor.reset(uow, actor, decode_id(input.user_id, "User", "userId"))
+            uid = user.id
+            uow.after_commit(lambda: info.context.broker.publish([uid]))  # their subscriptions close now
+            return user
 
         user, errors = await run_mutation(info, work)
         return UserPayload(user=User.from_model(user) if user else None, errors=errors)

@@ -564,3 +564,19 @@ async def test_posts_are_hidden_from_a_restricted_session_only(client: GraphQLCl
     assert (admin["mustEnrollTotp"], admin["user"]) == (True, {"username": "admin", "positions": []})
     refused = await client.execute("{ me { username positions { title } } }", token=admin["accessToken"])
     assert code_of(refused) == "TOTP_ENROLLMENT_REQUIRED"
+
+
+async def test_confirming_and_resetting_wake_the_users_subscriptions(client: GraphQLClient, platform: Any) -> None:
+    """Both revoke the user's older tokens: their open subscriptions re-check at once (and close)."""
+    at(platform, T0)
+    uid = await make_user(platform, "lixia_user", "370102")
+    token = (await login(client, "lixia_user"))["accessToken"]
+    woken = platform.broker.listen(uid)
+    _, token = await enroll(client, token, T0)
+    assert woken.is_set()
+    woken.clear()
+    admin = await client.login("admin")
+    reset = (await admin.execute(RESET_TOTP, {"id": await user_gid(platform, "lixia_user")}))["data"]["resetTotp"]
+    assert reset["errors"] == []
+    assert woken.is_set()
+    platform.broker.unlisten(uid, woken)
