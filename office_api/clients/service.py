@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from office_api import audit
 from office_api.audit import Action
-from office_api.auth import _throttle_row
+from office_api.auth import throttle_row
 from office_api.clients.models import ApiClient
 from office_api.config import Settings
 from office_api.db import Database, UnitOfWork, utcnow
@@ -445,7 +445,7 @@ async def grant_client_credentials(
         ok = secret_matches(client_secret if not too_long else "", stored) and client is not None and not too_long
         if client is not None and client.revoked_at is not None:
             ok = False
-        row = await _throttle_row(s, key)
+        row = await throttle_row(s, key)
         if row.locked_until is not None and row.locked_until <= now:
             row.locked_until, row.failures = None, 0
         if row.locked_until is not None:
