@@ -7,6 +7,7 @@ security_admin, audit_admin, and the civil servants of the walkthrough).
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 from typing import Any
 
@@ -919,3 +920,27 @@ def test_migration_0002_downgrades_and_upgrades_again(tmp_path: Any) -> None:
     upgrade(url)
     command.downgrade(alembic_config(url), "0001")
     upgrade(url)
+
+
+async def test_the_audit_log_filters_by_target(client: GraphQLClient, platform: Any) -> None:
+    admin = await client.login("admin")
+    lixia = await unit_gid(platform, "370102")
+    created = (
+        await admin.execute(CREATE_UNIT, {"input": {"code": "t-1", "name": "甲", "kind": "OFFICE", "parentId": lixia}})
+    )["data"]["createOrgUnit"]["orgUnit"]
+    await admin.execute(UPDATE_UNIT, {"input": {"id": created["id"], "name": "乙"}})
+    await client.execute(LOGIN, {"u": "ghost_user", "p": "wrong"})
+    auditor = await client.login("audit_admin")
+
+    async def actions(flt: dict) -> list[tuple[str, str, str]]:
+        page = (await auditor.execute(AUDIT, {"f": flt}))["data"]["auditLog"]["edges"]
+        return [(e["node"]["action"], e["node"]["targetType"], e["node"]["targetId"]) for e in page]
+
+    unit_rows = [("org_unit.update", "OrgUnit", created["id"]), ("org_unit.create", "OrgUnit", created["id"])]
+    assert await actions({"targetId": created["id"]}) == unit_rows
+    assert await actions({"targetId": created["id"], "targetType": "OrgUnit"}) == unit_rows
+    # The same primary key as a User's global id is another target.
+    pk = base64.b64decode(created["id"]).decode().split(":")[1]
+    assert await actions({"targetId": gid("User", int(pk)), "targetType": "OrgUnit"}) == []
+    assert ("org_unit.create", "OrgUnit", created["id"]) not in await actions({"targetId": gid("User", int(pk))})
+    assert await actions({"targetId": "ghost_user"}) == [("login.failure", "Username", "ghost_user")]

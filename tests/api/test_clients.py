@@ -273,6 +273,12 @@ async def test_directory_and_org_reads_stay_inside_the_subtree(client: GraphQLCl
     assert sorted(e["node"]["username"] for e in everything["data"]["directory"]["edges"]) == ["li_na", "zhou_wei"]
     sibling = await unit_gid(platform, "370103")
     assert refusal(await client.execute(DIRECTORY, {"u": sibling}, token=token))[0] == "FORBIDDEN"
+    # Hidden phone numbers never match either: they cannot be found digit by digit.
+    for digits in ("138", "13800000010", "0531", "0531-86000008"):
+        hits = await client.execute(DIRECTORY, {"q": digits}, token=token)
+        assert (digits, hits["data"]["directory"]["edges"]) == (digits, [])
+    by_phone = await admin.execute(DIRECTORY, {"q": "13800000010"})
+    assert [e["node"]["username"] for e in by_phone["data"]["directory"]["edges"]] == ["zhou_wei"]
     roots = await client.execute(
         "{ orgUnits { edges { node { code parent { code } ancestors { code } } } } }", token=token
     )
