@@ -40,6 +40,7 @@ from office_api.db import Database, UnitOfWork, utcnow
 from office_api.errors import AuthError, DomainError, ErrorCode, ErrorCollector
 from office_api.org.models import OrgUnit
 from office_api.org.permissions import Actor
+from office_api.text import trimmed
 
 
 class Scope(StrEnum):
@@ -242,7 +243,7 @@ async def register_client(
         raise AuthError(ErrorCode.FORBIDDEN)
     actor.require_admin_of(unit)
     errors = ErrorCollector()
-    name = name.strip()
+    name = trimmed(name)
     if not name:
         errors.add(ErrorCode.REQUIRED, "name")
     elif len(name) > MAX_NAME:

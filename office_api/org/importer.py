@@ -43,6 +43,7 @@ from office_api.org.transfer import (
     is_users_header,
     refuse,
 )
+from office_api.text import trimmed
 
 #: Largest CSV accepted by the GraphQL mutation (bytes of UTF-8).
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -115,7 +116,7 @@ def _parse(text: str, default_parent: str) -> tuple[list[_Row], list[tuple[int, 
             continue
 
         def get(k: str, rec: dict = rec) -> str:
-            return (rec.get(k) or "").strip()
+            return trimmed(rec.get(k))
 
         if layout == "division":
             code, level, parent = get("code"), get("level"), get("parent_code") or None
