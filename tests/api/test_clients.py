@@ -291,7 +291,13 @@ async def test_directory_and_org_reads_stay_inside_the_subtree(client: GraphQLCl
     kids = await client.execute(
         "query($p: ID) { orgUnits(parentId: $p) { edges { node { code } } } }", {"p": jinan}, token=token
     )
-    assert kids["data"]["orgUnits"]["edges"] == [{"node": {"code": "370102"}}]
+    assert kids["data"]["orgUnits"]["edges"] == []  # 济南 is outside: it has no children for the client
+    inside = "query($id: ID!, $a: ID!) { orgUnit(id: $id) { isInside(ancestorId: $a) } }"
+    lixia = await unit_gid(platform, "370102")
+    for ancestor, expected in ((jinan, False), (sibling, False), (lixia, True)):  # no probing of ancestry
+        probe = await client.execute(inside, {"id": lixia, "a": ancestor}, token=token)
+        assert probe["data"]["orgUnit"]["isInside"] is expected
+    assert (await admin.execute(inside, {"id": lixia, "a": jinan}))["data"]["orgUnit"]["isInside"] is True
 
 
 async def test_clients_never_reach_admin_operations(client: GraphQLClient, platform: Any) -> None:
