@@ -35,6 +35,7 @@ from office_api.org.delegation import local_today, resolve_assignee
 from office_api.org.models import OrgUnit, User
 from office_api.org.permissions import Actor
 from office_api.org.service import primary_unit_id
+from office_api.text import trimmed
 
 MAX_TITLE = 200
 MAX_BODY = 200_000
@@ -71,7 +72,7 @@ async def _validate(session: AsyncSession, data: DocumentInput) -> None:
     reason = state_secret_reason(data.classification)
     if reason is not None:
         errors.add(ErrorCode.STATE_SECRET_REFUSED, "classification", detail=reason)
-    title = (data.title or "").strip()
+    title = trimmed(data.title)
     if not title:
         errors.add(ErrorCode.REQUIRED, "title")
     elif len(title) > MAX_TITLE:
@@ -96,7 +97,7 @@ async def _validate(session: AsyncSession, data: DocumentInput) -> None:
     user_refs: list[tuple[str, int]] = []
     for si, step in enumerate(data.steps[:MAX_STEPS]):
         prefix = f"route.steps.{si}"
-        name = (step.name or "").strip()
+        name = trimmed(step.name)
         if not name:
             errors.add(ErrorCode.REQUIRED, f"{prefix}.name")
         elif len(name) > 64:
@@ -322,7 +323,7 @@ def _excerpt(text: str, limit: int = NOTIFICATION_EXCERPT) -> str:
 
 
 def _opinion(opinion: str | None, *, required: bool) -> str | None:
-    text = (opinion or "").strip()
+    text = trimmed(opinion)
     if required and not text:
         raise DomainError(ErrorCode.REQUIRED, "opinion")
     if len(text) > MAX_OPINION:

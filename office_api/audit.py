@@ -121,6 +121,7 @@ class AuditFilter:
     actor_client_id: int | None = None
     action: str | None = None
     target_type: str | None = None
+    target_id: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -139,6 +140,8 @@ async def search(session: AsyncSession, flt: AuditFilter, before_id: int | None,
         q = q.where(AuditEntry.action == flt.action)
     if flt.target_type:
         q = q.where(AuditEntry.target_type == flt.target_type)
+    if flt.target_id:
+        q = q.where(AuditEntry.target_id == flt.target_id)
     if flt.since is not None:
         q = q.where(AuditEntry.created_at >= flt.since)
     if flt.until is not None:

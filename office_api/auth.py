@@ -210,7 +210,7 @@ def _throttle_key(username: str) -> str:
     return username.strip().lower()[:64]
 
 
-async def _throttle_row(session: AsyncSession, key: str) -> LoginThrottle:
+async def throttle_row(session: AsyncSession, key: str) -> LoginThrottle:
     """The locked throttle row of ``key``, created when missing (race-free on both databases)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(LoginThrottle).values(username=key, failures=0).on_conflict_do_nothing())
@@ -311,7 +311,7 @@ async def login(
     error = DomainError(ErrorCode.INVALID_CREDENTIALS)
     async with db.unit_of_work() as uow:
         s = uow.session
-        row = await _throttle_row(s, key)
+        row = await throttle_row(s, key)
         if row.locked_until is not None and row.locked_until <= now:
             row.locked_until, row.failures = None, 0
         current = await s.get(User, user.id) if user is not None and ok else None

@@ -73,7 +73,8 @@ async def _import(settings: Settings, path: Path, parent: str, progress: bool = 
             line.close()
         for e in errs.errors:
             print(f"{path}: {e.field}: {e.params.get('detail', e.code.value)}", file=sys.stderr)
-        print(f"office-api: import refused, nothing written ({len(errs.errors)} problems)", file=sys.stderr)
+        n = len(errs.errors)
+        print(f"office-api: import refused, nothing written ({n} problem{'s' if n != 1 else ''})", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         if line is not None:

@@ -75,7 +75,7 @@ class AuditEntry:
     @classmethod
     def from_model(cls, m: AuditEntryModel) -> AuditEntry:
         target = m.target_id
-        if target is not None and m.target_type in {"OrgUnit", "User", "Position", "ApiClient"}:
+        if target is not None and m.target_type in _GLOBAL_TARGETS:
             target = str(relay.GlobalID(m.target_type, target))
         return cls(
             id=strawberry.ID(str(relay.GlobalID("AuditEntry", str(m.id)))),
@@ -101,12 +101,35 @@ class AuditLogFilter:
     )
     action: str | None = strawberry.field(default=None, description="Only this action, e.g. `user.disable`.")
     target_type: str | None = strawberry.field(default=None, description="Only targets of this type, e.g. `User`.")
+    target_id: str | None = strawberry.field(
+        default=None,
+        description="Only this target, written as AuditEntry.targetId shows it: a global id (OrgUnit, User, "
+        "Position, ApiClient), a login name, or `client:<client_id>` (refused token requests).",
+    )
     from_: dt.datetime | None = strawberry.field(
         default=None, name="from", description="From this UTC instant (inclusive; with a time zone)."
     )
     to: dt.datetime | None = strawberry.field(
         default=None, description="Until this UTC instant (exclusive; with a time zone)."
     )
+
+
+#: Target types whose ``target_id`` the audit log shows as a global id.
+_GLOBAL_TARGETS = frozenset({"OrgUnit", "User", "Position", "ApiClient"})
+
+
+def _target_key(value: str | None) -> tuple[str | None, str | None]:
+    """``(target_type, target_id)`` as stored, for a ``targetId`` filter: the type and primary
+    key of a global id of one of :data:`_GLOBAL_TARGETS`, else (None, the text itself)."""
+    if not value:
+        return None, None
+    try:
+        gid = relay.GlobalID.from_id(value)
+    except Exception:  # not a global id: a login name or client:<client_id>
+        return None, value[:64]
+    if gid.type_name in _GLOBAL_TARGETS:
+        return gid.type_name, gid.node_id[:64]
+    return None, value[:64]
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
@@ -176,18 +199,23 @@ class RoleInput:
 async def _audit_connection(info: Info, flt: AuditLogFilter | None, first: int | None, after: str | None):
     limit = page_size(first)
     f = flt or AuditLogFilter()
+    target_type, target_id = _target_key(f.target_id)
+    contradicts = target_type is not None and bool(f.target_type) and f.target_type != target_type
     query = AuditFilter(
         actor_id=decode_id(f.actor_id, "User", "filter.actorId") if f.actor_id is not None else None,
         actor_client_id=(
             decode_id(f.actor_client_id, "ApiClient", "filter.actorClientId") if f.actor_client_id is not None else None
         ),
         action=f.action,
-        target_type=f.target_type,
+        target_type=f.target_type or target_type,
+        target_id=target_id,
         since=_aware(f.from_, "filter.from"),
         until=_aware(f.to, "filter.to"),
     )
-    async with info.context.db.read() as s:
-        rows = await audit.search(s, query, decode_cursor(after), limit + 1)
+    rows = []
+    if not contradicts:  # e.g. a User's id with targetType OrgUnit matches nothing
+        async with info.context.db.read() as s:
+            rows = await audit.search(s, query, decode_cursor(after), limit + 1)
     return make_connection(rows, limit, lambda r: r.id, AuditEntry.from_model, after=after)
 
 

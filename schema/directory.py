@@ -91,15 +91,22 @@ class DirectoryQuery:
         unit_pk = decode_id(unit_id, "OrgUnit", "unitId") if unit_id is not None else None
         if info.context.client is not None:  # an integration client: its subtree, no contact details
             unit_pk, include_subtree = await directory_scope(info, unit_pk, include_subtree)
-            viewer_id, sees = 0, False
+            viewer_id, sees, phones = 0, False, False
         else:
             viewer_id, sees = (await require_actor(info)).user_id, await viewer_sees_leader_mobile(info)
+            phones = True
         q = directory.DirectoryQuery(
             text=directory.clean_query(query), unit_id=unit_pk, include_subtree=include_subtree
         )
         async with info.context.db.read() as s:
             hits = await directory.search(
-                s, q, viewer_id=viewer_id, can_see_leader_mobile=sees, after=cursor, limit=limit + 1
+                s,
+                q,
+                viewer_id=viewer_id,
+                can_see_leader_mobile=sees,
+                after=cursor,
+                limit=limit + 1,
+                match_phones=phones,
             )
         has_next = len(hits) > limit
         edges = [Edge(cursor=encode_directory_cursor(h.cursor), node=User.from_model(h.user)) for h in hits[:limit]]

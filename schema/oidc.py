@@ -11,7 +11,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from office_api import audit, oidc
-from office_api.errors import DomainError, ErrorCode
+from office_api.errors import DomainError
 from office_api.org import identities
 from office_api.org.models import UserIdentity
 from schema.common import AllowAny, IsAdmin, UserError, decode_id, require_actor, run_mutation, user_errors
@@ -70,10 +70,10 @@ class IdentityLinkPayload:
 
 
 def _issuer(info: Info) -> str:
+    """The configured issuer, or "" when sign-in through a provider is off (the service then
+    answers ``OIDC_DISABLED`` after its permission check)."""
     settings = info.context.settings
-    if not settings.oidc_enabled:
-        raise DomainError(ErrorCode.OIDC_DISABLED)
-    return settings.oidc_issuer.strip()
+    return settings.oidc_issuer.strip() if settings.oidc_enabled else ""
 
 
 @strawberry.type

@@ -140,7 +140,8 @@ class OrgUnit(relay.Node):
 
     @strawberry.field(
         description="True when this unit is the unit `ancestorId` or lies anywhere below it (materialized path; "
-        "no query beyond loading that unit). False for an unknown unit."
+        "no query beyond loading that unit). False for an unknown unit, and for an integration client when "
+        "`ancestorId` is outside its subtree."
     )
     async def is_inside(
         self,
@@ -148,6 +149,9 @@ class OrgUnit(relay.Node):
         ancestor_id: Annotated[relay.GlobalID, strawberry.argument(description="The possible ancestor unit.")],
     ) -> bool:
         ancestor = await info.context.loaders.unit.load(decode_id(ancestor_id, "OrgUnit", "ancestorId"))
+        client = info.context.client
+        if ancestor is not None and client is not None and not client.covers_path(ancestor.path):
+            return False  # an integration client learns nothing about units outside its subtree
         return ancestor is not None and self.model.path.startswith(ancestor.path)
 
     @strawberry.field(
@@ -503,7 +507,7 @@ class OrgQuery:
 
     @strawberry.field(
         description="Units under `parentId` (the roots when omitted; for an integration client the root of its "
-        "subtree), by creation order. `first`: 1–100, default 20.",
+        "subtree, and nothing under a parent outside it), by creation order. `first`: 1–100, default 20.",
         permission_classes=[IsAuthenticated],
     )
     async def org_units(
@@ -524,6 +528,11 @@ class OrgQuery:
             return make_connection(
                 [root] if after is None else [], limit, lambda r: r.id, OrgUnit.from_model, after=after
             )
+        if client is not None:  # a parent outside the subtree has no children for a client
+            unit = await info.context.loaders.unit.load(parent)
+            if unit is None or not client.covers_path(unit.path):
+                decode_cursor(after)
+                return make_connection([], limit, lambda r: r.id, OrgUnit.from_model, after=after)
         async with info.context.db.read() as s:
             rows = await org.children(s, parent, decode_cursor(after), limit + 1)
         return make_connection(rows, limit, lambda r: r.id, OrgUnit.from_model, after=after)

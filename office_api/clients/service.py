@@ -33,13 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from office_api import audit
 from office_api.audit import Action
-from office_api.auth import _throttle_row
+from office_api.auth import throttle_row
 from office_api.clients.models import ApiClient
 from office_api.config import Settings
 from office_api.db import Database, UnitOfWork, utcnow
 from office_api.errors import AuthError, DomainError, ErrorCode, ErrorCollector
 from office_api.org.models import OrgUnit
 from office_api.org.permissions import Actor
+from office_api.text import trimmed
 
 
 class Scope(StrEnum):
@@ -242,7 +243,7 @@ async def register_client(
         raise AuthError(ErrorCode.FORBIDDEN)
     actor.require_admin_of(unit)
     errors = ErrorCollector()
-    name = name.strip()
+    name = trimmed(name)
     if not name:
         errors.add(ErrorCode.REQUIRED, "name")
     elif len(name) > MAX_NAME:
@@ -445,7 +446,7 @@ async def grant_client_credentials(
         ok = secret_matches(client_secret if not too_long else "", stored) and client is not None and not too_long
         if client is not None and client.revoked_at is not None:
             ok = False
-        row = await _throttle_row(s, key)
+        row = await throttle_row(s, key)
         if row.locked_until is not None and row.locked_until <= now:
             row.locked_until, row.failures = None, 0
         if row.locked_until is not None:

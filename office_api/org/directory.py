@@ -120,12 +120,15 @@ def clean_query(text: str | None) -> str:
     return text
 
 
-def _tiers(text: str, sqlite: bool, viewer_id: int, can_see_leader_mobile: bool) -> list[ColumnElement[bool]]:
+def _tiers(
+    text: str, sqlite: bool, viewer_id: int, can_see_leader_mobile: bool, match_phones: bool = True
+) -> list[ColumnElement[bool]]:
     """The condition of each rank, each excluding the earlier ranks."""
     if not text:
         return [true()]
     key = normalize_query(text) if _PINYIN_QUERY.match(text) else ""
-    digits = text.replace("-", "") if _PHONE_QUERY.match(text) else ""
+    is_phone = bool(_PHONE_QUERY.match(text))
+    digits = text.replace("-", "") if is_phone and match_phones else ""
     name_prefix = prefix_match(User.display_name, text, sqlite)
 
     def key_prefix(null_safe: bool) -> ColumnElement[bool]:
@@ -147,7 +150,7 @@ def _tiers(text: str, sqlite: bool, viewer_id: int, can_see_leader_mobile: bool)
         and_(name_prefix, User.display_name != text),
         and_(key_prefix(False), ~name_prefix),
     ]
-    if digits and text.replace("-", "").isdigit():
+    if is_phone and text.replace("-", "").isdigit():
         return tiers  # a phone number: prefix matches only, never a scan for digits inside names
     contains = [User.display_name.contains(text, autoescape=True)]
     if key:
@@ -171,8 +174,12 @@ async def search(
     can_see_leader_mobile: bool,
     after: DirectoryCursor | None,
     limit: int,
+    match_phones: bool = True,
 ) -> list[DirectoryHit]:
     """Up to ``limit`` active people matching ``query`` after ``after``, best rank first.
+
+    ``match_phones`` False: phone numbers never match (a viewer who may not see them, such
+    as an integration client, must not find them digit by digit either).
 
     Raises ``TOO_LONG`` (query) and ``NOT_FOUND`` (unitId). One statement per tier read, at
     most four, whatever ``limit`` is.
@@ -186,7 +193,7 @@ async def search(
             raise DomainError(ErrorCode.NOT_FOUND, "unitId")
     base = and_(User.is_active.is_(True), _unit_filter(unit, query.include_subtree, sqlite))
     hits: list[DirectoryHit] = []
-    for rank, cond in enumerate(_tiers(text, sqlite, viewer_id, can_see_leader_mobile)):
+    for rank, cond in enumerate(_tiers(text, sqlite, viewer_id, can_see_leader_mobile, match_phones)):
         if after is not None and rank < after.rank:
             continue
         q = select(User).where(base, cond).order_by(User.name_pinyin, User.id).limit(limit - len(hits))

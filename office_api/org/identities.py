@@ -36,6 +36,13 @@ def _check_subject(subject: str) -> str:
     return subject
 
 
+def _require_issuer(issuer: str) -> None:
+    """``OIDC_DISABLED`` when no provider is configured (``issuer`` empty); checked after the
+    permission check, so that who may not link learns nothing about the configuration."""
+    if not issuer:
+        raise DomainError(ErrorCode.OIDC_DISABLED)
+
+
 async def identities_of(session: AsyncSession, user_id: int) -> list[UserIdentity]:
     """The identities linked to ``user_id``, oldest first."""
     rows = await session.execute(select(UserIdentity).where(UserIdentity.user_id == user_id).order_by(UserIdentity.id))
@@ -51,13 +58,16 @@ async def list_identities(uow: UnitOfWork, actor: Actor, user_id: int) -> list[U
 async def link_identity(uow: UnitOfWork, actor: Actor, user_id: int, issuer: str, subject: str) -> User:
     """Link ``subject`` of ``issuer`` to ``user_id``.
 
+    ``FORBIDDEN`` unless ``actor`` may administer the user (checked first); ``OIDC_DISABLED``
+    when ``issuer`` is empty (no provider configured);
     ``REQUIRED``/``TOO_LONG``/``INVALID_VALUE`` on ``subject``; ``DUPLICATE`` on ``subject``
     when another user (or this one) has it, on ``userId`` when the user already has a subject
     of this issuer. Of two admins linking the same subject at once, one wins and the other
     gets ``DUPLICATE`` (the unique constraint decides).
     """
-    _check_subject(subject)
     user = await _user_for_admin(uow, actor, user_id, reset=True)
+    _require_issuer(issuer)
+    _check_subject(subject)
     s = uow.session
     taken = (
         await s.execute(select(UserIdentity).where(UserIdentity.issuer == issuer, UserIdentity.subject == subject))
@@ -88,6 +98,7 @@ async def unlink_identity(uow: UnitOfWork, actor: Actor, user_id: int, issuer: s
     ``subject`` when the user has no such link. Unused login codes obtained through the link
     are deleted; sessions already opened through it are not revoked."""
     user = await _user_for_admin(uow, actor, user_id, reset=True)
+    _require_issuer(issuer)
     s = uow.session
     row = (
         await s.execute(

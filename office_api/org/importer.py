@@ -34,7 +34,16 @@ from office_api.errors import DomainError, DomainErrors
 from office_api.org.models import UNIT_KINDS, OrgUnit, UnitKind
 from office_api.org.permissions import Actor
 from office_api.org.service import CODE_RE, DIVISION_RE, UnitInput, create_unit, unit_state
-from office_api.org.transfer import Progress, UsersReport, header_of, import_users, is_users_header, refuse
+from office_api.org.transfer import (
+    USERS_HEADER,
+    Progress,
+    UsersReport,
+    header_of,
+    import_users,
+    is_users_header,
+    refuse,
+)
+from office_api.text import trimmed
 
 #: Largest CSV accepted by the GraphQL mutation (bytes of UTF-8).
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -94,7 +103,8 @@ def _parse(text: str, default_parent: str) -> tuple[list[_Row], list[tuple[int, 
             what = f"unknown column {', '.join(unknown)}" if unknown else f"repeated column {', '.join(repeated)}"
             return [], [(1, "header", f"{what}; expected {expected}")]
     else:
-        return [], [(1, "header", f"unknown layout: expected {expected}")]
+        every = f"{expected} | {','.join(USERS_HEADER)}"
+        return [], [(1, "header", f"unknown layout: expected {every}")]
     for rec in reader:
         line = reader.line_num
         if None in rec:
@@ -106,7 +116,7 @@ def _parse(text: str, default_parent: str) -> tuple[list[_Row], list[tuple[int, 
             continue
 
         def get(k: str, rec: dict = rec) -> str:
-            return (rec.get(k) or "").strip()
+            return trimmed(rec.get(k))
 
         if layout == "division":
             code, level, parent = get("code"), get("level"), get("parent_code") or None

@@ -32,6 +32,7 @@ from office_api.db import UnitOfWork
 from office_api.errors import AuthError, DomainError, ErrorCode, ErrorCollector
 from office_api.org.models import UNIT_KINDS, OrgUnit, Position, Role, RoleAssignment, User
 from office_api.org.permissions import Actor
+from office_api.text import trimmed
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z", re.ASCII)
 DIVISION_RE = re.compile(r"^[1-9]\d{5}\Z", re.ASCII)
@@ -41,7 +42,7 @@ MAX_PASSWORD_LENGTH = 256
 
 
 def _text(errors: ErrorCollector, field: str, value: str | None, limit: int) -> str:
-    value = (value or "").strip()
+    value = trimmed(value)
     if not value:
         errors.add(ErrorCode.REQUIRED, field)
     elif len(value) > limit:

@@ -43,6 +43,7 @@ from office_api.org.duties import duties_of_positions
 from office_api.org.models import Duty, OrgUnit, Position, PositionDuty, User
 from office_api.org.permissions import Actor
 from office_api.org.service import USERNAME_RE
+from office_api.text import trimmed
 
 USERS_REQUIRED = ["username", "display_name", "unit_code", "title"]
 USERS_OPTIONAL = ["is_primary", "is_leader", "duties", "mobile", "office_phone", "email"]
@@ -117,7 +118,7 @@ def _parse_users(text: str) -> tuple[list[_UserRow], list[Problem]]:
             continue
 
         def get(k: str, rec: dict = rec) -> str:
-            return (rec.get(k) or "").strip()
+            return trimmed(rec.get(k))
 
         username = get("username").lower()
         if not USERNAME_RE.match(username):

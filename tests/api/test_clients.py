@@ -275,6 +275,12 @@ async def test_directory_and_org_reads_stay_inside_the_subtree(client: GraphQLCl
     assert sorted(e["node"]["username"] for e in everything["data"]["directory"]["edges"]) == ["li_na", "zhou_wei"]
     sibling = await unit_gid(platform, "370103")
     assert refusal(await client.execute(DIRECTORY, {"u": sibling}, token=token))[0] == "FORBIDDEN"
+    # Hidden phone numbers never match either: they cannot be found digit by digit.
+    for digits in ("138", "13800000010", "0531", "0531-86000008"):
+        hits = await client.execute(DIRECTORY, {"q": digits}, token=token)
+        assert (digits, hits["data"]["directory"]["edges"]) == (digits, [])
+    by_phone = await admin.execute(DIRECTORY, {"q": "13800000010"})
+    assert [e["node"]["username"] for e in by_phone["data"]["directory"]["edges"]] == ["zhou_wei"]
     roots = await client.execute(
         "{ orgUnits { edges { node { code parent { code } ancestors { code } } } } }", token=token
     )
@@ -287,7 +293,13 @@ async def test_directory_and_org_reads_stay_inside_the_subtree(client: GraphQLCl
     kids = await client.execute(
         "query($p: ID) { orgUnits(parentId: $p) { edges { node { code } } } }", {"p": jinan}, token=token
     )
-    assert kids["data"]["orgUnits"]["edges"] == [{"node": {"code": "370102"}}]
+    assert kids["data"]["orgUnits"]["edges"] == []  # 济南 is outside: it has no children for the client
+    inside = "query($id: ID!, $a: ID!) { orgUnit(id: $id) { isInside(ancestorId: $a) } }"
+    lixia = await unit_gid(platform, "370102")
+    for ancestor, expected in ((jinan, False), (sibling, False), (lixia, True)):  # no probing of ancestry
+        probe = await client.execute(inside, {"id": lixia, "a": ancestor}, token=token)
+        assert probe["data"]["orgUnit"]["isInside"] is expected
+    assert (await admin.execute(inside, {"id": lixia, "a": jinan}))["data"]["orgUnit"]["isInside"] is True
 
 
 async def test_clients_never_reach_admin_operations(client: GraphQLClient, platform: Any) -> None:

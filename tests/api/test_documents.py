@@ -312,6 +312,7 @@ def _unknown_user() -> str:
     [
         pytest.param(lambda d: {"title": ""}, [("title", "REQUIRED")], id="empty-title"),
         pytest.param(lambda d: {"title": " \u3000\n"}, [("title", "REQUIRED")], id="blank-title"),
+        pytest.param(lambda d: {"title": "\u200b\u200d"}, [("title", "REQUIRED")], id="zero-width-title"),
         pytest.param(lambda d: {"title": "通" * 201}, [("title", "TOO_LONG")], id="long-title"),
         pytest.param(lambda d: {"route": {"steps": []}}, [("route.steps", "REQUIRED")], id="no-steps"),
         pytest.param(
@@ -918,7 +919,7 @@ async def test_return_requires_an_opinion(users: dict[str, GraphQLClient], demo:
     doc_id = await submitted(users["clerk"], doc_input(demo))
     task_id = await task_of(users["deputy"], doc_id)
     before = await snapshot(platform)
-    for opinion in (None, "", "  \n"):
+    for opinion in (None, "", "  \n", "\u200b", " \ufeff\u2060 "):  # zero-width characters are not an opinion
         payload = await return_(users["deputy"], task_id, opinion)
         assert payload == {"task": None, "document": None, "errors": [{"field": "opinion", "code": "REQUIRED"}]}
     assert await snapshot(platform) == before

@@ -276,9 +276,12 @@ async def test_generic_layout_with_optional_columns(demo_db: Database) -> None:
 # ---- refused files ---------------------------------------------------------------------
 
 DIV = "code,name,level,parent_code\n"
-LAYOUTS = (
+UNIT_LAYOUTS = (
     "code,name,level,parent_code | key,name,short_name,doc_number_root | "
     "code,name,kind,parent_code,division_code,short_name,doc_number_root"
+)
+LAYOUTS = (
+    f"{UNIT_LAYOUTS} | username,display_name,unit_code,title,is_primary,is_leader,duties,mobile,office_phone,email"
 )
 GEN = "code,name,kind,parent_code\n"
 
@@ -303,13 +306,13 @@ GEN = "code,name,kind,parent_code\n"
         ),
         pytest.param(
             "code,name,kind,parent_code,colour\nx-1,单位,office,370100,red\n",
-            [("line 1: header", f"unknown column colour; expected {LAYOUTS}")],
+            [("line 1: header", f"unknown column colour; expected {UNIT_LAYOUTS}")],
             id="unknown-extra-column",
         ),
         pytest.param("", [("line 1: header", f"unknown layout: expected {LAYOUTS}")], id="empty-file"),
         pytest.param(
             "code,name,kind,parent_code,name\nx-1,甲,office,370100,乙\n",
-            [("line 1: header", f"repeated column name; expected {LAYOUTS}")],
+            [("line 1: header", f"repeated column name; expected {UNIT_LAYOUTS}")],
             id="repeated-column",
         ),
         pytest.param(

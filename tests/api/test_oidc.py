@@ -26,6 +26,7 @@ from office_api.db import utcnow
 from office_api.oidc import s256_challenge
 from office_api.org.models import OidcLoginCode, OidcLoginState, Role, User
 from tests.api.test_accounts import DISABLE, ME, audit_rows, code_of, make_user
+from tests.api.test_org import make_unit_admin
 from tests.conftest import GraphQLClient
 
 # The mock provider is built on Authlib's server side, which warns about its own deprecations.
@@ -196,7 +197,9 @@ async def test_authorization_request_carries_state_nonce_and_pkce(client: GraphQ
     assert token_request.headers["authorization"].startswith("Basic ")
 
 
-async def test_identity_provider_query_and_disabled_configuration(client: GraphQLClient, settings: Settings) -> None:
+async def test_identity_provider_query_and_disabled_configuration(
+    client: GraphQLClient, settings: Settings, platform: Any
+) -> None:
     data = await client.execute(PROVIDER)
     assert data["data"]["identityProvider"] == {
         "displayName": "山东省统一身份认证",
@@ -218,6 +221,11 @@ async def test_identity_provider_query_and_disabled_configuration(client: GraphQ
         admin = await plain.login("admin")
         linked = (await admin.execute(LINK, {"id": gid("User", 1), "s": "x"}))["data"]["linkIdentity"]
         assert linked["errors"][0]["code"] == "OIDC_DISABLED"
+        # Who may not link is refused as such, whether or not a provider is configured.
+        await make_unit_admin(platform, "lixia_admin", "370102")
+        unit_admin = await GraphQLClient(http, lang="en").login("lixia_admin")
+        refused = await unit_admin.execute(LINK, {"id": gid("User", 1), "s": "x"})
+        assert (refused["data"], refused["errors"][0]["extensions"]["code"]) == (None, "FORBIDDEN")
 
 
 # ---- refusals ---------------------------------------------------------------------------

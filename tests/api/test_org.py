@@ -398,6 +398,7 @@ async def test_create_unit_with_a_division_code(admin: GraphQLClient, platform: 
         ({"parentId": gid("User", 1)}, [("parentId", "INVALID_VALUE")]),
         ({"name": ""}, [("name", "REQUIRED")]),
         ({"name": "   "}, [("name", "REQUIRED")]),
+        ({"name": "\u200b \u200c"}, [("name", "REQUIRED")]),
         ({"name": "长" * 101}, [("name", "TOO_LONG")]),
         ({"shortName": "短" * 51}, [("shortName", "TOO_LONG")]),
         ({"code": "bad code!", "name": ""}, [("code", "INVALID_VALUE"), ("name", "REQUIRED")]),

@@ -182,7 +182,7 @@ def test_users_import_with_progress_then_export_round_trips(migrated: Path, tmp_
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
         f"{bad}: line 2: unit_code: unknown unit 999999",
-        "office-api: import refused, nothing written (1 problems)",
+        "office-api: import refused, nothing written (1 problem)",
     ]
 
     usage = office_api(migrated, "export-org")
