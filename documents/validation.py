@@ -84,8 +84,10 @@ _DIRECTION_WORDS = {
     Direction.PARALLEL: ("平行文", "parallel"),
 }
 
-COPY_NUMBER = re.compile(r"^\d{6}$")
-CHINESE_DATE = re.compile(r"^(\d{4})年([1-9]\d?)月([1-9]\d?)日$")
+#: ASCII digits only (``re.ASCII``: full-width ０-９ are refused), matched with ``fullmatch`` so a
+#: trailing newline is refused too.
+COPY_NUMBER = re.compile(r"\d{6}", re.ASCII)
+CHINESE_DATE = re.compile(r"(\d{4})年([1-9]\d?)月([1-9]\d?)日", re.ASCII)
 #: Separators between names in a recipients text (顿号, full- and half-width commas).
 _NAME_SEPARATORS = re.compile(r"[、，,；;]")
 _END_PUNCTUATION = "。．.，,、；;：:！!？?"
@@ -180,7 +182,7 @@ def parse_chinese_date(text: str) -> dt.date | None:
     >>> parse_chinese_date("2026年01月05日") is None
     True
     """
-    m = CHINESE_DATE.match(text)
+    m = CHINESE_DATE.fullmatch(text)
     if m is None:
         return None
     try:
@@ -302,7 +304,7 @@ def _check_direction(report: Report, f: FormatFields) -> None:
 
 def _check_copy_number(report: Report, f: FormatFields) -> None:
     """份号. Error: exactly 6 Arabic digits, e.g. ``000123`` (STD); ``[1]`` or ``No.1`` refused."""
-    if f.copy_number is not None and not COPY_NUMBER.match(f.copy_number):
+    if f.copy_number is not None and not COPY_NUMBER.fullmatch(f.copy_number):
         report.error(ErrorCode.INVALID_VALUE, "copyNumber", detail="6 digits, e.g. 000123")
 
 
