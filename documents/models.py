@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from office_api.db import Base, UTCDateTime, utcnow
@@ -34,6 +34,28 @@ class Document(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # GB/T 9704-2012 format elements (checked by documents.validation; None/empty = not given).
+    #: 行文方向: upward, downward (default) or parallel (documents.validation.Direction).
+    direction: Mapped[str] = mapped_column(String(16), default="downward", server_default="downward")
+    #: 份号: 6 Arabic digits, e.g. 000123.
+    copy_number: Mapped[str | None] = mapped_column(String(6))
+    #: 签发人: leaders' names in order (JSON list of strings; None = none).
+    signers: Mapped[list[str] | None] = mapped_column(JSON)
+    #: 主送 as text, e.g. 各市人民政府，省政府各部门： (units are DocumentRecipient rows).
+    main_recipients_text: Mapped[str | None] = mapped_column(String(2000))
+    #: 抄送 as text, e.g. 省委办公厅，省人大常委会办公厅。
+    cc_text: Mapped[str | None] = mapped_column(String(2000))
+    #: 附件说明: attachment titles in order (JSON list of strings; None = no attachments).
+    attachment_titles: Mapped[list[str] | None] = mapped_column(JSON)
+    #: 附注, e.g. （此件公开发布）.
+    note: Mapped[str | None] = mapped_column(String(500))
+    #: 成文日期: an Asia/Shanghai calendar date.
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)
+    #: 印发机关 and 印发日期 (Asia/Shanghai date, not before issued_on).
+    printing_office: Mapped[str | None] = mapped_column(String(200))
+    printed_on: Mapped[dt.date | None] = mapped_column(Date)
+    #: 发文机关署名: the issuer signature line above the date.
+    issuer_signature: Mapped[str | None] = mapped_column(String(200))
 
 
 class DocumentRecipient(Base):

@@ -8,13 +8,15 @@ raises :class:`DomainError` for expected outcomes.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import routing
+from documents import routing, validation
 from documents.classification import state_secret_reason
 from documents.models import Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
@@ -65,10 +67,116 @@ class DocumentInput:
     main_recipient_ids: list[int] = field(default_factory=list)
     cc_recipient_ids: list[int] = field(default_factory=list)
     steps: list[StepInput] = field(default_factory=list)
+    # GB/T 9704-2012 format elements (documents.validation); all optional.
+    direction: validation.Direction = validation.Direction.DOWNWARD
+    copy_number: str | None = None
+    signers: list[str] = field(default_factory=list)
+    main_recipients_text: str | None = None
+    cc_text: str | None = None
+    attachment_titles: list[str] = field(default_factory=list)
+    note: str | None = None
+    issued_on: dt.date | None = None
+    issued_on_text: str | None = None
+    printed_on: dt.date | None = None
+    printed_on_text: str | None = None
+    printing_office: str | None = None
+    issuer_signature: str | None = None
+
+
+#: Document attributes an update may change (see :func:`update_document`).
+UPDATABLE = (
+    "title",
+    "body",
+    "urgency",
+    "direction",
+    "copy_number",
+    "signers",
+    "main_recipients_text",
+    "cc_text",
+    "attachment_titles",
+    "note",
+    "issued_on",
+    "printing_office",
+    "printed_on",
+    "issuer_signature",
+)
+
+
+def _format_fields(values: dict[str, Any], doc_type: str, main_count: int) -> validation.FormatFields:
+    """The format elements for :func:`validation.check_format` from attribute ``values``."""
+    return validation.FormatFields(
+        doc_type=DocType(doc_type),
+        title=values.get("title") or "",
+        direction=validation.Direction(values.get("direction") or validation.Direction.DOWNWARD),
+        copy_number=values.get("copy_number"),
+        signers=list(values.get("signers") or []),
+        main_recipient_count=main_count,
+        main_recipients_text=values.get("main_recipients_text"),
+        cc_text=values.get("cc_text"),
+        attachment_titles=list(values.get("attachment_titles") or []),
+        note=values.get("note"),
+        issued_on=values.get("issued_on"),
+        issued_on_text=values.get("issued_on_text"),
+        printed_on=values.get("printed_on"),
+        printed_on_text=values.get("printed_on_text"),
+        printing_office=values.get("printing_office"),
+        issuer_signature=values.get("issuer_signature"),
+    )
+
+
+def _stored_format(fields: validation.FormatFields) -> dict[str, Any]:
+    """The column values of checked format elements: texts trimmed (empty → None), lists
+    trimmed (empty → None), dates given as text parsed."""
+
+    def text(v: str | None) -> str | None:
+        return trimmed(v) or None
+
+    issued, printed = validation.resolved_dates(fields)
+    return {
+        "direction": fields.direction.value,
+        "copy_number": fields.copy_number,
+        "signers": [trimmed(n) for n in fields.signers] or None,
+        "main_recipients_text": text(fields.main_recipients_text),
+        "cc_text": text(fields.cc_text),
+        "attachment_titles": [trimmed(t) for t in fields.attachment_titles] or None,
+        "note": text(fields.note),
+        "issued_on": issued,
+        "printing_office": text(fields.printing_office),
+        "printed_on": printed,
+        "issuer_signature": text(fields.issuer_signature),
+    }
+
+
+def _input_format(data: DocumentInput) -> validation.FormatFields:
+    values = {k: getattr(data, k) for k in UPDATABLE if hasattr(data, k)}
+    values |= {"issued_on_text": data.issued_on_text, "printed_on_text": data.printed_on_text}
+    return _format_fields(values, data.doc_type.value, len(data.main_recipient_ids))
+
+
+def _add_format_errors(errors: ErrorCollector, report: validation.Report) -> None:
+    for p in report.errors:
+        errors.add(p.code, p.field, **p.params)
+
+
+async def _main_recipient_count(session: AsyncSession, document_id: int) -> int:
+    q = (
+        select(func.count())
+        .select_from(DocumentRecipient)
+        .where(DocumentRecipient.document_id == document_id, DocumentRecipient.kind == RecipientKind.MAIN.value)
+    )
+    return int((await session.execute(q)).scalar_one())
+
+
+async def format_report(session: AsyncSession, doc: Document) -> validation.Report:
+    """The format errors and warnings of a stored document (its main recipient units counted)."""
+    main_count = await _main_recipient_count(session, doc.id)
+    values = {k: getattr(doc, k) for k in UPDATABLE}
+    return validation.check_format(_format_fields(values, doc.doc_type, main_count))
 
 
 async def _validate(session: AsyncSession, data: DocumentInput) -> None:
     errors = ErrorCollector()
+    _add_format_errors(errors, validation.check_format(_input_format(data)))
     reason = state_secret_reason(data.classification)
     if reason is not None:
         errors.add(ErrorCode.STATE_SECRET_REFUSED, "classification", detail=reason)
@@ -161,6 +269,7 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
         drafter_id=actor.user_id,
         issuing_unit_id=unit_id,
         round=0,
+        **_stored_format(_input_format(data)),
     )
     session.add(doc)
     await session.flush()
@@ -174,6 +283,57 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
         for i, uid in enumerate(step.assignee_ids):
             session.add(StepAssignee(step_id=rs.id, user_id=uid, position=i))
     session.add(DocumentAction(document_id=doc.id, actor_id=actor.user_id, action=ActionKind.CREATED.value, round=0))
+    await session.flush()
+    return doc
+
+
+async def update_document(
+    uow: UnitOfWork, actor: Actor, document_id: int, changes: dict[str, Any], *, expected_version: int | None = None
+) -> Document:
+    """Change a draft or returned document's title, body, urgency and format elements.
+
+    ``changes`` maps attribute names of :data:`UPDATABLE` (plus ``issued_on_text`` /
+    ``printed_on_text``, the dates written as ``2026年1月5日``) to new values; a missing key
+    leaves the attribute as it is, None clears it. The result is checked as a whole by
+    :func:`validation.check_format`: any error refuses the whole update (nothing written).
+    Errors: ``NOT_FOUND`` (not the drafter), ``INVALID_STATE`` (not draft or returned),
+    ``STALE_VERSION`` (``expected_version`` given and not current), field errors.
+    """
+    session = uow.session
+    doc = await _lock_document(session, document_id)
+    if doc.drafter_id != actor.user_id:
+        raise DomainError(ErrorCode.NOT_FOUND, "documentId")
+    if not routing.can_submit(DocumentStatus(doc.status)):
+        raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)
+    if expected_version is not None and expected_version != doc.version:
+        raise DomainError(ErrorCode.STALE_VERSION, "expectedVersion")
+    errors = ErrorCollector()
+    values = {k: getattr(doc, k) for k in UPDATABLE}
+    values |= {k: v for k, v in changes.items() if k in UPDATABLE}
+    for key in ("issued_on", "printed_on"):
+        if f"{key}_text" in changes:  # the text form replaces the stored date
+            values[f"{key}_text"] = changes[f"{key}_text"]
+            if key not in changes:
+                values[key] = None
+    if "title" in changes:
+        title = trimmed(changes["title"])
+        if not title:
+            errors.add(ErrorCode.REQUIRED, "title")
+        elif len(title) > MAX_TITLE:
+            errors.add(ErrorCode.TOO_LONG, "title", limit=MAX_TITLE)
+        values["title"] = title
+    if len(values.get("body") or "") > MAX_BODY:
+        errors.add(ErrorCode.TOO_LONG, "body", limit=MAX_BODY)
+    main_count = await _main_recipient_count(session, doc.id)
+    fields = _format_fields(values, doc.doc_type, main_count)
+    _add_format_errors(errors, validation.check_format(fields))
+    errors.raise_if_any()
+    doc.title = values["title"]
+    doc.body = values.get("body") or ""
+    doc.urgency = Urgency(values["urgency"]).value
+    for key, value in _stored_format(fields).items():
+        setattr(doc, key, value)
+    doc.version += 1
     await session.flush()
     return doc
 
@@ -284,6 +444,9 @@ async def submit_document(
         raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)
     if not attest_no_state_secret:
         raise DomainError(ErrorCode.ATTESTATION_REQUIRED, "attestNoStateSecret")
+    format_errors = ErrorCollector()
+    _add_format_errors(format_errors, await format_report(session, doc))
+    format_errors.raise_if_any()
     steps = await _steps(session, doc.id)
     now = utcnow()
     doc.round += 1

@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 
 import strawberry
-from strawberry import relay
+from strawberry import UNSET, relay
 from strawberry.types import Info
 
 from documents import service as docs
+from documents import validation
 from documents.models import Document as DocumentModel
 from documents.models import DocumentAction as ActionModel
 from documents.models import DocumentRecipient as RecipientModel
@@ -26,6 +27,7 @@ from documents.types import (
     TaskStatus,
     Urgency,
 )
+from office_api.errors import DomainError, ErrorCode
 from schema.common import (
     Connection,
     IsAuthenticated,
@@ -66,6 +68,33 @@ StepModeEnum = strawberry.enum(
 )
 TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus", description="PENDING, APPROVED, RETURNED, CANCELLED.")
 ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind", description="Kind of history entry.")
+DirectionEnum = strawberry.enum(
+    validation.Direction,
+    name="Direction",
+    description="行文方向: UPWARD 上行文 (to a superior organ), DOWNWARD 下行文 (to subordinate organs), "
+    "PARALLEL 平行文 (to organs with no reporting line).",
+)
+WarningCodeEnum = strawberry.enum(
+    validation.WarningCode,
+    name="WarningCode",
+    description="Stable codes of format warnings (principle and practice rules that do not block): "
+    "UPWARD_MULTIPLE_MAIN_RECIPIENTS (REG Art. 15(1): an upward document addresses one superior as a principle), "
+    "TITLE_TYPE_MISMATCH (the title should end with the document type, e.g. …的通知), TITLE_END_PUNCTUATION, "
+    "UNUSUAL_DIRECTION (请示/报告/议案 upward, 批复 downward, 函 parallel), NOTE_NOT_IN_PARENTHESES.",
+)
+
+
+@strawberry.type(description="A format finding that does not block (a rule worded 原则上 / 一般, or practice).")
+class ValidationWarning:
+    code: WarningCodeEnum = strawberry.field(description="Stable warning code.")  # type: ignore[valid-type]
+    field: str = strawberry.field(description="The input field concerned, e.g. `title`, `mainRecipientIds`.")
+    message: str = strawberry.field(
+        description="Human-readable message: zh-CN by default, English with `Accept-Language: en`."
+    )
+
+    @classmethod
+    def from_warning(cls, w: validation.FormatWarning, lang: str) -> ValidationWarning:
+        return cls(code=w.code, field=w.field, message=w.message_en if lang == "en" else w.message_zh)
 
 
 @strawberry.type(description="An official document (公文).")
@@ -84,9 +113,32 @@ class Document(relay.Node):
     attested_no_state_secret_at: dt.datetime | None = strawberry.field(
         description="UTC instant when the drafter last attested 本文件不涉及国家秘密 (at submission)."
     )
+    direction: DirectionEnum = strawberry.field(description="行文方向 (default DOWNWARD).")  # type: ignore[valid-type]
+    copy_number: str | None = strawberry.field(description="份号: 6 digits, e.g. 000123; null when not given.")
+    signers: list[str] = strawberry.field(description="签发人: names in order (required for upward documents).")
+    main_recipients_text: str | None = strawberry.field(
+        description="主送 as text, ending with a full-width colon, e.g. 各市人民政府，省政府各部门："
+    )
+    cc_text: str | None = strawberry.field(description="抄送 as text, ending with a full-width period 。")
+    attachment_titles: list[str] = strawberry.field(description="附件说明: attachment titles in order.")
+    note: str | None = strawberry.field(description="附注, e.g. （此件公开发布）.")
+    issued_on: dt.date | None = strawberry.field(description="成文日期: Asia/Shanghai calendar date.")
+    printing_office: str | None = strawberry.field(description="印发机关.")
+    printed_on: dt.date | None = strawberry.field(description="印发日期: Asia/Shanghai date, not before issuedOn.")
+    issuer_signature: str | None = strawberry.field(description="发文机关署名: the issuer signature line.")
     drafter_id: strawberry.Private[int]
     issuing_unit_id: strawberry.Private[int]
     current_step_index: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="成文日期 as printed (GB/T 9704-2012): 2026年1月5日, no leading zeros; null if unset."
+    )
+    def issued_on_text(self) -> str | None:
+        return validation.format_chinese_date(self.issued_on) if self.issued_on else None
+
+    @strawberry.field(description="印发日期 as printed: 2026年1月6日; null if unset.")
+    def printed_on_text(self) -> str | None:
+        return validation.format_chinese_date(self.printed_on) if self.printed_on else None
 
     @classmethod
     def from_model(cls, m: DocumentModel) -> Document:
@@ -103,6 +155,17 @@ class Document(relay.Node):
             created_at=m.created_at,
             updated_at=m.updated_at,
             attested_no_state_secret_at=m.attested_no_state_secret_at,
+            direction=validation.Direction(m.direction or validation.Direction.DOWNWARD),
+            copy_number=m.copy_number,
+            signers=list(m.signers or []),
+            main_recipients_text=m.main_recipients_text,
+            cc_text=m.cc_text,
+            attachment_titles=list(m.attachment_titles or []),
+            note=m.note,
+            issued_on=m.issued_on,
+            printing_office=m.printing_office,
+            printed_on=m.printed_on,
+            issuer_signature=m.issuer_signature,
             drafter_id=m.drafter_id,
             issuing_unit_id=m.issuing_unit_id,
             current_step_index=m.current_step,
@@ -310,12 +373,115 @@ class CreateDocumentInput:
     cc_recipient_ids: list[relay.GlobalID] = strawberry.field(
         default_factory=list, description="Copied units (抄送), at most 300."
     )
+    direction: DirectionEnum = strawberry.field(  # type: ignore[valid-type]
+        default=validation.Direction.DOWNWARD, description="行文方向; UPWARD requires signers (REG Art. 9(6))."
+    )
+    copy_number: str | None = strawberry.field(default=None, description="份号: exactly 6 digits, e.g. 000123.")
+    signers: list[str] = strawberry.field(
+        default_factory=list, description="签发人 names in order, at most 20; required when direction is UPWARD."
+    )
+    main_recipients_text: str | None = strawberry.field(
+        default=None,
+        description="主送 as text, ending with a full-width colon (各市人民政府，省政府各部门：), ≤ 2,000 characters.",
+    )
+    cc_text: str | None = strawberry.field(
+        default=None, description="抄送 as text, ending with a full-width period (省委办公厅，省人大常委会办公厅。)."
+    )
+    attachment_titles: list[str] = strawberry.field(
+        default_factory=list,
+        description="附件说明: attachment titles in order, at most 50, non-empty, unique, no final punctuation.",
+    )
+    note: str | None = strawberry.field(
+        default=None, description="附注, at most 500 characters, e.g. （此件公开发布）."
+    )
+    issued_on: dt.date | None = strawberry.field(default=None, description="成文日期 (Asia/Shanghai date).")
+    issued_on_text: str | None = strawberry.field(
+        default=None,
+        description="成文日期 written as 2026年1月5日 (no leading zeros, a real date); agrees with issuedOn.",
+    )
+    printing_office: str | None = strawberry.field(default=None, description="印发机关, at most 200 characters.")
+    printed_on: dt.date | None = strawberry.field(default=None, description="印发日期; not before the 成文日期.")
+    printed_on_text: str | None = strawberry.field(default=None, description="印发日期 written as 2026年1月6日.")
+    issuer_signature: str | None = strawberry.field(default=None, description="发文机关署名, at most 200 characters.")
+
+
+_UPDATE_FIELDS = (
+    "title",
+    "body",
+    "urgency",
+    "direction",
+    "copy_number",
+    "signers",
+    "main_recipients_text",
+    "cc_text",
+    "attachment_titles",
+    "note",
+    "issued_on",
+    "issued_on_text",
+    "printing_office",
+    "printed_on",
+    "printed_on_text",
+    "issuer_signature",
+)
+
+
+@strawberry.input(
+    description="Changes to a draft or returned document: an omitted field stays as it is, null clears it."
+)
+class UpdateDocumentInput:
+    document_id: relay.GlobalID = strawberry.field(description="The document (you must be its drafter).")
+    expected_version: int | None = strawberry.field(
+        default=None, description="If given, refuse with STALE_VERSION unless the document still has this version."
+    )
+    title: str | None = strawberry.field(default=UNSET, description="Title, at most 200 characters (not null).")
+    body: str | None = strawberry.field(default=UNSET, description="Body text, at most 200,000 characters.")
+    urgency: UrgencyEnum | None = strawberry.field(default=UNSET, description="Urgency (not null).")  # type: ignore[valid-type]
+    direction: DirectionEnum | None = strawberry.field(default=UNSET, description="行文方向 (not null).")  # type: ignore[valid-type]
+    copy_number: str | None = strawberry.field(default=UNSET, description="份号: exactly 6 digits.")
+    signers: list[str] | None = strawberry.field(default=UNSET, description="签发人 names in order.")
+    main_recipients_text: str | None = strawberry.field(default=UNSET, description="主送 as text, ending with ：")
+    cc_text: str | None = strawberry.field(default=UNSET, description="抄送 as text, ending with 。")
+    attachment_titles: list[str] | None = strawberry.field(default=UNSET, description="附件说明: titles in order.")
+    note: str | None = strawberry.field(default=UNSET, description="附注.")
+    issued_on: dt.date | None = strawberry.field(default=UNSET, description="成文日期 (Asia/Shanghai date).")
+    issued_on_text: str | None = strawberry.field(default=UNSET, description="成文日期 written as 2026年1月5日.")
+    printing_office: str | None = strawberry.field(default=UNSET, description="印发机关.")
+    printed_on: dt.date | None = strawberry.field(default=UNSET, description="印发日期; not before the 成文日期.")
+    printed_on_text: str | None = strawberry.field(default=UNSET, description="印发日期 written as 2026年1月6日.")
+    issuer_signature: str | None = strawberry.field(default=UNSET, description="发文机关署名.")
+
+
+def _update_changes(input: UpdateDocumentInput) -> dict:
+    """The fields the client sent (UNSET = omitted), with null for "not null" fields refused."""
+    changes = {k: getattr(input, k) for k in _UPDATE_FIELDS if getattr(input, k) is not UNSET}
+    for key, default in (("urgency", None), ("direction", None), ("title", "")):
+        if key in changes and changes[key] is None:
+            if default is None:
+                raise DomainError(ErrorCode.REQUIRED, _camel(key))
+            changes[key] = default
+    for key in ("signers", "attachment_titles"):
+        if key in changes and changes[key] is None:
+            changes[key] = []
+    if changes.get("direction") is not None:
+        changes["direction"] = validation.Direction(changes["direction"]).value
+    if changes.get("urgency") is not None:
+        changes["urgency"] = Urgency(changes["urgency"]).value
+    return changes
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
 
 
 @strawberry.type(description="The document created or changed, or errors.")
 class DocumentPayload:
     document: Document | None = strawberry.field(description="The document after the change.")
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+    warnings: list[ValidationWarning] = strawberry.field(
+        default_factory=list,
+        description="Format findings that do not block (principle and practice rules); empty when there are errors.",
+    )
 
 
 @strawberry.input(description="Submit a draft or resubmit a returned document.")
@@ -351,11 +517,34 @@ def _document_input(input: CreateDocumentInput) -> docs.DocumentInput:
         classification=input.classification,
         main_recipient_ids=decode_ids(input.main_recipient_ids, "OrgUnit", "mainRecipientIds"),
         cc_recipient_ids=decode_ids(input.cc_recipient_ids, "OrgUnit", "ccRecipientIds"),
+        direction=validation.Direction(input.direction),
+        copy_number=input.copy_number,
+        signers=list(input.signers),
+        main_recipients_text=input.main_recipients_text,
+        cc_text=input.cc_text,
+        attachment_titles=list(input.attachment_titles),
+        note=input.note,
+        issued_on=input.issued_on,
+        issued_on_text=input.issued_on_text,
+        printing_office=input.printing_office,
+        printed_on=input.printed_on,
+        printed_on_text=input.printed_on_text,
+        issuer_signature=input.issuer_signature,
         steps=[
             docs.StepInput(s.name, StepMode(s.mode), decode_ids(s.assignee_ids, "User", f"route.steps.{i}.assigneeIds"))
             for i, s in enumerate(input.route.steps)
         ],
     )
+
+
+def _document_payload(
+    info: Info, result: tuple[DocumentModel, validation.Report] | None, errors: list[UserError]
+) -> DocumentPayload:
+    if result is None:
+        return DocumentPayload(document=None, errors=errors, warnings=[])
+    doc, report = result
+    warnings = [ValidationWarning.from_warning(w, info.context.lang) for w in report.warnings]
+    return DocumentPayload(document=Document.from_model(doc), errors=errors, warnings=warnings)
 
 
 async def _task_payload(info: Info, task: TaskModel | None, errors: list[UserError]) -> TaskPayload:
@@ -408,10 +597,33 @@ class DocumentMutation:
         actor = await require_actor(info)
 
         async def work(uow):
-            return await docs.create_document(uow, actor, _document_input(input))
+            doc = await docs.create_document(uow, actor, _document_input(input))
+            return doc, await docs.format_report(uow.session, doc)
 
-        doc, errors = await run_mutation(info, work)
-        return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
+        result, errors = await run_mutation(info, work)
+        return _document_payload(info, result, errors)
+
+    @strawberry.mutation(
+        description="Change a draft or returned document you drafted (title, body, urgency, GB/T 9704 format "
+        "elements). Format errors refuse the whole change; warnings come back in the payload. Errors: NOT_FOUND, "
+        "INVALID_STATE, STALE_VERSION, field errors.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_document(self, info: Info, input: UpdateDocumentInput) -> DocumentPayload:
+        actor = await require_actor(info)
+
+        async def work(uow):
+            doc = await docs.update_document(
+                uow,
+                actor,
+                decode_id(input.document_id, "Document", "documentId"),
+                _update_changes(input),
+                expected_version=input.expected_version,
+            )
+            return doc, await docs.format_report(uow.session, doc)
+
+        result, errors = await run_mutation(info, work)
+        return _document_payload(info, result, errors)
 
     @strawberry.mutation(
         description="Submit (or resubmit after a return): opens the first step's tasks. Requires "
@@ -423,16 +635,17 @@ class DocumentMutation:
         ctx = info.context
 
         async def work(uow):
-            return await docs.submit_document(
+            doc = await docs.submit_document(
                 uow,
                 ctx.broker,
                 actor,
                 decode_id(input.document_id, "Document", "documentId"),
                 attest_no_state_secret=input.attest_no_state_secret,
             )
+            return doc, await docs.format_report(uow.session, doc)
 
-        doc, errors = await run_mutation(info, work)
-        return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
+        result, errors = await run_mutation(info, work)
+        return _document_payload(info, result, errors)
 
     @strawberry.mutation(
         description="Approve your pending task. Errors: NOT_YOUR_TASK, TASK_ALREADY_HANDLED (also for a retry).",

@@ -70,6 +70,7 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     # A draft belongs to its drafter and tasks to their assignees: routing on behalf of a
     # system needs its own operations (documents:route), not these.
     "Mutation.createDocument": USER_ONLY,
+    "Mutation.updateDocument": USER_ONLY,
     "Mutation.submitDocument": USER_ONLY,
     "Mutation.approveTask": USER_ONLY,
     "Mutation.returnTask": USER_ONLY,
