@@ -56,6 +56,17 @@ class Document(Base):
     printed_on: Mapped[dt.date | None] = mapped_column(Date)
     #: 发文机关署名: the issuer signature line above the date.
     issuer_signature: Mapped[str | None] = mapped_column(String(200))
+    # -- registration (登记, DOMAIN §1.4): set once by documents/registration.py, never changed --
+    #: 发文字号, e.g. 鲁政办发〔2026〕5号; unique; null until registered.
+    doc_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    #: Issuer code (机关代字) of the number, e.g. 鲁政办发: with the year it keys the sequence.
+    doc_number_code: Mapped[str | None] = mapped_column(String(32))
+    #: Asia/Shanghai calendar year of the registration (the 〔YYYY〕 of the number).
+    doc_number_year: Mapped[int | None] = mapped_column(Integer)
+    #: Sequence within (code, year), from 1, gapless.
+    doc_number_seq: Mapped[int | None] = mapped_column(Integer)
+    registered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class DocumentRecipient(Base):
@@ -134,3 +145,19 @@ class DocumentAction(Base):
     opinion: Mapped[str | None] = mapped_column(Text)
     attested_no_state_secret: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The 发文字号 assigned, on ``registered`` entries.
+    doc_number: Mapped[str | None] = mapped_column(String(40))
+
+
+class DocNumberCounter(Base):
+    """The last 发文字号 sequence given per (issuer code, Asia/Shanghai year).
+
+    Registration increments ``last_seq`` inside its own transaction (row lock), so a rolled
+    back registration leaves no gap and concurrent ones get consecutive numbers.
+    """
+
+    __tablename__ = "doc_number_counters"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -96,3 +96,4 @@ class ActionKind(StrEnum):
     RETURNED = "returned"
     COMPLETED = "completed"
     HANDED_OVER = "handed_over"
+    REGISTERED = "registered"  # 登记: the 发文字号 was assigned

@@ -57,6 +57,8 @@ class ErrorCode(StrEnum):
     TOTP_REQUIRED = "TOTP_REQUIRED"
     TOTP_ENROLLMENT_REQUIRED = "TOTP_ENROLLMENT_REQUIRED"
     TOTP_REQUIRED_BY_ROLE = "TOTP_REQUIRED_BY_ROLE"
+    # registration and document numbers (发文字号)
+    NO_DOC_NUMBER_CODE = "NO_DOC_NUMBER_CODE"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -153,6 +155,10 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.TOTP_REQUIRED_BY_ROLE: (
         "您担任的管理员角色须使用双因素登录，不能关闭",
         "Your administrator role requires two-factor sign-in: it cannot be turned off",
+    ),
+    ErrorCode.NO_DOC_NUMBER_CODE: (
+        "发文单位及其上级单位均未配置机关代字，无法编号（{detail}）",
+        "Neither the issuing unit nor any unit above it has an issuer code for document numbers ({detail})",
     ),
 }
 

@@ -9,8 +9,8 @@ import strawberry
 from strawberry import UNSET, relay
 from strawberry.types import Info
 
+from documents import registration, validation
 from documents import service as docs
-from documents import validation
 from documents.models import Document as DocumentModel
 from documents.models import DocumentAction as ActionModel
 from documents.models import DocumentRecipient as RecipientModel
@@ -129,6 +129,15 @@ class Document(relay.Node):
     drafter_id: strawberry.Private[int]
     issuing_unit_id: strawberry.Private[int]
     current_step_index: strawberry.Private[int | None]
+    doc_number: str | None = strawberry.field(
+        default=None,
+        description="发文字号 assigned at registration, e.g. 鲁政办发〔2026〕5号 (GB/T 9704-2012); "
+        "null until registered.",
+    )
+    registered_at: dt.datetime | None = strawberry.field(
+        default=None, description="UTC instant of registration (登记); null until registered."
+    )
+    registered_by_id: strawberry.Private[int | None] = None
 
     @strawberry.field(
         description="成文日期 as printed (GB/T 9704-2012): 2026年1月5日, no leading zeros; null if unset."
@@ -143,6 +152,9 @@ class Document(relay.Node):
     @classmethod
     def from_model(cls, m: DocumentModel) -> Document:
         return cls(
+            doc_number=m.doc_number,
+            registered_at=m.registered_at,
+            registered_by_id=m.registered_by_id,
             id=m.id,
             title=m.title,
             doc_type=DocType(m.doc_type),
@@ -219,6 +231,13 @@ class Document(relay.Node):
     async def history(self, info: Info) -> list[HistoryEntry]:
         rows: list[ActionModel] = await info.context.loaders.document_history.load(self.id)
         return [HistoryEntry.from_model(r) for r in rows]
+
+    @strawberry.field(description="Who registered it (assigned the 发文字号); null until registered.")
+    async def registered_by(self, info: Info) -> User | None:
+        if self.registered_by_id is None:
+            return None
+        m = await info.context.loaders.user.load(self.registered_by_id)
+        return User.from_model(m) if m else None
 
     @strawberry.field(description="Approvers' opinions (approvals and returns), oldest first.")
     async def opinions(self, info: Info) -> list[HistoryEntry]:
@@ -319,10 +338,14 @@ class HistoryEntry:
     attested_no_state_secret: bool = strawberry.field(description="True on submissions: the drafter's attestation.")
     created_at: dt.datetime = strawberry.field(description="UTC instant.")
     actor_id: strawberry.Private[int]
+    doc_number: str | None = strawberry.field(
+        default=None, description="On REGISTERED entries: the 发文字号 assigned; null otherwise."
+    )
 
     @classmethod
     def from_model(cls, m: ActionModel) -> HistoryEntry:
         return cls(
+            doc_number=m.doc_number,
             action=ActionKind(m.action),
             round=m.round,
             step_index=m.step_index,
@@ -497,6 +520,13 @@ class TaskActionInput:
     task_id: relay.GlobalID = strawberry.field(description="Your pending task.")
     opinion: str | None = strawberry.field(
         default=None, description="Opinion (审批意见), at most 2,000 characters; required to return."
+    )
+
+
+@strawberry.input(description="Register (登记) a signed-off document: assign its 发文字号.")
+class RegisterDocumentInput:
+    document_id: relay.GlobalID = strawberry.field(
+        description="An APPROVED document you drafted, or one of your unit's if you are its clerk (文书)."
     )
 
 
@@ -678,3 +708,23 @@ class DocumentMutation:
 
         task, errors = await run_mutation(info, work)
         return await _task_payload(info, task, errors)
+
+    @strawberry.mutation(
+        description="Register (登记) an APPROVED document: assign the next 发文字号 of its issuer code and "
+        "Asia/Shanghai year, e.g. 鲁政办发〔2026〕5号 (gapless per code and year). For the drafter or a clerk "
+        "(文书) of the issuing unit. Registering again returns the document unchanged with the same number. "
+        "Errors: INVALID_STATE (not approved), NO_DOC_NUMBER_CODE (no issuer code configured for the unit or "
+        "any unit above it), FORBIDDEN, NOT_FOUND.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def register_document(self, info: Info, input: RegisterDocumentInput) -> DocumentPayload:
+        actor = await require_actor(info)
+        ctx = info.context
+
+        async def work(uow):
+            return await registration.register_document(
+                uow, actor, decode_id(input.document_id, "Document", "documentId"), now=ctx.platform.clock()
+            )
+
+        doc, errors = await run_mutation(info, work)
+        return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)

@@ -73,6 +73,7 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.updateDocument": USER_ONLY,
     "Mutation.submitDocument": USER_ONLY,
     "Mutation.approveTask": USER_ONLY,
+    "Mutation.registerDocument": USER_ONLY,
     "Mutation.returnTask": USER_ONLY,
     "Mutation.markNotificationsRead": USER_ONLY,
     "Mutation.createDelegation": USER_ONLY,
