@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     oidc_scope: str = Field(default="openid", description="Scopes requested (space-separated; must include openid)")
     oidc_login_ttl_seconds: int = Field(default=600, ge=60, le=3600, description="Lifetime of a pending sign-in")
     oidc_login_code_ttl_seconds: int = Field(default=60, ge=10, le=600, description="Lifetime of an app login code")
+    # Idempotency keys on mutations (office_api/idempotency.py).
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=24 * 3600,
+        description="How long the first result of an idempotency key is kept (at least 24 hours, DESIGN.md §3)",
+    )
     # Two-factor sign-in (TOTP, office_api/totp.py).
     totp_issuer: str = Field(
         default="office-api",

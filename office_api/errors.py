@@ -59,6 +59,8 @@ class ErrorCode(StrEnum):
     TOTP_REQUIRED_BY_ROLE = "TOTP_REQUIRED_BY_ROLE"
     # registration and document numbers (发文字号)
     NO_DOC_NUMBER_CODE = "NO_DOC_NUMBER_CODE"
+    # idempotency keys (retried mutations)
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -96,6 +98,10 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.NOT_YOUR_TASK: ("这不是您的待办", "This task is not assigned to you"),
     ErrorCode.TASK_ALREADY_HANDLED: ("该待办已处理", "This task has already been handled"),
     ErrorCode.INACTIVE: ("已停用：{detail}", "Deactivated: {detail}"),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: (
+        "该幂等键已用于一个内容不同的请求，请为新请求生成新的键",
+        "This idempotency key was already used with a different input; use a new key for a new request",
+    ),
     ErrorCode.STALE_VERSION: (
         "数据已被他人修改，请刷新后重试",
         "Changed by someone else meanwhile; reload and retry",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from strawberry import relay
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from office_api import audit
+from office_api import idempotency as idem
 from office_api.db import UnitOfWork
 from office_api.errors import AuthError, DomainError, DomainErrors, ErrorCode, render_message
 from office_api.org.permissions import Actor
@@ -293,17 +297,105 @@ def make_connection(
 # ---- mutations -----------------------------------------------------------------------
 
 
-async def run_mutation(info: Info, work: Callable[[UnitOfWork], Awaitable[R]]) -> tuple[R | None, list[UserError]]:
+#: Description of the optional ``idempotencyKey`` input field (see ``IDEMPOTENCY_KEY``).
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Optional retry key, 1–100 printable ASCII characters (a UUID is fine), chosen by the app per user action. "
+    "A repeat of this mutation with the same key by the same user (or client) within 24 hours returns the first "
+    "successful result and changes nothing; the same key with a different input is IDEMPOTENCY_KEY_REUSED. Failed "
+    "attempts are not remembered: a retry of one runs (and validates) again."
+)
+
+
+def idempotency_key_field() -> Any:
+    """The ``idempotencyKey`` field of a mutation input: ``idempotency_key: str | None =
+    idempotency_key_field()``; pass the input as ``run_mutation(..., idempotent=input)``."""
+    return strawberry.field(default=None, description=IDEMPOTENCY_KEY_DESCRIPTION)
+
+
+class _KeyTaken(Exception):
+    """A concurrent request committed the same key first: look again."""
+
+
+async def _actor_key(ctx: Any) -> str:
+    actor = await ctx.get_actor()
+    if actor is not None:
+        return f"user:{actor.user_id}"
+    client = await ctx.get_client()
+    if client is not None:
+        return f"client:{client.id}"
+    raise AuthError(ErrorCode.UNAUTHENTICATED)
+
+
+async def _run_idempotent(info: Info, work: Callable[[UnitOfWork], Awaitable[R]], input: Any, key: str) -> R:
+    """Run ``work`` once per (actor, mutation, key); see ``office_api/idempotency.py``."""
+    ctx = info.context
+    if not idem.valid_key(key):
+        raise DomainError(ErrorCode.INVALID_VALUE, "idempotencyKey", detail="1 to 100 printable ASCII characters")
+    actor_key = await _actor_key(ctx)
+    name = info.field_name
+    digest = idem.input_hash(input)
+    where = (
+        idem.IdempotencyRecord.actor_key == actor_key,
+        idem.IdempotencyRecord.mutation == name,
+        idem.IdempotencyRecord.key == key,
+    )
+    for _attempt in range(5):
+        now = ctx.platform.clock()
+        try:
+            async with ctx.db.unit_of_work() as uow:
+                session = uow.session
+                record = (await session.execute(select(idem.IdempotencyRecord).where(*where))).scalar_one_or_none()
+                if record is not None and record.expires_at > now:
+                    if record.input_hash != digest:
+                        raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "idempotencyKey")
+                    return idem.load_result(record.result)
+                if record is not None:  # expired: the key starts afresh
+                    await session.delete(record)
+                    await session.flush()
+                # The claim comes before the work: on PostgreSQL a concurrent twin's insert
+                # waits here for our commit and then fails instead of doing the work twice.
+                claim = idem.IdempotencyRecord(
+                    actor_key=actor_key,
+                    mutation=name,
+                    key=key,
+                    input_hash=digest,
+                    created_at=now,
+                    expires_at=now + dt.timedelta(seconds=ctx.settings.idempotency_ttl_seconds),
+                )
+                session.add(claim)
+                try:
+                    await session.flush()
+                except IntegrityError as exc:
+                    raise _KeyTaken from exc
+                result = await work(uow)
+                claim.result = await idem.dump_result(session, result)
+            return result
+        except _KeyTaken:
+            continue
+    raise DomainError(ErrorCode.INVALID_STATE, "idempotencyKey", detail="key busy, retry")
+
+
+async def run_mutation(
+    info: Info, work: Callable[[UnitOfWork], Awaitable[R]], *, idempotent: Any = None
+) -> tuple[R | None, list[UserError]]:
     """Run ``work`` in one unit of work; expected failures become ``UserError`` entries.
 
     The transaction commits only when ``work`` returns; a domain error rolls back
     everything (no half-written rows) and notifies nobody.
+
+    ``idempotent``: the mutation's input, when it has an ``idempotency_key`` field
+    (:func:`idempotency_key_field`). With a key, ``work`` runs at most once per actor,
+    mutation and key; a repeat gets the first result back, rebuilt from its stored JSON.
     """
     ctx = info.context
     audit.set_client_address(getattr(ctx, "client_address", None))
+    key = getattr(idempotent, "idempotency_key", None) if idempotent is not None else None
     try:
-        async with ctx.db.unit_of_work() as uow:
-            result = await work(uow)
+        if key is not None:
+            result = await _run_idempotent(info, work, idempotent, key)
+        else:
+            async with ctx.db.unit_of_work() as uow:
+                result = await work(uow)
     except (DomainError, DomainErrors) as exc:
         return None, user_errors(exc, ctx.lang)
     finally:

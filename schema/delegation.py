@@ -22,6 +22,7 @@ from schema.common import (
     UserError,
     decode_cursor,
     decode_id,
+    idempotency_key_field,
     make_connection,
     page_size,
     require_actor,
@@ -92,6 +93,7 @@ class CreateDelegationInput:
         default=None, description="Only these document types (1–15, no repeats); omit for every type."
     )
     reason: str | None = strawberry.field(default=None, description="Why, at most 200 characters.")
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="Cancel one of your delegations.")
@@ -181,7 +183,7 @@ class DelegationMutation:
                 today=dlg.local_today(info.context.settings.timezone),
             )
 
-        d, errors = await run_mutation(info, work)
+        d, errors = await run_mutation(info, work, idempotent=input)
         return _payload(d, errors)
 
     @strawberry.mutation(

@@ -35,6 +35,7 @@ from schema.common import (
     decode_cursor,
     decode_id,
     decode_ids,
+    idempotency_key_field,
     make_connection,
     page_size,
     require_actor,
@@ -426,6 +427,7 @@ class CreateDocumentInput:
     printed_on: dt.date | None = strawberry.field(default=None, description="印发日期; not before the 成文日期.")
     printed_on_text: str | None = strawberry.field(default=None, description="印发日期 written as 2026年1月6日.")
     issuer_signature: str | None = strawberry.field(default=None, description="发文机关署名, at most 200 characters.")
+    idempotency_key: str | None = idempotency_key_field()
 
 
 _UPDATE_FIELDS = (
@@ -513,6 +515,7 @@ class SubmitDocumentInput:
     attest_no_state_secret: bool = strawberry.field(
         description="Must be true: you attest 本文件不涉及国家秘密 (the document holds no state secret). Recorded."
     )
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="Act on one of your tasks.")
@@ -521,6 +524,7 @@ class TaskActionInput:
     opinion: str | None = strawberry.field(
         default=None, description="Opinion (审批意见), at most 2,000 characters; required to return."
     )
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="Register (登记) a signed-off document: assign its 发文字号.")
@@ -528,6 +532,7 @@ class RegisterDocumentInput:
     document_id: relay.GlobalID = strawberry.field(
         description="An APPROVED document you drafted, or one of your unit's if you are its clerk (文书)."
     )
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.type(description="The task acted on and its document, or errors.")
@@ -630,7 +635,7 @@ class DocumentMutation:
             doc = await docs.create_document(uow, actor, _document_input(input))
             return doc, await docs.format_report(uow.session, doc)
 
-        result, errors = await run_mutation(info, work)
+        result, errors = await run_mutation(info, work, idempotent=input)
         return _document_payload(info, result, errors)
 
     @strawberry.mutation(
@@ -674,7 +679,7 @@ class DocumentMutation:
             )
             return doc, await docs.format_report(uow.session, doc)
 
-        result, errors = await run_mutation(info, work)
+        result, errors = await run_mutation(info, work, idempotent=input)
         return _document_payload(info, result, errors)
 
     @strawberry.mutation(
@@ -690,7 +695,7 @@ class DocumentMutation:
                 uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
             )
 
-        task, errors = await run_mutation(info, work)
+        task, errors = await run_mutation(info, work, idempotent=input)
         return await _task_payload(info, task, errors)
 
     @strawberry.mutation(
@@ -706,7 +711,7 @@ class DocumentMutation:
                 uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
             )
 
-        task, errors = await run_mutation(info, work)
+        task, errors = await run_mutation(info, work, idempotent=input)
         return await _task_payload(info, task, errors)
 
     @strawberry.mutation(
@@ -726,5 +731,5 @@ class DocumentMutation:
                 uow, actor, decode_id(input.document_id, "Document", "documentId"), now=ctx.platform.clock()
             )
 
-        doc, errors = await run_mutation(info, work)
+        doc, errors = await run_mutation(info, work, idempotent=input)
         return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
