@@ -59,6 +59,8 @@ class ErrorCode(StrEnum):
     TOTP_REQUIRED_BY_ROLE = "TOTP_REQUIRED_BY_ROLE"
     # registration and document numbers (发文字号)
     NO_DOC_NUMBER_CODE = "NO_DOC_NUMBER_CODE"
+    # route step modes and assignees by duty
+    NO_ASSIGNEE = "NO_ASSIGNEE"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -160,6 +162,7 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "发文单位及其上级单位均未配置机关代字，无法编号（{detail}）",
         "Neither the issuing unit nor any unit above it has an issuer code for document numbers ({detail})",
     ),
+    ErrorCode.NO_ASSIGNEE: ("无人承办：{detail}", "Nobody to receive the task: {detail}"),
 }
 
 #: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS
