@@ -424,6 +424,7 @@ class Basis(StrEnum):
     USER = "user"  # named by id
     DUTY = "duty"  # holds the duty in the unit
     UNIT_CLERK = "unit_clerk"  # the unit's clerk (文书)
+    DELEGATION = "delegation"  # (previews) delegation moved the task from the person above
 
 
 @dataclass(frozen=True)
