@@ -93,17 +93,23 @@ class RouteStep(Base):
     index: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(16))
+    #: k of a ``quorum`` step (1 ≤ k ≤ assignees); null for the other modes.
+    quorum: Mapped[int | None] = mapped_column(Integer)
 
 
 class StepAssignee(Base):
-    """A user named on a step of the route."""
+    """Who a step of the route names, at ``position``: a user (``user_id``), or the holder of
+    ``duty`` in ``unit_id`` (``duty`` null = the unit's clerk), resolved when the step opens."""
 
     __tablename__ = "step_assignees"
     __table_args__ = (UniqueConstraint("step_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step_id: Mapped[int] = mapped_column(ForeignKey("route_steps.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    #: head, deputy_head or clerk (office_api.org.models.Duty); null with a unit = its clerk.
+    duty: Mapped[str | None] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)
 
 

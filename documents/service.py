@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
@@ -34,7 +35,8 @@ from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork, utcnow
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
 from office_api.org.delegation import local_today, resolve_assignee
-from office_api.org.models import OrgUnit, User
+from office_api.org.duties import resolve_duty
+from office_api.org.models import Duty, OrgUnit, User
 from office_api.org.permissions import Actor
 from office_api.org.service import primary_unit_id
 from office_api.text import trimmed
@@ -50,10 +52,30 @@ NOTIFICATION_EXCERPT = 200
 
 
 @dataclass
+class AssigneeInput:
+    """Who a step names: a user (``user_id``), or the holder of ``duty`` in ``unit_id``
+    (``duty`` None = the unit's clerk). Exactly one of ``user_id`` / ``unit_id``."""
+
+    user_id: int | None = None
+    unit_id: int | None = None
+    duty: Duty | None = None
+
+
+@dataclass
 class StepInput:
     name: str
     mode: StepMode
-    assignee_ids: list[int]
+    assignee_ids: list[int] = field(default_factory=list)
+    #: The new shape (by user, duty or unit); a step uses either this or ``assignee_ids``.
+    assignees: list[AssigneeInput] = field(default_factory=list)
+    #: k of a ``quorum`` step.
+    quorum: int | None = None
+
+    def named(self) -> tuple[str, list[AssigneeInput]]:
+        """The input key the assignees came from and the assignees in order."""
+        if self.assignees:
+            return "assignees", list(self.assignees)
+        return "assigneeIds", [AssigneeInput(user_id=u) for u in self.assignee_ids]
 
 
 @dataclass
@@ -188,6 +210,7 @@ async def _validate(session: AsyncSession, data: DocumentInput) -> None:
     if len(data.body or "") > MAX_BODY:
         errors.add(ErrorCode.TOO_LONG, "body", limit=MAX_BODY)
     unit_ids: list[tuple[str, int]] = []
+    assignee_units: list[tuple[str, int]] = []
     for key, ids in (("mainRecipientIds", data.main_recipient_ids), ("ccRecipientIds", data.cc_recipient_ids)):
         if len(ids) > MAX_RECIPIENTS:
             errors.add(ErrorCode.TOO_MANY, key, limit=MAX_RECIPIENTS)
@@ -210,25 +233,55 @@ async def _validate(session: AsyncSession, data: DocumentInput) -> None:
             errors.add(ErrorCode.REQUIRED, f"{prefix}.name")
         elif len(name) > 64:
             errors.add(ErrorCode.TOO_LONG, f"{prefix}.name", limit=64)
-        if len(step.assignee_ids) > MAX_ASSIGNEES:
-            errors.add(ErrorCode.TOO_MANY, f"{prefix}.assigneeIds", limit=MAX_ASSIGNEES)
+        if step.assignees and step.assignee_ids:
+            errors.add(ErrorCode.INVALID_VALUE, f"{prefix}.assignees", detail="give assigneeIds or assignees, not both")
             continue
-        rule = routing.validate_step(step.mode, len(step.assignee_ids))
+        key, named = step.named()
+        if len(named) > MAX_ASSIGNEES:
+            errors.add(ErrorCode.TOO_MANY, f"{prefix}.{key}", limit=MAX_ASSIGNEES)
+            continue
+        rule = routing.validate_step(step.mode, len(named), step.quorum)
         if rule:
-            errors.add(ErrorCode.INVALID_VALUE, f"{prefix}.assigneeIds", detail=rule)
-        if len(set(step.assignee_ids)) != len(step.assignee_ids):
-            errors.add(ErrorCode.DUPLICATE, f"{prefix}.assigneeIds", detail="assignee listed twice")
-        user_refs += [(f"{prefix}.assigneeIds.{i}", uid) for i, uid in enumerate(step.assignee_ids)]
-    if unit_ids:
+            errors.add(
+                ErrorCode.INVALID_VALUE, f"{prefix}.{key if rule[0] == 'assignees' else rule[0]}", detail=rule[1]
+            )
+        seen: set[tuple[int | None, int | None, str | None]] = set()
+        dup_reported = False
+        for i, a in enumerate(named):
+            path = f"{prefix}.{key}.{i}"
+            if (a.user_id is None) == (a.unit_id is None):
+                errors.add(ErrorCode.INVALID_VALUE, path, detail="give userId or unitId")
+                continue
+            if a.user_id is not None and a.duty is not None:
+                errors.add(ErrorCode.INVALID_VALUE, path, detail="duty goes with unitId")
+                continue
+            ident = (a.user_id, a.unit_id, (a.duty or Duty.CLERK).value if a.unit_id is not None else None)
+            if ident in seen:
+                if key == "assigneeIds":
+                    if not dup_reported:
+                        errors.add(ErrorCode.DUPLICATE, f"{prefix}.{key}", detail="assignee listed twice")
+                    dup_reported = True
+                else:
+                    errors.add(ErrorCode.DUPLICATE, path, detail="assignee listed twice")
+                continue
+            seen.add(ident)
+            if a.user_id is not None:
+                user_refs.append((path, a.user_id))
+            else:
+                assert a.unit_id is not None
+                assignee_units.append((path, a.unit_id))
+    if unit_ids or assignee_units:
         found = {
             row.id: row.is_active
             for row in (
                 await session.execute(
-                    select(OrgUnit.id, OrgUnit.is_active).where(OrgUnit.id.in_({u for _, u in unit_ids}))
+                    select(OrgUnit.id, OrgUnit.is_active).where(
+                        OrgUnit.id.in_({u for _, u in unit_ids + assignee_units})
+                    )
                 )
             )
         }
-        for path, uid in unit_ids:
+        for path, uid in unit_ids + assignee_units:
             if uid not in found:
                 errors.add(ErrorCode.NOT_FOUND, path)
             elif not found[uid]:
@@ -277,11 +330,19 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
         for i, uid in enumerate(ids):
             session.add(DocumentRecipient(document_id=doc.id, unit_id=uid, kind=kind.value, position=i))
     for si, step in enumerate(data.steps):
-        rs = RouteStep(document_id=doc.id, index=si, name=step.name.strip(), mode=step.mode.value)
+        rs = RouteStep(document_id=doc.id, index=si, name=step.name.strip(), mode=step.mode.value, quorum=step.quorum)
         session.add(rs)
         await session.flush()
-        for i, uid in enumerate(step.assignee_ids):
-            session.add(StepAssignee(step_id=rs.id, user_id=uid, position=i))
+        for i, a in enumerate(step.named()[1]):
+            session.add(
+                StepAssignee(
+                    step_id=rs.id,
+                    user_id=a.user_id,
+                    unit_id=a.unit_id,
+                    duty=Duty(a.duty).value if a.duty is not None else None,
+                    position=i,
+                )
+            )
     session.add(DocumentAction(document_id=doc.id, actor_id=actor.user_id, action=ActionKind.CREATED.value, round=0))
     await session.flush()
     return doc
@@ -357,32 +418,113 @@ async def _steps(session: AsyncSession, document_id: int) -> list[RouteStep]:
     )
 
 
-async def _open_step(session: AsyncSession, doc: Document, step: RouteStep, sender: Actor) -> list[Message]:
-    """Open ``step``'s tasks for the current round; the TASK_ASSIGNED messages to send.
+class Basis(StrEnum):
+    """Why a route position names the person it does."""
 
-    A named assignee who delegated their tasks (委托) for today and this document type is
-    replaced by the delegate (chains resolved, see :func:`resolve_assignee`); the task
-    records the delegator in ``on_behalf_of_id`` and the delegator is told (TASK_DELEGATED).
+    USER = "user"  # named by id
+    DUTY = "duty"  # holds the duty in the unit
+    UNIT_CLERK = "unit_clerk"  # the unit's clerk (文书)
+    DELEGATION = "delegation"  # (previews) delegation moved the task from the person above
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who receives the task of one route position, and why.
+
+    ``named_id`` is the user the position resolves to before delegation (None: nobody holds
+    the duty); ``assignee_id`` who gets the task after delegation (委托), ``on_behalf_of_id``
+    the delegator when delegation moved it.
     """
-    assignees = list(
+
+    position: int
+    field: str
+    basis: Basis
+    named_id: int | None
+    assignee_id: int | None
+    on_behalf_of_id: int | None
+    unit_id: int | None = None
+    duty: Duty | None = None
+
+
+async def _assignee_rows(session: AsyncSession, step_id: int) -> list[StepAssignee]:
+    return list(
         (
             await session.execute(
-                select(StepAssignee.user_id).where(StepAssignee.step_id == step.id).order_by(StepAssignee.position)
+                select(StepAssignee).where(StepAssignee.step_id == step_id).order_by(StepAssignee.position)
             )
         ).scalars()
     )
-    today = local_today()
+
+
+async def resolve_step(session: AsyncSession, doc: Document, step: RouteStep, day: dt.date) -> list[Recipient]:
+    """Who would receive the tasks of ``step`` on ``day``, position by position.
+
+    A unit assignee resolves with :func:`resolve_duty` to the first active holder (position
+    order) of the duty (the unit's clerk when no duty is named); the resolved user then goes
+    through delegation (:func:`resolve_assignee`) as a user named by id does.
+    """
+    out: list[Recipient] = []
+    for row in await _assignee_rows(session, step.id):
+        field_name = f"route.steps.{step.index}.assignees.{row.position}"
+        if row.user_id is not None:
+            basis, named, duty = Basis.USER, row.user_id, None
+            field_name = f"route.steps.{step.index}.assigneeIds.{row.position}"
+        else:
+            assert row.unit_id is not None
+            duty = Duty(row.duty) if row.duty else None
+            basis = Basis.DUTY if duty is not None else Basis.UNIT_CLERK
+            holders = await resolve_duty(session, row.unit_id, duty or Duty.CLERK)
+            named = holders[0] if holders else None
+        assignee, on_behalf_of = (None, None)
+        if named is not None:
+            assignee, on_behalf_of = await resolve_assignee(session, named, doc.doc_type, day)
+        out.append(Recipient(row.position, field_name, basis, named, assignee, on_behalf_of, row.unit_id, duty))
+    return out
+
+
+def _no_assignee(errors: ErrorCollector, recipients: Sequence[Recipient]) -> None:
+    for r in recipients:
+        if r.assignee_id is None:
+            what = "clerk" if r.duty is None else r.duty.value
+            errors.add(ErrorCode.NO_ASSIGNEE, r.field, detail=f"unit {r.unit_id} has no active {what}")
+
+
+async def _open_step(
+    session: AsyncSession,
+    doc: Document,
+    step: RouteStep,
+    sender: Actor,
+    positions: Sequence[int] | None = None,
+    recipients: Sequence[Recipient] | None = None,
+) -> list[Message]:
+    """Open tasks of ``step`` for the current round; the TASK_ASSIGNED messages to send.
+
+    ``positions``: which assignees (default: those the step's mode opens first, see
+    :func:`routing.initial_positions`). Assignees by duty or unit are resolved now
+    (``NO_ASSIGNEE`` when nobody holds the duty). A named assignee who delegated their tasks
+    (委托) for today and this document type is replaced by the delegate (chains resolved, see
+    :func:`resolve_assignee`); the task records the delegator in ``on_behalf_of_id`` and the
+    delegator is told (TASK_DELEGATED).
+    """
+    if recipients is None:
+        recipients = await resolve_step(session, doc, step, local_today())
+    if positions is None:
+        positions = routing.initial_positions(StepMode(step.mode), len(recipients))
+    chosen = [r for r in recipients if r.position in set(positions)]
+    errors = ErrorCollector()
+    _no_assignee(errors, chosen)
+    errors.raise_if_any()
     tasks = []
-    for uid in assignees:
-        assignee, on_behalf_of = await resolve_assignee(session, uid, doc.doc_type, today)
+    for r in chosen:
+        assert r.assignee_id is not None
         tasks.append(
             Task(
                 document_id=doc.id,
                 step_id=step.id,
                 round=doc.round,
-                assignee_id=assignee,
+                assignee_id=r.assignee_id,
                 sender_id=sender.user_id,
-                on_behalf_of_id=on_behalf_of,
+                on_behalf_of_id=r.on_behalf_of_id,
             )
         )
     session.add_all(tasks)
@@ -448,6 +590,12 @@ async def submit_document(
     _add_format_errors(format_errors, await format_report(session, doc))
     format_errors.raise_if_any()
     steps = await _steps(session, doc.id)
+    today = local_today()
+    resolved = [await resolve_step(session, doc, st, today) for st in steps]
+    missing = ErrorCollector()
+    for recipients in resolved:
+        _no_assignee(missing, recipients)
+    missing.raise_if_any()
     now = utcnow()
     doc.round += 1
     doc.status = DocumentStatus.IN_REVIEW.value
@@ -463,7 +611,7 @@ async def submit_document(
             attested_no_state_secret=True,
         )
     )
-    await notify(uow, broker, await _open_step(session, doc, steps[0], actor))
+    await notify(uow, broker, await _open_step(session, doc, steps[0], actor, recipients=resolved[0]))
     return doc
 
 
@@ -508,14 +656,18 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     task.status = TaskStatus.APPROVED.value
     task.opinion = text
     task.acted_at = now
+    await session.flush()
     steps = await _steps(session, doc.id)
     step = next(s for s in steps if s.id == task.step_id)
-    statuses = [
-        TaskStatus(s)
-        for s in (
-            await session.execute(select(Task.status).where(Task.step_id == step.id, Task.round == doc.round))
+    step_tasks = list(
+        (
+            await session.execute(
+                select(Task).where(Task.step_id == step.id, Task.round == doc.round).order_by(Task.id)
+            )
         ).scalars()
-    ]
+    )
+    statuses = [TaskStatus(t.status) for t in step_tasks]
+    assignee_count = len(await _assignee_rows(session, step.id))
     session.add(
         DocumentAction(
             document_id=doc.id,
@@ -540,7 +692,19 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
             payload={"taskId": task.id, "stepIndex": step.index, "round": doc.round},
         )
     ]
-    transition = routing.after_approval(step.index, len(steps), StepMode(step.mode), statuses)
+    transition = routing.after_approval(
+        step.index, len(steps), StepMode(step.mode), statuses, assignee_count=assignee_count, quorum=step.quorum
+    )
+    if transition.cancel_open:
+        messages += _cancel(
+            [t for t in step_tasks if t.status == TaskStatus.PENDING.value],
+            doc,
+            actor,
+            now,
+            f"{actor.display_name} 已办理{step.name}，此待办无需再办",
+        )
+    if transition.open_positions:  # sequential: the next assignee of the same step
+        messages += await _open_step(session, doc, step, actor, transition.open_positions)
     if transition.outcome is routing.Outcome.FINISH:
         doc.status = DocumentStatus.APPROVED.value
         doc.current_step = None
@@ -570,6 +734,26 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     return task
 
 
+def _cancel(tasks: Sequence[Task], doc: Document, actor: Actor, now: dt.datetime, body: str) -> list[Message]:
+    """Cancel pending ``tasks``; the TASK_CANCELLED messages to their assignees."""
+    for t in tasks:
+        t.status = TaskStatus.CANCELLED.value
+        t.acted_at = now
+    return [
+        Message(
+            user_id=t.assignee_id,
+            kind=NotificationKind.TASK_CANCELLED.value,
+            title=f"待办已取消：{doc.title}",
+            body=body,
+            subject_type="Document",
+            subject_id=doc.id,
+            actor_id=actor.user_id,
+            payload={"taskId": t.id, "round": doc.round},
+        )
+        for t in tasks
+    ]
+
+
 async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id: int, opinion: str | None) -> Task:
     """Return the document to its drafter from ``actor``'s pending task (opinion required).
 
@@ -595,9 +779,13 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
             )
         ).scalars()
     )
-    for other in others:
-        other.status = TaskStatus.CANCELLED.value
-        other.acted_at = now
+    step = await session.get(RouteStep, task.step_id)
+    assert step is not None
+    transition = routing.after_return(
+        StepMode(step.mode), [TaskStatus(task.status)] + [TaskStatus.PENDING] * len(others)
+    )
+    if not transition.cancel_open:
+        others = []
     step_index = doc.current_step
     doc.status = DocumentStatus.RETURNED.value
     doc.current_step = None
@@ -625,19 +813,7 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
             payload={"taskId": task.id, "stepIndex": step_index, "round": doc.round},
         )
     ]
-    messages += [
-        Message(
-            user_id=o.assignee_id,
-            kind=NotificationKind.TASK_CANCELLED.value,
-            title=f"待办已取消：{doc.title}",
-            body=f"{actor.display_name} 已将公文退回拟稿人",
-            subject_type="Document",
-            subject_id=doc.id,
-            actor_id=actor.user_id,
-            payload={"taskId": o.id, "round": doc.round},
-        )
-        for o in others
-    ]
+    messages += _cancel(others, doc, actor, now, f"{actor.display_name} 已将公文退回拟稿人")
     await notify(uow, broker, messages)
     await session.flush()
     return task
@@ -765,3 +941,38 @@ async def step_assignees(session: AsyncSession, step_ids: Sequence[int]) -> list
             )
         ).scalars()
     )
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    step: RouteStep
+    recipients: list[Recipient]
+
+
+@dataclass(frozen=True)
+class RoutePreview:
+    """Who would receive each step's tasks if it opened today (:func:`route_preview`)."""
+
+    document: Document
+    next_step_index: int | None
+    steps: list[StepPreview]
+
+
+async def route_preview(session: AsyncSession, actor: Actor, document_id: int) -> RoutePreview | None:
+    """The route of a document the actor may read (drafter or route participant) resolved for
+    today: every step with its recipients (duty, unit clerk, delegation). ``next_step_index``
+    is the step that opens next: the first on a draft or returned document, the one after the
+    open step while in review, none once approved. None when the document is not visible."""
+    doc = await get_visible_document(session, actor, document_id)
+    if doc is None:
+        return None
+    steps = await _steps(session, doc.id)
+    status = DocumentStatus(doc.status)
+    if routing.can_submit(status):
+        nxt: int | None = 0
+    elif status is DocumentStatus.IN_REVIEW and doc.current_step is not None and doc.current_step + 1 < len(steps):
+        nxt = doc.current_step + 1
+    else:
+        nxt = None
+    today = local_today()
+    return RoutePreview(doc, nxt, [StepPreview(st, await resolve_step(session, doc, st, today)) for st in steps])

@@ -69,10 +69,14 @@ class DocumentStatus(StrEnum):
 
 
 class StepMode(StrEnum):
-    """How a step completes: ``single`` (one assignee) or ``parallel_all`` (会签: all)."""
+    """How a step completes: ``single`` (one assignee), ``sequential`` (one after another),
+    ``parallel_all`` (会签: all), ``any_one`` (或签/抢办: the first approval), ``quorum`` (k of n)."""
 
     SINGLE = "single"
+    SEQUENTIAL = "sequential"
     PARALLEL_ALL = "parallel_all"
+    ANY_ONE = "any_one"
+    QUORUM = "quorum"
 
 
 class TaskStatus(StrEnum):

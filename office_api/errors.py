@@ -61,6 +61,8 @@ class ErrorCode(StrEnum):
     NO_DOC_NUMBER_CODE = "NO_DOC_NUMBER_CODE"
     # idempotency keys (retried mutations)
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    # route step modes and assignees by duty
+    NO_ASSIGNEE = "NO_ASSIGNEE"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -166,6 +168,7 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "发文单位及其上级单位均未配置机关代字，无法编号（{detail}）",
         "Neither the issuing unit nor any unit above it has an issuer code for document numbers ({detail})",
     ),
+    ErrorCode.NO_ASSIGNEE: ("无人承办：{detail}", "Nobody to receive the task: {detail}"),
 }
 
 #: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS

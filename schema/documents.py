@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Annotated
 
 import strawberry
 from strawberry import UNSET, relay
@@ -28,6 +29,7 @@ from documents.types import (
     Urgency,
 )
 from office_api.errors import DomainError, ErrorCode
+from office_api.org.models import Duty
 from schema.common import (
     Connection,
     IsAuthenticated,
@@ -41,7 +43,7 @@ from schema.common import (
     require_actor,
     run_mutation,
 )
-from schema.org import OrgUnit, User
+from schema.org import DutyEnum, OrgUnit, User
 
 DocTypeEnum = strawberry.enum(
     DocType,
@@ -65,7 +67,19 @@ DocumentStatusEnum = strawberry.enum(
     description="DRAFT, IN_REVIEW (a step is open), RETURNED (back with the drafter), APPROVED (every step done).",
 )
 StepModeEnum = strawberry.enum(
-    StepMode, name="StepMode", description="SINGLE: one assignee; PARALLEL_ALL: 会签, every assignee must approve."
+    StepMode,
+    name="StepMode",
+    description="How a step completes. SINGLE: its one assignee approves. SEQUENTIAL: the assignees one after "
+    "another (the next one's task opens when the previous approves). PARALLEL_ALL: 会签, every assignee must "
+    "approve. ANY_ONE: 或签/抢办, the first approval completes the step and cancels the others' tasks. QUORUM: k of "
+    "n approvals (the step's `quorum`) complete it and cancel the remaining tasks. A return ends any step.",
+)
+RouteReasonEnum = strawberry.enum(
+    docs.Basis,
+    name="RouteReason",
+    description="Why a person receives a task: USER (named by id), DUTY (holds the duty in the unit), "
+    "UNIT_CLERK (the unit's clerk 文书), DELEGATION (the person so named delegated to them: see `delegator`; "
+    "`duty` and `unit` still say how the delegator was chosen).",
 )
 TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus", description="PENDING, APPROVED, RETURNED, CANCELLED.")
 ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind", description="Kind of history entry.")
@@ -251,14 +265,20 @@ class RouteStep:
     index: int = strawberry.field(description="0-based position in the route.")
     name: str = strawberry.field(description="What the step is for, e.g. 核稿, 会签, 签发.")
     mode: StepModeEnum = strawberry.field(description="How the step completes.")  # type: ignore[valid-type]
+    quorum: int | None = strawberry.field(description="k of a QUORUM step; null for the other modes.")
     step_id: strawberry.Private[int]
     document_id: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, m: StepModel) -> RouteStep:
-        return cls(index=m.index, name=m.name, mode=StepMode(m.mode), step_id=m.id, document_id=m.document_id)
+        return cls(
+            index=m.index, name=m.name, mode=StepMode(m.mode), quorum=m.quorum, step_id=m.id, document_id=m.document_id
+        )
 
-    @strawberry.field(description="The people named on the step, in order.")
+    @strawberry.field(
+        description="The people named by id on the step, in order (assignees by duty or unit are resolved when the "
+        "step opens: see routePreview and the tasks)."
+    )
     async def assignees(self, info: Info) -> list[User]:
         rows: list[AssigneeModel] = await info.context.loaders.step_assignees.load(self.step_id)
         users = await info.context.loaders.user.load_many([r.user_id for r in rows])
@@ -361,14 +381,134 @@ class HistoryEntry:
         return User.from_model(await info.context.loaders.user.load(self.actor_id))
 
 
+# ---- routing preview -------------------------------------------------------------------
+
+
+@strawberry.type(description="Who would receive the task of one assignee of a step, and why.")
+class RoutePreviewRecipient:
+    position: int = strawberry.field(description="0-based position of the assignee in the step.")
+    reason: RouteReasonEnum = strawberry.field(  # type: ignore[valid-type]
+        description="Why this person: named (USER), by duty (DUTY), unit clerk (UNIT_CLERK), or DELEGATION."
+    )
+    duty: DutyEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The duty resolved (DUTY; CLERK for UNIT_CLERK); null for a user named by id."
+    )
+    user_id: strawberry.Private[int | None]
+    delegator_id: strawberry.Private[int | None]
+    unit_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="Who receives the task; null when nobody holds the duty (submission refuses with NO_ASSIGNEE)."
+    )
+    async def user(self, info: Info) -> User | None:
+        if self.user_id is None:
+            return None
+        m = await info.context.loaders.user.load(self.user_id)
+        return User.from_model(m) if m else None
+
+    @strawberry.field(description="The unit of a DUTY or UNIT_CLERK assignee; null for USER.")
+    async def unit(self, info: Info) -> OrgUnit | None:
+        if self.unit_id is None:
+            return None
+        m = await info.context.loaders.unit.load(self.unit_id)
+        return OrgUnit.from_model(m) if m else None
+
+    @strawberry.field(description="The person who delegated the task (委托人) on DELEGATION; null otherwise.")
+    async def delegator(self, info: Info) -> User | None:
+        if self.delegator_id is None:
+            return None
+        m = await info.context.loaders.user.load(self.delegator_id)
+        return User.from_model(m) if m else None
+
+    @classmethod
+    def from_recipient(cls, r: docs.Recipient) -> RoutePreviewRecipient:
+        duty = r.duty if r.duty is not None else (Duty.CLERK if r.basis is docs.Basis.UNIT_CLERK else None)
+        return cls(
+            position=r.position,
+            reason=docs.Basis.DELEGATION if r.on_behalf_of_id is not None else r.basis,
+            duty=duty,
+            user_id=r.assignee_id,
+            delegator_id=r.on_behalf_of_id,
+            unit_id=r.unit_id,
+        )
+
+
+@strawberry.type(description="One step of a routing preview.")
+class RoutePreviewStep:
+    index: int = strawberry.field(description="0-based position in the route.")
+    name: str = strawberry.field(description="What the step is for.")
+    mode: StepModeEnum = strawberry.field(description="How the step completes.")  # type: ignore[valid-type]
+    quorum: int | None = strawberry.field(description="k of a QUORUM step; null otherwise.")
+    is_next: bool = strawberry.field(description="True for the step that opens next.")
+    recipients: list[RoutePreviewRecipient] = strawberry.field(
+        description="Every assignee of the step resolved for today, in order (a SEQUENTIAL step opens them one "
+        "after another)."
+    )
+
+
+@strawberry.type(description="Who will receive a document's tasks, step by step, and why (resolved for today).")
+class RoutePreview:
+    next_step_index: int | None = strawberry.field(
+        description="The step that opens next: 0 for a draft or returned document, the one after the open step "
+        "while in review; null when no step is left."
+    )
+    steps: list[RoutePreviewStep] = strawberry.field(description="Every step of the route, in order.")
+    document_model: strawberry.Private[DocumentModel]
+
+    @strawberry.field(description="The document previewed.")
+    def document(self) -> Document:
+        return Document.from_model(self.document_model)
+
+    @classmethod
+    def from_preview(cls, p: docs.RoutePreview) -> RoutePreview:
+        return cls(
+            next_step_index=p.next_step_index,
+            document_model=p.document,
+            steps=[
+                RoutePreviewStep(
+                    index=sp.step.index,
+                    name=sp.step.name,
+                    mode=StepMode(sp.step.mode),
+                    quorum=sp.step.quorum,
+                    is_next=sp.step.index == p.next_step_index,
+                    recipients=[RoutePreviewRecipient.from_recipient(r) for r in sp.recipients],
+                )
+                for sp in p.steps
+            ],
+        )
+
+
 # ---- inputs and payloads ---------------------------------------------------------------
+
+
+@strawberry.input(
+    description="Who a step names: `userId`, or `unitId` with `duty` (the holder of that duty in the unit, e.g. "
+    "the head of the Finance Department), or `unitId` alone (the unit's clerk 文书). Resolved when the step opens; "
+    "nobody holding the duty is NO_ASSIGNEE at submission."
+)
+class AssigneeInput:
+    user_id: relay.GlobalID | None = strawberry.field(default=None, description="A user.")
+    unit_id: relay.GlobalID | None = strawberry.field(default=None, description="A unit (with or without duty).")
+    duty: DutyEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="With unitId: HEAD, DEPUTY_HEAD or CLERK; omitted = CLERK."
+    )
 
 
 @strawberry.input(description="One step of a route.")
 class RouteStepInput:
     name: str = strawberry.field(description="What the step is for (核稿, 会签, 签发 …), at most 64 characters.")
-    mode: StepModeEnum = strawberry.field(description="SINGLE takes exactly one assignee; PARALLEL_ALL one or more.")  # type: ignore[valid-type]
-    assignee_ids: list[relay.GlobalID] = strawberry.field(description="User ids, at most 50, no repeats.")
+    mode: StepModeEnum = strawberry.field(  # type: ignore[valid-type]
+        description="SINGLE takes exactly one assignee; the other modes one or more; QUORUM needs `quorum`."
+    )
+    assignee_ids: list[relay.GlobalID] = strawberry.field(
+        default_factory=list, description="User ids, at most 50, no repeats (or use `assignees`, not both)."
+    )
+    assignees: list[AssigneeInput] = strawberry.field(
+        default_factory=list, description="Assignees by user, duty or unit, at most 50, no repeats."
+    )
+    quorum: int | None = strawberry.field(
+        default=None, description="k of a QUORUM step: 1 ≤ k ≤ the number of assignees; only for QUORUM."
+    )
 
 
 @strawberry.input(description="The route of a document.")
@@ -542,6 +682,25 @@ class TaskPayload:
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
 
 
+def _step_input(i: int, s: RouteStepInput) -> docs.StepInput:
+    prefix = f"route.steps.{i}"
+    assignees = [
+        docs.AssigneeInput(
+            user_id=decode_id(a.user_id, "User", f"{prefix}.assignees.{j}.userId") if a.user_id else None,
+            unit_id=decode_id(a.unit_id, "OrgUnit", f"{prefix}.assignees.{j}.unitId") if a.unit_id else None,
+            duty=Duty(a.duty) if a.duty else None,
+        )
+        for j, a in enumerate(s.assignees)
+    ]
+    return docs.StepInput(
+        s.name,
+        StepMode(s.mode),
+        decode_ids(s.assignee_ids, "User", f"{prefix}.assigneeIds"),
+        assignees,
+        s.quorum,
+    )
+
+
 def _document_input(input: CreateDocumentInput) -> docs.DocumentInput:
     return docs.DocumentInput(
         title=input.title,
@@ -565,10 +724,7 @@ def _document_input(input: CreateDocumentInput) -> docs.DocumentInput:
         printed_on=input.printed_on,
         printed_on_text=input.printed_on_text,
         issuer_signature=input.issuer_signature,
-        steps=[
-            docs.StepInput(s.name, StepMode(s.mode), decode_ids(s.assignee_ids, "User", f"route.steps.{i}.assigneeIds"))
-            for i, s in enumerate(input.route.steps)
-        ],
+        steps=[_step_input(i, s) for i, s in enumerate(input.route.steps)],
     )
 
 
@@ -608,6 +764,23 @@ class DocumentQuery:
             else:
                 doc = await docs.get_visible_document(s, actor, pk)
         return Document.from_model(doc) if doc else None
+
+    @strawberry.field(
+        description="Who would receive a document's tasks, step by step, and why (named user, duty, unit clerk, "
+        "delegation), resolved for today; for its drafter and the people on its route. Null when you cannot see "
+        "the document.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def route_preview(
+        self,
+        info: Info,
+        document_id: Annotated[relay.GlobalID, strawberry.argument(description="The document to preview.")],
+    ) -> RoutePreview | None:
+        actor = await require_actor(info)
+        pk = decode_id(document_id, "Document", "documentId")
+        async with info.context.db.read() as s:
+            preview = await docs.route_preview(s, actor, pk)
+        return RoutePreview.from_preview(preview) if preview else None
 
     @strawberry.field(
         description="Your pending tasks, newest first. `first`: 1–100, default 20.",

@@ -30,6 +30,7 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.exportOrganization": USER_ONLY,
     "Query.document": Scope.DOCUMENTS_READ,
     "Query.myTasks": USER_ONLY,
+    "Query.routePreview": USER_ONLY,
     "Query.notifications": USER_ONLY,
     "Query.unreadNotificationCount": USER_ONLY,
     "Query.auditLog": USER_ONLY,

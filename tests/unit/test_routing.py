@@ -8,8 +8,10 @@ from documents.routing import (
     Outcome,
     Transition,
     after_approval,
+    after_return,
     can_act,
     can_submit,
+    initial_positions,
     step_complete,
     validate_step,
 )
@@ -17,6 +19,7 @@ from documents.types import DocumentStatus, StepMode, TaskStatus
 
 A, P, R, C = TaskStatus.APPROVED, TaskStatus.PENDING, TaskStatus.RETURNED, TaskStatus.CANCELLED
 SINGLE, ALL = StepMode.SINGLE, StepMode.PARALLEL_ALL
+SEQ, ANY, QUORUM = StepMode.SEQUENTIAL, StepMode.ANY_ONE, StepMode.QUORUM
 
 
 # ---- step_complete ---------------------------------------------------------------------
@@ -140,4 +143,143 @@ def test_can_act_only_on_pending_task_of_document_in_review(status: DocumentStat
     ],
 )
 def test_validate_step(mode: StepMode, count: int, rule: str | None) -> None:
-    assert validate_step(mode, count) == rule
+    assert validate_step(mode, count) == (None if rule is None else ("assignees", rule))
+
+
+@pytest.mark.parametrize(
+    ("mode", "count", "quorum", "rule"),
+    [
+        (SEQ, 0, None, ("assignees", "a step needs at least one assignee")),
+        (SEQ, 1, None, None),
+        (SEQ, 3, None, None),
+        (ANY, 0, None, ("assignees", "a step needs at least one assignee")),
+        (ANY, 2, None, None),
+        (QUORUM, 3, None, ("quorum", "a quorum step needs k (1 ≤ k ≤ n)")),
+        (QUORUM, 3, 0, ("quorum", "k must be between 1 and 3")),
+        (QUORUM, 3, -1, ("quorum", "k must be between 1 and 3")),
+        (QUORUM, 3, 4, ("quorum", "k must be between 1 and 3")),
+        (QUORUM, 3, 1, None),
+        (QUORUM, 3, 2, None),
+        (QUORUM, 3, 3, None),
+        (QUORUM, 0, 1, ("assignees", "a step needs at least one assignee")),
+        (SINGLE, 1, 1, ("quorum", "only a QUORUM step takes k")),
+        (ALL, 2, 2, ("quorum", "only a QUORUM step takes k")),
+        (ANY, 2, 1, ("quorum", "only a QUORUM step takes k")),
+        (SEQ, 2, 1, ("quorum", "only a QUORUM step takes k")),
+    ],
+)
+def test_validate_step_new_modes(mode: StepMode, count: int, quorum: int | None, rule: tuple[str, str] | None) -> None:
+    assert validate_step(mode, count, quorum) == rule
+
+
+# ---- initial_positions -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "count", "positions"),
+    [
+        (SINGLE, 1, [0]),
+        (ALL, 3, [0, 1, 2]),
+        (ANY, 3, [0, 1, 2]),
+        (QUORUM, 3, [0, 1, 2]),
+        (SEQ, 3, [0]),
+        (SEQ, 1, [0]),
+        (SEQ, 0, []),
+    ],
+)
+def test_initial_positions(mode: StepMode, count: int, positions: list[int]) -> None:
+    assert initial_positions(mode, count) == positions
+
+
+# ---- sequential ------------------------------------------------------------------------
+
+
+def test_sequential_opens_the_next_assignee_after_each_approval() -> None:
+    # Three assignees: the first approval opens position 1, the second position 2.
+    assert after_approval(0, 2, SEQ, [A], assignee_count=3) == Transition(Outcome.WAIT, open_positions=(1,))
+    assert after_approval(0, 2, SEQ, [A, A], assignee_count=3) == Transition(Outcome.WAIT, open_positions=(2,))
+    assert after_approval(0, 2, SEQ, [A, A, A], assignee_count=3) == Transition(Outcome.ADVANCE, 1)
+    assert after_approval(1, 2, SEQ, [A, A, A], assignee_count=3) == Transition(Outcome.FINISH)
+
+
+def test_sequential_of_one_behaves_like_single() -> None:
+    assert after_approval(0, 2, SEQ, [A], assignee_count=1) == Transition(Outcome.ADVANCE, 1)
+    assert after_approval(0, 1, SEQ, [A], assignee_count=1) == Transition(Outcome.FINISH)
+
+
+def test_sequential_is_not_complete_before_the_last_assignee() -> None:
+    assert not step_complete(SEQ, [A, A], assignee_count=3)
+    assert step_complete(SEQ, [A, A, A], assignee_count=3)
+    # Tasks of an earlier round are not passed; a cancelled one does not count as approved.
+    assert not step_complete(SEQ, [A, C], assignee_count=2)
+
+
+# ---- any_one ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([A], Transition(Outcome.ADVANCE, 1)),
+        ([A, P], Transition(Outcome.ADVANCE, 1, cancel_open=True)),
+        ([P, A, P], Transition(Outcome.ADVANCE, 1, cancel_open=True)),
+        ([P, P, A], Transition(Outcome.ADVANCE, 1, cancel_open=True)),
+    ],
+)
+def test_any_one_first_approval_completes_and_cancels_the_rest(
+    statuses: list[TaskStatus], expected: Transition
+) -> None:
+    assert after_approval(0, 2, ANY, statuses) == expected
+
+
+def test_any_one_last_step_finishes_and_cancels() -> None:
+    assert after_approval(1, 2, ANY, [P, A]) == Transition(Outcome.FINISH, cancel_open=True)
+
+
+# ---- quorum ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statuses", "k", "expected"),
+    [
+        ([A, P, P], 2, Transition(Outcome.WAIT)),
+        ([P, A, P], 2, Transition(Outcome.WAIT)),
+        ([A, A, P], 2, Transition(Outcome.ADVANCE, 1, cancel_open=True)),
+        ([P, A, A], 2, Transition(Outcome.ADVANCE, 1, cancel_open=True)),
+        ([A, A, A], 2, Transition(Outcome.ADVANCE, 1)),  # nothing left to cancel
+        ([A, P, P], 1, Transition(Outcome.ADVANCE, 1, cancel_open=True)),
+        ([A, A, P], 3, Transition(Outcome.WAIT)),
+        ([A, A, A], 3, Transition(Outcome.ADVANCE, 1)),
+    ],
+)
+def test_quorum_completes_at_k_approvals(statuses: list[TaskStatus], k: int, expected: Transition) -> None:
+    assert after_approval(0, 2, QUORUM, statuses, quorum=k) == expected
+
+
+def test_quorum_last_step_finishes() -> None:
+    assert after_approval(0, 1, QUORUM, [A, P, A], quorum=2) == Transition(Outcome.FINISH, cancel_open=True)
+
+
+def test_quorum_without_k_never_completes() -> None:
+    assert not step_complete(QUORUM, [A, A, A])
+
+
+# ---- return, every mode ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", list(StepMode))
+def test_return_goes_back_to_the_drafter_and_cancels_open_tasks(mode: StepMode) -> None:
+    assert after_return(mode, [R]) == Transition(Outcome.RETURN)
+    assert after_return(mode, [R, P]) == Transition(Outcome.RETURN, cancel_open=True)
+    assert after_return(mode, [A, R, P, P]) == Transition(Outcome.RETURN, cancel_open=True)
+    assert after_return(mode, [A, R]) == Transition(Outcome.RETURN)
+
+
+@pytest.mark.parametrize("mode", list(StepMode))
+def test_approve_wait_never_cancels(mode: StepMode) -> None:
+    t = after_approval(0, 2, mode, [A, P, P], assignee_count=3, quorum=3 if mode is QUORUM else None)
+    if mode in (SINGLE, ANY):
+        assert t == Transition(Outcome.ADVANCE, 1, cancel_open=mode is ANY)
+    else:
+        assert t.outcome is Outcome.WAIT
+        assert t.cancel_open is False
