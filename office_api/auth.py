@@ -219,38 +219,41 @@ async def throttle_row(session: AsyncSession, key: str) -> LoginThrottle:
     return row
 
 
-def _count_failure(
-    s: AsyncSession, row: LoginThrottle, key: str, settings: Settings, now: dt.datetime, reason: str | None = None
-) -> None:
-    """Count one failed sign-in of ``key`` (locking it at the limit) and audit it."""
-    window = dt.timedelta(seconds=settings.login_lockout_seconds)
+def count_failure(row: LoginThrottle, now: dt.datetime, max_failures: int, lockout_seconds: int) -> dict[str, object]:
+    """Count one failure on a throttle row (password sign-in, or a client's token request).
+
+    Failures older than the lockout window are forgotten first; reaching ``max_failures``
+    locks the key for ``lockout_seconds`` and starts the count again. Returns what the audit
+    row records: ``{"failures": n}``, plus ``"lockedUntil"`` (ISO 8601, UTC) when this
+    failure locked the key.
+    """
+    window = dt.timedelta(seconds=lockout_seconds)
     if row.last_failure_at is not None and row.last_failure_at <= now - window:
         row.failures = 0
     row.failures += 1
     row.last_failure_at = now
-    why = {"reason": reason} if reason else {}
-    if row.failures >= settings.login_max_failures:
+    after: dict[str, object] = {"failures": row.failures}
+    if row.failures >= max_failures:
         row.locked_until = now + window
-        audit.record(
-            s,
-            actor_id=None,
-            action=Action.LOGIN_LOCKOUT,
-            target_type="Username",
-            target_id=key,
-            after={"failures": row.failures, "lockedUntil": row.locked_until.isoformat(), **why},
-            now=now,
-        )
+        after["lockedUntil"] = row.locked_until.isoformat()
         row.failures = 0
-    else:
-        audit.record(
-            s,
-            actor_id=None,
-            action=Action.LOGIN_FAILURE,
-            target_type="Username",
-            target_id=key,
-            after={"failures": row.failures, **why},
-            now=now,
-        )
+    return after
+
+
+def _count_failure(
+    s: AsyncSession, row: LoginThrottle, key: str, settings: Settings, now: dt.datetime, reason: str | None = None
+) -> None:
+    """Count one failed sign-in of ``key`` (locking it at the limit) and audit it."""
+    after = count_failure(row, now, settings.login_max_failures, settings.login_lockout_seconds)
+    audit.record(
+        s,
+        actor_id=None,
+        action=Action.LOGIN_LOCKOUT if "lockedUntil" in after else Action.LOGIN_FAILURE,
+        target_type="Username",
+        target_id=key,
+        after={**after, **({"reason": reason} if reason else {})},
+        now=now,
+    )
 
 
 async def complete_login(

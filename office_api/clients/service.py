@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from office_api import audit
 from office_api.audit import Action
-from office_api.auth import throttle_row
+from office_api.auth import count_failure, throttle_row
 from office_api.clients.models import ApiClient
 from office_api.config import Settings
 from office_api.db import Database, UnitOfWork, utcnow
@@ -460,18 +460,8 @@ async def grant_client_credentials(
                 now=now,
             )
         elif not ok or client is None:
-            window = dt.timedelta(seconds=settings.client_lockout_seconds)
-            if row.last_failure_at is not None and row.last_failure_at <= now - window:
-                row.failures = 0
-            row.failures += 1
-            row.last_failure_at = now
-            after: dict[str, object] = {"failures": row.failures}
-            action = Action.API_CLIENT_TOKEN_FAILURE
-            if row.failures >= settings.client_max_failures:
-                row.locked_until = now + window
-                after["lockedUntil"] = row.locked_until.isoformat()
-                action = Action.API_CLIENT_LOCKOUT
-                row.failures = 0
+            after = count_failure(row, now, settings.client_max_failures, settings.client_lockout_seconds)
+            action = Action.API_CLIENT_LOCKOUT if "lockedUntil" in after else Action.API_CLIENT_TOKEN_FAILURE
             audit.record(s, actor_id=None, action=action, target_type="ClientId", target_id=key, after=after, now=now)
         else:
             row.failures, row.last_failure_at, row.locked_until = 0, None, None
