@@ -280,7 +280,10 @@ class AuditEntry(Base):
     updated or deleted by the platform."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_action_created", "action", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_log_action_created", "action", "created_at"),
+        Index("ix_audit_log_target", "target_type", "target_id"),  # auditLog(filter: {targetId})
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
