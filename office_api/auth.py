@@ -210,12 +210,18 @@ def _throttle_key(username: str) -> str:
     return username.strip().lower()[:64]
 
 
-async def throttle_row(session: AsyncSession, key: str) -> LoginThrottle:
-    """The locked throttle row of ``key``, created when missing (race-free on both databases)."""
+async def throttle_row(session: AsyncSession, key: str, now: dt.datetime) -> LoginThrottle:
+    """The locked throttle row of ``key``, created when missing (race-free on both databases).
+
+    A lock that has run out by ``now`` is lifted (and its count cleared) before the row is
+    returned, so ``row.locked_until`` is set only while the key is still locked.
+    """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(LoginThrottle).values(username=key, failures=0).on_conflict_do_nothing())
     row = await session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
     assert row is not None
+    if row.locked_until is not None and row.locked_until <= now:
+        row.locked_until, row.failures = None, 0
     return row
 
 
@@ -314,9 +320,7 @@ async def login(
     error = DomainError(ErrorCode.INVALID_CREDENTIALS)
     async with db.unit_of_work() as uow:
         s = uow.session
-        row = await throttle_row(s, key)
-        if row.locked_until is not None and row.locked_until <= now:
-            row.locked_until, row.failures = None, 0
+        row = await throttle_row(s, key, now)
         current = await s.get(User, user.id) if user is not None and ok else None
         if row.locked_until is not None:
             audit.record(

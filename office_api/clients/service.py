@@ -446,9 +446,7 @@ async def grant_client_credentials(
         ok = secret_matches(client_secret if not too_long else "", stored) and client is not None and not too_long
         if client is not None and client.revoked_at is not None:
             ok = False
-        row = await throttle_row(s, key)
-        if row.locked_until is not None and row.locked_until <= now:
-            row.locked_until, row.failures = None, 0
+        row = await throttle_row(s, key, now)
         if row.locked_until is not None:
             audit.record(
                 s,
