@@ -80,7 +80,8 @@ async def register_document(uow: UnitOfWork, actor: Actor, document_id: int, *, 
     ``NOT_FOUND`` when they cannot see the document, else ``FORBIDDEN``. A document that
     already has a number is returned unchanged (same number, no new history entry), so a
     retried or double-tapped registration is harmless. ``INVALID_STATE`` unless the status
-    is approved. ``NO_DOC_NUMBER_CODE`` when neither the issuing unit nor an ancestor has a
+    is approved; a registered document's status becomes ``registered``.
+    ``NO_DOC_NUMBER_CODE`` when neither the issuing unit nor an ancestor has a
     ``doc_number_root``. ``now`` is the registration instant (UTC, aware); its Asia/Shanghai
     year is the number's year. Writes ``doc_number*``, ``registered_at``/``registered_by_id``
     and a ``registered`` history entry carrying the number; bumps ``version``.
@@ -119,6 +120,7 @@ async def register_document(uow: UnitOfWork, actor: Actor, document_id: int, *, 
     doc.doc_number_seq = seq
     doc.registered_at = now
     doc.registered_by_id = actor.user_id
+    doc.status = DocumentStatus.REGISTERED.value
     doc.version += 1
     session.add(
         DocumentAction(

@@ -132,7 +132,7 @@ async def test_register_after_sign_off_through_the_route(
     assert done["errors"] == []
     doc = done["document"]
     assert (doc["status"], doc["docNumber"], doc["registeredBy"]) == (
-        "APPROVED",
+        "REGISTERED",
         "鲁政办发〔2026〕1号",
         {"username": "clerk"},
     )
