@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.api import test_documents as shared
 from tests.api.test_documents import Demo, codes, create_ok, doc_input, notifications, snapshot, step, submitted
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, count_statements
 
 demo = shared.demo
 users = shared.users
@@ -229,3 +229,27 @@ async def test_retried_circulation_with_a_key_sends_once(users: dict[str, GraphQ
     reused = await circulate(users["clerk"], doc_id, [demo.user("finance_head")], "请阅", key="c-1")
     assert codes(reused["errors"]) == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
     assert len(await notifications(users["drc_head"])) == 1
+
+
+TO_READ_DEEP = """query($first: Int) { toRead(first: $first) { edges { node {
+  id sentBy { username } reader { username }
+  document { id title circulationSummary { readers read } circulation { reader { username } sentBy { username } } }
+} } } }"""
+
+
+async def test_to_read_query_count_does_not_grow_with_the_page(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    for i in range(6):
+        doc_id = await in_review(users, demo, title=f"关于第{i}项工作的通知")
+        assert (await circulate(users["clerk"], doc_id, [demo.user("drc_head"), demo.user("finance_head")]))[
+            "errors"
+        ] == []
+    counts = {}
+    for first in (2, 6):
+        with count_statements(platform) as statements:
+            data = await users["drc_head"].execute(TO_READ_DEEP, {"first": first})
+        assert "errors" not in data, data
+        assert len(data["data"]["toRead"]["edges"]) == first
+        counts[first] = len(statements)
+    assert counts[2] == counts[6], counts

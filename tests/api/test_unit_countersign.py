@@ -208,6 +208,15 @@ async def test_routing_refuses_bad_members_and_other_tasks(
     assert codes((await route(users["deputy"], deputy_task, [demo.user("secretary_general")]))["errors"]) == [
         ("taskId", "NOT_A_UNIT_TASK")
     ]
+    # A task sent to a unit's head (not its clerk) is not routed within the unit either.
+    head_route = {
+        "steps": [{"name": "审核", "mode": "SINGLE", "assignees": [{"unitId": demo.unit(GO), "duty": "HEAD"}]}]
+    }
+    by_head = await submitted(users["finance_head"], doc_input(demo, title="主要负责人审核", route=head_route))
+    head_task = await task_of(users["secretary_general"], by_head)
+    assert codes((await route(users["secretary_general"], head_task, [demo.user("deputy")]))["errors"]) == [
+        ("taskId", "NOT_A_UNIT_TASK")
+    ]
     # A sub-task cannot be routed further, and a second routing waits for the first.
     assert (await route(users["clerk"], parent, [demo.user("deputy")]))["errors"] == []
     sub = await task_of(users["deputy"], doc_id)
