@@ -253,3 +253,15 @@ async def test_to_read_query_count_does_not_grow_with_the_page(
         assert len(data["data"]["toRead"]["edges"]) == first
         counts[first] = len(statements)
     assert counts[2] == counts[6], counts
+
+
+async def test_double_tapped_mark_read_records_one_reading(users: dict[str, GraphQLClient], demo: Demo) -> None:
+    doc_id = await in_review(users, demo)
+    item = (await circulate(users["clerk"], doc_id, [demo.user("drc_head")]))["circulation"][0]["id"]
+    a, b = await asyncio.gather(mark(users["drc_head"], item, "同意"), mark(users["drc_head"], item, "同意"))
+    assert a["errors"] == b["errors"] == []
+    assert a["item"]["readAt"] == b["item"]["readAt"] is not None
+    doc = await read(users["clerk"], doc_id)
+    assert doc is not None
+    assert [h["action"] for h in doc["history"]].count("CIRCULATION_READ") == 1
+    assert [n["kind"] for n in await notifications(users["clerk"])] == ["CIRCULATION_READ"]
