@@ -134,6 +134,12 @@ class Task(Base):
     opinion: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     acted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The unit whose clerk (文书) the route position named (a ``{unitId}`` assignee): the
+    #: holder may route the task within that unit (documents/unit_countersign.py).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    #: Set on a sub-task: the clerk's task it was routed from within the unit. Sub-tasks share
+    #: the parent's step and round but never count toward the step's mode.
+    parent_task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
 
 
 class DocumentAction(Base):
@@ -167,3 +173,49 @@ class DocNumberCounter(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UnitRouting(Base):
+    """A clerk's routing of a unit task within the unit (单位内部会签): who, in which mode.
+
+    ``assignee_ids`` are the members in order; ``opened`` counts the sub-tasks opened so far
+    (``sequential`` opens them one after another, ``parallel_all`` all at once). The routing is
+    open while a sub-task of ``parent_task_id`` is pending (documents/unit_countersign.py).
+    """
+
+    __tablename__ = "unit_routings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    parent_task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    assignee_ids: Mapped[list[int]] = mapped_column(JSON)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Circulation(Base):
+    """One item of a document's circulation for reading (传阅, REG Art. 24(5)): ``sent_by``
+    sent the document to ``reader`` with a ``note``; ``read_at``/``comment`` once read.
+
+    ``via_id`` is the sender's own item when a reader passed the document on, so the trail
+    shows who sent it to whom.
+    """
+
+    __tablename__ = "circulations"
+    __table_args__ = (
+        Index("ix_circulations_reader", "reader_id", "id"),
+        Index("ix_circulations_document_reader", "document_id", "reader_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    reader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sent_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    via_id: Mapped[int | None] = mapped_column(ForeignKey("circulations.id"))
+    note: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)

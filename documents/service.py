@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents import routing, validation
 from documents.classification import state_secret_reason
-from documents.models import Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
+from documents.models import Circulation, Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
     ActionKind,
     DocType,
@@ -525,6 +525,8 @@ async def _open_step(
                 assignee_id=r.assignee_id,
                 sender_id=sender.user_id,
                 on_behalf_of_id=r.on_behalf_of_id,
+                # a unit's clerk may route the task within the unit (documents/unit_countersign.py)
+                unit_id=r.unit_id if r.duty in (None, Duty.CLERK) else None,
             )
         )
     session.add_all(tasks)
@@ -647,11 +649,18 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
 
     Completes the step when its mode says so and opens the next one, or approves the
     document after the last step. Errors: ``NOT_FOUND``, ``NOT_YOUR_TASK``,
-    ``TASK_ALREADY_HANDLED`` (e.g. a retried request, or a task cancelled by a return).
+    ``TASK_ALREADY_HANDLED`` (e.g. a retried request, or a task cancelled by a return),
+    ``SUBTASKS_PENDING`` (a unit's clerk whose routing within the unit is still open). A
+    sub-task routed within a unit goes to :func:`unit_countersign.approve_subtask` instead.
     """
     session = uow.session
     text = _opinion(opinion, required=False)
     task, doc = await _load_task_for_action(session, actor, task_id)
+    from documents import unit_countersign  # imports this module
+
+    if task.parent_task_id is not None:  # a sub-task routed within a unit: not a step task
+        return await unit_countersign.approve_subtask(uow, broker, actor, task, doc, text)
+    await unit_countersign.ensure_no_pending_subtasks(session, task)
     now = utcnow()
     task.status = TaskStatus.APPROVED.value
     task.opinion = text
@@ -662,7 +671,9 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     step_tasks = list(
         (
             await session.execute(
-                select(Task).where(Task.step_id == step.id, Task.round == doc.round).order_by(Task.id)
+                select(Task)
+                .where(Task.step_id == step.id, Task.round == doc.round, Task.parent_task_id.is_(None))
+                .order_by(Task.id)
             )
         ).scalars()
     )
@@ -727,6 +738,7 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     if transition.outcome is routing.Outcome.ADVANCE:
         assert transition.next_step is not None
         messages += await _open_step(session, doc, steps[transition.next_step], actor)
+    messages += await unit_countersign.cancel_orphaned_subtasks(session, doc, actor)
     # One notify call per transaction: it locks the counters in ascending user order, so
     # concurrent approvals on different documents cannot deadlock on them.
     await notify(uow, broker, messages)
@@ -757,12 +769,19 @@ def _cancel(tasks: Sequence[Task], doc: Document, actor: Actor, now: dt.datetime
 async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id: int, opinion: str | None) -> Task:
     """Return the document to its drafter from ``actor``'s pending task (opinion required).
 
-    The step's other pending tasks are cancelled (their assignees are told); the drafter
-    may resubmit, which starts a new round at the first step.
+    The round's other pending tasks are cancelled (their assignees are told), sub-tasks
+    routed within a unit included; the drafter may resubmit, which starts a new round at the
+    first step. A sub-task goes back to the unit's clerk instead
+    (:func:`unit_countersign.return_subtask`).
     """
     session = uow.session
     text = _opinion(opinion, required=True)
     task, doc = await _load_task_for_action(session, actor, task_id)
+    if task.parent_task_id is not None:  # a sub-task goes back to the unit's clerk, not the drafter
+        from documents import unit_countersign  # imports this module
+
+        assert text is not None
+        return await unit_countersign.return_subtask(uow, broker, actor, task, doc, text)
     now = utcnow()
     task.status = TaskStatus.RETURNED.value
     task.opinion = text
@@ -823,12 +842,14 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
 
 
 def visible_to(user_id: int):
-    """SQL condition: the drafter, or anyone with a task on the document (any round),
-    including a delegator whose task went to their delegate (``on_behalf_of_id``)."""
+    """SQL condition: the drafter, or anyone with a task on the document (any round, sub-tasks
+    within a unit included), including a delegator whose task went to their delegate
+    (``on_behalf_of_id``), or a reader it was circulated to (传阅, documents/circulation.py)."""
     return or_(
         Document.drafter_id == user_id,
         exists().where(Task.document_id == Document.id, Task.assignee_id == user_id),
         exists().where(Task.document_id == Document.id, Task.on_behalf_of_id == user_id),
+        exists().where(Circulation.document_id == Document.id, Circulation.reader_id == user_id),
     )
 
 

@@ -111,3 +111,11 @@ class ActionKind(StrEnum):
     COMPLETED = "completed"
     HANDED_OVER = "handed_over"
     REGISTERED = "registered"  # 登记: the 发文字号 was assigned
+    # countersign inside a unit (documents/unit_countersign.py)
+    ROUTED_IN_UNIT = "routed_in_unit"  # the unit's clerk routed the task to members
+    SUBTASK_APPROVED = "subtask_approved"  # a member approved a sub-task (opinion)
+    SUBTASK_RETURNED = "subtask_returned"  # a member sent the task back to the clerk
+    UNIT_ROUTE_CANCELLED = "unit_route_cancelled"  # the clerk cancelled the internal routing
+    # circulation for reading (传阅, documents/circulation.py)
+    CIRCULATED = "circulated"
+    CIRCULATION_READ = "circulation_read"

@@ -22,6 +22,10 @@ class NotificationKind(StrEnum):
     DOCUMENT_APPROVED = "DOCUMENT_APPROVED"
     TASK_DELEGATED = "TASK_DELEGATED"
     TASK_TRANSFERRED = "TASK_TRANSFERRED"
+    SUBTASK_APPROVED = "SUBTASK_APPROVED"  # to the unit's clerk: a member approved
+    SUBTASK_RETURNED = "SUBTASK_RETURNED"  # to the unit's clerk: a member sent it back
+    DOCUMENT_CIRCULATED = "DOCUMENT_CIRCULATED"  # to a reader (传阅)
+    CIRCULATION_READ = "CIRCULATION_READ"  # to the sender: the reader read it
 
 
 class Notification(Base):

@@ -63,6 +63,12 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     # route step modes and assignees by duty
     NO_ASSIGNEE = "NO_ASSIGNEE"
+    # countersign inside a unit
+    NOT_A_UNIT_TASK = "NOT_A_UNIT_TASK"
+    NOT_IN_UNIT = "NOT_IN_UNIT"
+    SUBTASKS_PENDING = "SUBTASKS_PENDING"
+    # circulation for reading (传阅)
+    CIRCULATION_RESTRICTED = "CIRCULATION_RESTRICTED"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -169,6 +175,22 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "Neither the issuing unit nor any unit above it has an issuer code for document numbers ({detail})",
     ),
     ErrorCode.NO_ASSIGNEE: ("无人承办：{detail}", "Nobody to receive the task: {detail}"),
+    ErrorCode.NOT_A_UNIT_TASK: (
+        "只有发给单位文书的待办才能在单位内部流转",
+        "Only a task the route sent to a unit's clerk can be routed within the unit",
+    ),
+    ErrorCode.NOT_IN_UNIT: (
+        "该用户不在本单位及其下级单位任职（{detail}）",
+        "This user holds no position in the unit or a unit below it ({detail})",
+    ),
+    ErrorCode.SUBTASKS_PENDING: (
+        "单位内部会签尚未完成，请等待或先撤销内部流转",
+        "The countersign inside the unit is still open: wait for it, or cancel it first (cancelWithinUnit)",
+    ),
+    ErrorCode.CIRCULATION_RESTRICTED: (
+        "工作秘密公文只能由拟稿人和流程中的人员传阅",
+        "A work-secret document is circulated only by its drafter and the people on its route",
+    ),
 }
 
 #: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS

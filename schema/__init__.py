@@ -10,6 +10,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.accounts import AccountMutation, AccountQuery
+from schema.circulation import CirculationMutation, CirculationQuery
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
@@ -21,13 +22,22 @@ from schema.notifications import NotificationMutation, NotificationQuery, Notifi
 from schema.oidc import OidcMutation, OidcQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.totp import TotpMutation
+from schema.unit_countersign import UnitCountersignMutation
 
 IS_OFFICE_API_SCHEMA = True
 
 
 @strawberry.type(description="Read operations.")
 class Query(
-    OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery, OidcQuery
+    OrgQuery,
+    DocumentQuery,
+    NotificationQuery,
+    AccountQuery,
+    DelegationQuery,
+    DirectoryQuery,
+    ApiClientQuery,
+    OidcQuery,
+    CirculationQuery,
 ):
     pass
 
@@ -43,6 +53,8 @@ class Mutation(
     ApiClientMutation,
     OidcMutation,
     TotpMutation,
+    UnitCountersignMutation,
+    CirculationMutation,
 ):
     pass
 

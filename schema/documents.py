@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import UNSET, relay
@@ -44,6 +44,9 @@ from schema.common import (
     run_mutation,
 )
 from schema.org import DutyEnum, OrgUnit, User
+
+if TYPE_CHECKING:
+    from schema.circulation import CirculationItem, CirculationSummary
 
 DocTypeEnum = strawberry.enum(
     DocType,
@@ -256,6 +259,23 @@ class Document(relay.Node):
         m = await info.context.loaders.user.load(self.registered_by_id)
         return User.from_model(m) if m else None
 
+    @strawberry.field(
+        description="The circulation trail (传阅), oldest first: who sent it to whom, when, read when, with which "
+        "comment."
+    )
+    async def circulation(self, info: Info) -> list[Annotated[CirculationItem, strawberry.lazy("schema.circulation")]]:
+        from schema.circulation import document_circulation
+
+        return await document_circulation(info, self.id)
+
+    @strawberry.field(description="How many of the readers it was circulated to have read it (n of m).")
+    async def circulation_summary(
+        self, info: Info
+    ) -> Annotated[CirculationSummary, strawberry.lazy("schema.circulation")]:
+        from schema.circulation import document_circulation_summary
+
+        return await document_circulation_summary(info, self.id)
+
     @strawberry.field(description="Approvers' opinions (approvals and returns), oldest first.")
     async def opinions(self, info: Info) -> list[HistoryEntry]:
         entries = await self.history(info)
@@ -286,10 +306,13 @@ class RouteStep:
         users = await info.context.loaders.user.load_many([r.user_id for r in rows])
         return [User.from_model(u) for u in users if u]
 
-    @strawberry.field(description="The step's tasks across all rounds, oldest first.")
+    @strawberry.field(
+        description="The step's tasks across all rounds, oldest first (sub-tasks routed within a unit are under "
+        "their task's `subtasks`)."
+    )
     async def tasks(self, info: Info) -> list[Task]:
         rows: list[TaskModel] = await info.context.loaders.document_tasks.load(self.document_id)
-        return [Task.from_model(t) for t in rows if t.step_id == self.step_id]
+        return [Task.from_model(t) for t in rows if t.step_id == self.step_id and t.parent_task_id is None]
 
 
 @strawberry.type(description="A to-do (待办) of one person in one step of one round.")
@@ -305,6 +328,8 @@ class Task(relay.Node):
     sender_id: strawberry.Private[int]
     assignee_id: strawberry.Private[int]
     on_behalf_of_id: strawberry.Private[int | None] = None
+    unit_id: strawberry.Private[int | None] = None
+    parent_task_id: strawberry.Private[int | None] = None
 
     @classmethod
     def from_model(cls, m: TaskModel) -> Task:
@@ -320,6 +345,8 @@ class Task(relay.Node):
             sender_id=m.sender_id,
             assignee_id=m.assignee_id,
             on_behalf_of_id=m.on_behalf_of_id,
+            unit_id=m.unit_id,
+            parent_task_id=m.parent_task_id,
         )
 
     @classmethod
@@ -350,6 +377,33 @@ class Task(relay.Node):
             return None
         m = await info.context.loaders.user.load(self.on_behalf_of_id)
         return User.from_model(m) if m else None
+
+    # ---- countersign inside a unit (schema/unit_countersign.py)
+
+    @strawberry.field(
+        description="The unit whose clerk (文书) the route sent this task to: its holder may routeWithinUnit. Null "
+        "for a task sent to a person or by another duty, and on sub-tasks."
+    )
+    async def unit(self, info: Info) -> OrgUnit | None:
+        if self.unit_id is None:
+            return None
+        m = await info.context.loaders.unit.load(self.unit_id)
+        return OrgUnit.from_model(m) if m else None
+
+    @strawberry.field(description="On a sub-task routed within a unit: the clerk's task it belongs to; null otherwise.")
+    async def parent_task(self, info: Info) -> Task | None:
+        if self.parent_task_id is None:
+            return None
+        rows: list[TaskModel] = await info.context.loaders.document_tasks.load(self.document_id)
+        return next((Task.from_model(t) for t in rows if t.id == self.parent_task_id), None)
+
+    @strawberry.field(
+        description="The sub-tasks the clerk routed within the unit (every routing), oldest first: each member's "
+        "status, opinion and actedAt. Empty for other tasks."
+    )
+    async def subtasks(self, info: Info) -> list[Task]:
+        rows: list[TaskModel] = await info.context.loaders.document_tasks.load(self.document_id)
+        return [Task.from_model(t) for t in rows if t.parent_task_id == self.id]
 
 
 @strawberry.type(description="One entry of a document's history.")

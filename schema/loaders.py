@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
+from documents import circulation as circ
 from documents import service as docs
 from documents.models import Document, RouteStep
 from office_api.db import Database
@@ -51,6 +52,7 @@ class Loaders:
         self.document_tasks = self._grouped(docs.tasks_of_documents, lambda r: r.document_id)
         self.document_history = self._grouped(docs.history_of_documents, lambda r: r.document_id)
         self.document_recipients = self._grouped(docs.recipients_of_documents, lambda r: r.document_id)
+        self.document_circulation = self._grouped(circ.circulation_of_documents, lambda r: r.document_id)
         self.step_assignees = self._grouped(docs.step_assignees, lambda r: r.step_id)
         self.user_positions = self._grouped(org.positions_of_users, lambda r: r.user_id)
         self.unit_children = self._paged(org.children_of)

@@ -38,7 +38,8 @@ NotificationKindEnum = strawberry.enum(
     NotificationKind,
     name="NotificationKind",
     description="What happened: TASK_ASSIGNED, TASK_CANCELLED, TASK_APPROVED (to the drafter), DOCUMENT_RETURNED, "
-    "DOCUMENT_APPROVED.",
+    "DOCUMENT_APPROVED, SUBTASK_APPROVED / SUBTASK_RETURNED (to a unit's clerk: a member acted on a sub-task routed "
+    "within the unit), DOCUMENT_CIRCULATED (to a reader: 传阅), CIRCULATION_READ (to the sender: the reader read it).",
 )
 
 #: Seconds a subscription waits for a wake-up before re-reading the database anyway.
@@ -65,8 +66,14 @@ class Notification(relay.Node):
     @classmethod
     def from_model(cls, m: NotificationModel) -> Notification:
         data: dict[str, Any] = dict(m.payload or {})
-        if "taskId" in data:
-            data["taskId"] = str(relay.GlobalID("Task", str(data["taskId"])))
+        for key, type_name in (
+            ("taskId", "Task"),
+            ("parentTaskId", "Task"),
+            ("subtaskId", "Task"),
+            ("circulationId", "CirculationItem"),
+        ):
+            if key in data:
+                data[key] = str(relay.GlobalID(type_name, str(data[key])))
         return cls(
             id=m.id,
             sequence=m.seq,

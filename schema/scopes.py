@@ -39,6 +39,7 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.apiClients": USER_ONLY,
     "Query.identityProvider": USER_ONLY,
     "Query.linkedIdentities": USER_ONLY,
+    "Query.toRead": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,
@@ -79,6 +80,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.markNotificationsRead": USER_ONLY,
     "Mutation.createDelegation": USER_ONLY,
     "Mutation.cancelDelegation": USER_ONLY,
+    "Mutation.routeWithinUnit": USER_ONLY,
+    "Mutation.cancelWithinUnit": USER_ONLY,
+    "Mutation.circulateDocument": USER_ONLY,
+    "Mutation.markCirculationRead": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
