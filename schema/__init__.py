@@ -10,6 +10,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.accounts import AccountMutation, AccountQuery
+from schema.attachments import AttachmentMutation
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
@@ -43,6 +44,7 @@ class Mutation(
     ApiClientMutation,
     OidcMutation,
     TotpMutation,
+    AttachmentMutation,
 ):
     pass
 

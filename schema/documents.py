@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import UNSET, relay
@@ -44,6 +44,9 @@ from schema.common import (
     run_mutation,
 )
 from schema.org import DutyEnum, OrgUnit, User
+
+if TYPE_CHECKING:
+    from schema.attachments import Attachment, BodyVersion
 
 DocTypeEnum = strawberry.enum(
     DocType,
@@ -260,6 +263,30 @@ class Document(relay.Node):
     async def opinions(self, info: Info) -> list[HistoryEntry]:
         entries = await self.history(info)
         return [e for e in entries if e.action in (ActionKind.APPROVED, ActionKind.RETURNED)]
+
+    @strawberry.field(
+        description="Uploaded attachments (附件) in list order; at submission their titles must equal attachmentTitles."
+    )
+    async def attachments(self, info: Info) -> list[Annotated[Attachment, strawberry.lazy("schema.attachments")]]:
+        from schema.attachments import document_attachments
+
+        return await document_attachments(info, self.id)
+
+    @strawberry.field(description="Every version of the body text, newest first (a version per change of the body).")
+    async def body_versions(self, info: Info) -> list[Annotated[BodyVersion, strawberry.lazy("schema.attachments")]]:
+        from schema.attachments import document_body_versions
+
+        return await document_body_versions(info, self.id)
+
+    @strawberry.field(description="One version of the body text by number (from 1); null when there is none.")
+    async def body_version(
+        self,
+        info: Info,
+        number: Annotated[int, strawberry.argument(description="The version number, from 1.")],
+    ) -> Annotated[BodyVersion, strawberry.lazy("schema.attachments")] | None:
+        from schema.attachments import document_body_version
+
+        return await document_body_version(info, self.id, number)
 
 
 @strawberry.type(description="One step of a document's route.")
