@@ -244,7 +244,7 @@ async def reorder_attachments(uow: UnitOfWork, actor: Actor, document_id: int, a
         )
     for i, aid in enumerate(attachment_ids):
         by_id[aid].position = i
-    session.add(_history(doc, actor, ActionKind.ATTACHMENTS_REORDERED))
+    session.add(_history(doc, actor, ActionKind.ATTACHMENTS_ORDERED))
     doc.version += 1
     await session.flush()
     return doc

@@ -113,4 +113,4 @@ class ActionKind(StrEnum):
     REGISTERED = "registered"  # 登记: the 发文字号 was assigned
     ATTACHMENT_ADDED = "attachment_added"  # 附件 uploaded (with the uploader's attestation)
     ATTACHMENT_REMOVED = "attachment_removed"
-    ATTACHMENTS_REORDERED = "attachments_reordered"
+    ATTACHMENTS_ORDERED = "attachments_ordered"

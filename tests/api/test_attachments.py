@@ -207,7 +207,7 @@ async def test_upload_download_reorder_remove(users: dict[str, Any], settings: S
         ("CREATED", False),
         ("ATTACHMENT_ADDED", True),
         ("ATTACHMENT_ADDED", True),
-        ("ATTACHMENTS_REORDERED", False),
+        ("ATTACHMENTS_ORDERED", False),
         ("ATTACHMENT_REMOVED", False),
     ]
 
