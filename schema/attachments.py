@@ -241,6 +241,8 @@ class AttachmentMutation:
             document_id = decode_id(input.document_id, "Document", "documentId")
             if not hasattr(input.file, "read"):
                 raise DomainError(ErrorCode.REQUIRED, "file")
+            async with ctx.db.read() as session:
+                await att.check_editable(session, actor, document_id)  # before reading the bytes
             received = await att.receive_file(
                 storage,
                 getattr(input.file, "filename", None),
