@@ -122,7 +122,9 @@ _LEVEL = "(绝密|机密|秘密)"
 _STAR = re.compile(_LEVEL + r"[★☆*]")
 _WITH_PERIOD = re.compile("^" + _LEVEL + r"(\d+年|\d+个月|长期)")
 _ALONE = re.compile("^" + _LEVEL + "(级|件)?$")
-_LEVEL_WORD = re.compile(r"(?<!商业)(?<!工作)(?<!个人)" + _LEVEL)
+_LEVEL_WORD = re.compile(r"(?<!商业)(?<!工作)(?<!个人)(?<!国家)" + _LEVEL)
+#: A 份号 line is short (份号 and 密级 sit alone top left); longer lines are body text.
+_MARK_LINE_MAX = 30
 _COPY_NUMBER = re.compile(r"份号|(?<!\d)\d{6}(?!\d)")
 
 
@@ -141,7 +143,7 @@ def mark_reason(line: str) -> str | None:
         m = pattern.search(text)
         if m:
             return state_secret_reason(m.group(0))
-    m = _LEVEL_WORD.search(text)
+    m = _LEVEL_WORD.search(text) if len(text) <= _MARK_LINE_MAX else None
     if m and _COPY_NUMBER.search(text):
         reason = state_secret_reason(m.group(1))
         return f"{reason} with a 份号"

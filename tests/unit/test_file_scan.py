@@ -110,6 +110,8 @@ def test_marks_are_recognised(line: str, level: str) -> None:
         "000123 工作秘密",  # a 份号 with a work-secret marking is not a state secret
         "内部事项 注意保管",
         "关于印发《机密文件管理办法》的通知",
+        "依据《中华人民共和国保守国家秘密法》，请妥善保管。邮政编码：250011，联系电话：0531-86061234",
+        "000123 国家秘密法学习材料",
         "特急",
         "",
     ],
