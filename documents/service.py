@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import routing, validation
+from documents import attachments, routing, validation, versions
 from documents.classification import state_secret_reason
 from documents.models import Circulation, Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
@@ -345,6 +345,7 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
             )
     session.add(DocumentAction(document_id=doc.id, actor_id=actor.user_id, action=ActionKind.CREATED.value, round=0))
     await session.flush()
+    await versions.record_body(session, doc, actor.user_id)  # body version 1
     return doc
 
 
@@ -396,6 +397,7 @@ async def update_document(
         setattr(doc, key, value)
     doc.version += 1
     await session.flush()
+    await versions.record_body(session, doc, actor.user_id)  # a new body version when the body changed
     return doc
 
 
@@ -591,6 +593,7 @@ async def submit_document(
     format_errors = ErrorCollector()
     _add_format_errors(format_errors, await format_report(session, doc))
     format_errors.raise_if_any()
+    await attachments.check_attachment_list(session, doc)  # 附件说明 = the uploaded attachments
     steps = await _steps(session, doc.id)
     today = local_today()
     resolved = [await resolve_step(session, doc, st, today) for st in steps]

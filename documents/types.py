@@ -119,3 +119,6 @@ class ActionKind(StrEnum):
     # circulation for reading (传阅, documents/circulation.py)
     CIRCULATED = "circulated"
     CIRCULATION_READ = "circulation_read"
+    ATTACHMENT_ADDED = "attachment_added"  # 附件 uploaded (with the uploader's attestation)
+    ATTACHMENT_REMOVED = "attachment_removed"
+    ATTACHMENTS_ORDERED = "attachments_ordered"

@@ -3,7 +3,8 @@
 Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
 served with local assets), ``/oauth/token`` (client-credentials grant for integration
 clients, ``office_api/oauth.py``), ``/auth/oidc/login`` and ``/auth/oidc/callback`` (sign-in
-through the identity provider, :mod:`office_api.oidc_http`), ``/healthz`` (the process is
+through the identity provider, :mod:`office_api.oidc_http`), ``/files/attachments/{id}``
+(attachment downloads, :mod:`office_api.attachments_http`), ``/healthz`` (the process is
 alive), ``/readyz`` (the database answers), ``/static/graphiql/*``.
 """
 
@@ -30,7 +31,9 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from documents.storage import LocalDiskStorage
 from messaging.broker import InProcessBroker
+from office_api.attachments_http import router as attachments_router
 from office_api.config import Settings, get_settings
 from office_api.db import Database
 from office_api.graphiql import STATIC_DIR, STATIC_URL_PREFIX, render_graphiql
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         broker = InProcessBroker()
         app.state.platform = Platform(settings=settings, db=db, broker=broker)
+        LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         try:
             yield
         finally:
@@ -112,10 +116,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_origins=settings.allowed_origins,
         keep_alive=True,
         keep_alive_interval=20,
+        # GraphQL multipart uploads (uploadAttachment). Safe from CSRF because every mutation needs a
+        # bearer token in the Authorization header (no cookies), which a cross-site form cannot send;
+        # limit_body below also refuses a multipart request without that header before parsing it.
+        multipart_uploads_enabled=True,
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(oauth_router)
     app.include_router(oidc_router)
+    app.include_router(attachments_router)
     app.state.oidc = RelyingParty(settings) if settings.oidc_enabled else None
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
 
@@ -136,15 +145,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
-        """Refuse POST bodies over ``settings.max_request_bytes`` (413) or of unknown length (411)."""
+        """Refuse POST bodies over ``settings.max_request_bytes`` (413) or of unknown length (411).
+
+        A multipart upload may be as large as an attachment (``attachment_max_bytes``) plus 1 MiB
+        for the other parts, and must carry an Authorization header (401 otherwise)."""
         if request.method == "POST":
             length = request.headers.get("content-length", "")
             if not length.isascii() or not length.isdigit():
                 return _http_error(411, "LENGTH_REQUIRED", "A POST needs a Content-Length header")
-            if int(length) > settings.max_request_bytes:
-                return _http_error(
-                    413, "REQUEST_TOO_LARGE", f"The request body is over {settings.max_request_bytes} bytes"
-                )
+            limit = settings.max_request_bytes
+            if request.url.path.startswith("/graphql") and request.headers.get("content-type", "").lower().startswith(
+                "multipart/"
+            ):
+                if not request.headers.get("authorization", "").strip():
+                    return _http_error(401, "UNAUTHENTICATED", "A multipart request needs an Authorization header")
+                limit = max(limit, settings.attachment_max_bytes + 1024 * 1024)
+            if int(length) > limit:
+                return _http_error(413, "REQUEST_TOO_LARGE", f"The request body is over {limit} bytes")
         return await call_next(request)
 
     @app.middleware("http")

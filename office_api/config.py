@@ -111,6 +111,21 @@ class Settings(BaseSettings):
         default="",
         description="key material (32+ characters) that encrypts TOTP secrets at rest; empty: OFFICE_JWT_SECRET",
     )
+    # Attachments (documents/attachments.py): files under attachment_dir (default <data_dir>/attachments).
+    attachment_dir: Path | None = Field(default=None, description="root of stored attachment files")
+    attachment_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="largest attachment, in bytes; larger ones are TOO_LARGE"
+    )
+    attachment_max_per_document: int = Field(default=20, ge=1, le=50, description="attachments per document")
+    attachment_types: list[str] = Field(
+        default_factory=lambda: ["pdf", "docx", "txt", "png", "jpg", "jpeg"],
+        description="accepted file name extensions (the content must match: documents/file_scan.py)",
+    )
+
+    @property
+    def attachment_root(self) -> Path:
+        """Where attachment files are stored."""
+        return self.attachment_dir or self.data_dir / "attachments"
 
     @property
     def is_sqlite(self) -> bool:

@@ -69,6 +69,11 @@ class ErrorCode(StrEnum):
     SUBTASKS_PENDING = "SUBTASKS_PENDING"
     # circulation for reading (传阅)
     CIRCULATION_RESTRICTED = "CIRCULATION_RESTRICTED"
+    # attachments (附件)
+    TOO_LARGE = "TOO_LARGE"
+    UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
+    EMPTY_FILE = "EMPTY_FILE"
+    ATTACHMENTS_MISMATCH = "ATTACHMENTS_MISMATCH"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -191,6 +196,16 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "工作秘密公文只能由拟稿人和流程中的人员传阅",
         "A work-secret document is circulated only by its drafter and the people on its route",
     ),
+    ErrorCode.TOO_LARGE: ("文件不能超过 {limit} 字节", "The file must be at most {limit} bytes"),
+    ErrorCode.UNSUPPORTED_TYPE: (
+        "不支持的文件类型（{detail}）：仅接受 PDF、Word（.docx）、纯文本、PNG、JPEG",
+        "Unsupported file type ({detail}): PDF, Word (.docx), plain text, PNG and JPEG are accepted",
+    ),
+    ErrorCode.EMPTY_FILE: ("文件为空", "The file is empty"),
+    ErrorCode.ATTACHMENTS_MISMATCH: (
+        "附件说明与已上传的附件不一致：{detail}",
+        "The attachment list (附件说明) does not match the uploaded attachments: {detail}",
+    ),
 }
 
 #: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS
@@ -198,6 +213,10 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
 _FIELD_MESSAGES: dict[tuple[ErrorCode, str], tuple[str, str]] = {
     (ErrorCode.INVALID_CREDENTIALS, "totpCode"): ("动态口令错误或已使用过", "Wrong or already used one-time code"),
     (ErrorCode.INVALID_CREDENTIALS, "code"): ("动态口令错误或已使用过", "Wrong or already used one-time code"),
+    (ErrorCode.ATTESTATION_REQUIRED, "attestNoStateSecret"): (
+        "须确认本文件不涉及国家秘密",
+        "Confirm that the file or document holds no state secret (attestNoStateSecret: true)",
+    ),
 }
 
 

@@ -1,6 +1,8 @@
 """Imports every model module so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from documents import attachments as attachment_models  # noqa: F401
 from documents import models as documents_models  # noqa: F401
+from documents import versions as version_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from office_api import idempotency as idempotency_models  # noqa: F401
 from office_api.clients import models as clients_models  # noqa: F401

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from schema.accounts import AccountMutation, AccountQuery
+from schema.attachments import AttachmentMutation
 from schema.circulation import CirculationMutation, CirculationQuery
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
@@ -55,6 +56,7 @@ class Mutation(
     TotpMutation,
     UnitCountersignMutation,
     CirculationMutation,
+    AttachmentMutation,
 ):
     pass
 

@@ -46,6 +46,7 @@ from schema.common import (
 from schema.org import DutyEnum, OrgUnit, User
 
 if TYPE_CHECKING:
+    from schema.attachments import Attachment, BodyVersion
     from schema.circulation import CirculationItem, CirculationSummary
 
 DocTypeEnum = strawberry.enum(
@@ -280,6 +281,30 @@ class Document(relay.Node):
     async def opinions(self, info: Info) -> list[HistoryEntry]:
         entries = await self.history(info)
         return [e for e in entries if e.action in (ActionKind.APPROVED, ActionKind.RETURNED)]
+
+    @strawberry.field(
+        description="Uploaded attachments (附件) in list order; at submission their titles must equal attachmentTitles."
+    )
+    async def attachments(self, info: Info) -> list[Annotated[Attachment, strawberry.lazy("schema.attachments")]]:
+        from schema.attachments import document_attachments
+
+        return await document_attachments(info, self.id)
+
+    @strawberry.field(description="Every version of the body text, newest first (a version per change of the body).")
+    async def body_versions(self, info: Info) -> list[Annotated[BodyVersion, strawberry.lazy("schema.attachments")]]:
+        from schema.attachments import document_body_versions
+
+        return await document_body_versions(info, self.id)
+
+    @strawberry.field(description="One version of the body text by number (from 1); null when there is none.")
+    async def body_version(
+        self,
+        info: Info,
+        number: Annotated[int, strawberry.argument(description="The version number, from 1.")],
+    ) -> Annotated[BodyVersion, strawberry.lazy("schema.attachments")] | None:
+        from schema.attachments import document_body_version
+
+        return await document_body_version(info, self.id, number)
 
 
 @strawberry.type(description="One step of a document's route.")

@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
+from documents import attachments as doc_attachments
 from documents import circulation as circ
 from documents import service as docs
+from documents import versions as doc_versions
 from documents.models import Document, RouteStep
 from office_api.db import Database
 from office_api.org import duties as org_duties
@@ -54,6 +56,9 @@ class Loaders:
         self.document_recipients = self._grouped(docs.recipients_of_documents, lambda r: r.document_id)
         self.document_circulation = self._grouped(circ.circulation_of_documents, lambda r: r.document_id)
         self.step_assignees = self._grouped(docs.step_assignees, lambda r: r.step_id)
+        self.document_attachments = self._grouped(doc_attachments.attachments_of_documents, lambda r: r.document_id)
+        self.document_body_versions = self._grouped(doc_versions.versions_of_documents, lambda r: r.document_id)
+        self.body_version = self._by_id(doc_versions.BodyVersion)
         self.user_positions = self._grouped(org.positions_of_users, lambda r: r.user_id)
         self.unit_children = self._paged(org.children_of)
         self.unit_members = self._paged(org.members_of)
