@@ -63,6 +63,9 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     # route step modes and assignees by duty
     NO_ASSIGNEE = "NO_ASSIGNEE"
+    # routing actions: withdraw, transfer, add/remove signer (documents/actions.py)
+    WITHDRAW_TOO_LATE = "WITHDRAW_TOO_LATE"
+    NOT_THE_SENDER = "NOT_THE_SENDER"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -169,6 +172,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "Neither the issuing unit nor any unit above it has an issuer code for document numbers ({detail})",
     ),
     ErrorCode.NO_ASSIGNEE: ("无人承办：{detail}", "Nobody to receive the task: {detail}"),
+    ErrorCode.WITHDRAW_TOO_LATE: (
+        "已有人办理了您送出的待办，不能撤回",
+        "Too late to withdraw: someone has already acted on what you sent",
+    ),
+    ErrorCode.NOT_THE_SENDER: (
+        "只有拟稿人或送出此环节的人可以这样做",
+        "Only the drafter or the person who sent this step may do this",
+    ),
 }
 
 #: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS
