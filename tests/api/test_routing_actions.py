@@ -253,6 +253,22 @@ async def test_cell_withdraw_any_one(users: dict[str, GraphQLClient], demo: Demo
     assert won["document"]["currentStep"] == {"index": 1, "name": "签发"}
 
 
+async def test_cell_withdraw_quorum(users: dict[str, GraphQLClient], demo: Demo) -> None:
+    """QUORUM 2 of 3: the k-th approval is withdrawn; the task it cancelled reopens, the first approval stays."""
+    route = {"steps": [quorum_step(demo, 2, "deputy", "finance_head", "drc_head"), sign_off(demo)]}
+    doc_id = await submitted(users["clerk"], doc_input(demo, route=route))
+    await approve(users["deputy"], await task_of(users["deputy"], doc_id))
+    done = await approve(users["finance_head"], await task_of(users["finance_head"], doc_id))
+    assert done["document"]["currentStep"] == {"index": 1, "name": "签发"}
+    assert (await run(users["finance_head"], WITHDRAW, id=doc_id))["errors"] == []
+    doc = await get_document(users["clerk"], doc_id)
+    assert doc is not None
+    assert task_states(doc, 0) == [("deputy", "APPROVED"), ("finance_head", "PENDING"), ("drc_head", "PENDING")]
+    assert task_states(doc, 1) == [("secretary_general", "CANCELLED")]
+    again = await approve(users["drc_head"], await task_of(users["drc_head"], doc_id))
+    assert again["document"]["currentStep"] == {"index": 1, "name": "签发"}
+
+
 async def test_cell_withdraw_sequential(users: dict[str, GraphQLClient], demo: Demo) -> None:
     route = {"steps": [step(demo, "会签", "SEQUENTIAL", "finance_head", "drc_head")]}
     doc_id = await submitted(users["clerk"], doc_input(demo, route=route))
