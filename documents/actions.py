@@ -329,7 +329,7 @@ async def _target_for_task(session: AsyncSession, actor: Actor, task: Task, user
             select(Task.id).where(
                 Task.step_id == task.step_id,
                 Task.round == task.round,
-                Task.status == TaskStatus.PENDING.value,
+                Task.status.in_([TaskStatus.PENDING.value, TaskStatus.APPROVED.value]),
                 Task.assignee_id == user.id,
             )
         )
@@ -349,7 +349,7 @@ async def transfer_task(
     The old task becomes TRANSFERRED (``actor`` keeps sight of the document through it); a new
     pending task for the new assignee opens in the same step and round, sent by ``actor``. The new
     assignee and the drafter are told. Errors: ``NOT_FOUND``/``INACTIVE``/``INVALID_VALUE``
-    (yourself)/``DUPLICATE`` (already holds a task of the step) on ``toUserId``; ``NOT_YOUR_TASK``,
+    (yourself)/``DUPLICATE`` (already holds a pending or approved task of the step) on ``toUserId``; ``NOT_YOUR_TASK``,
     ``TASK_ALREADY_HANDLED``, ``INVALID_STATE`` (a task held on behalf of someone else: the
     delegator decides) on ``taskId``.
     """
@@ -654,7 +654,8 @@ async def reroute(
     system administrators administer every unit). Writes a ``document.reroute`` audit row. Errors:
     ``INVALID_STATE`` (not in review), ``NOT_FOUND``/``INACTIVE``/``INVALID_VALUE`` (the same user)
     on ``toUserId``, ``NOT_FOUND`` on ``fromUserId``, ``INVALID_VALUE`` on ``fromUserId`` (not on the
-    rest of the route), ``DUPLICATE`` on ``toUserId`` (already named on a step concerned).
+    rest of the route), ``DUPLICATE`` on ``toUserId`` (already named on a step concerned, or holding a
+    pending or approved task of a step whose task would move to them).
     """
     session = uow.session
     text = _opinion(opinion, required=False)
@@ -682,9 +683,16 @@ async def reroute(
                 r.user_id = new.id
                 changed_rows += 1
     by_id = {s.id: s for s in steps}
-    moving = [
-        t for t in await _round_tasks(session, doc) if t.status == TaskStatus.PENDING.value and t.assignee_id == old.id
-    ]
+    round_tasks = await _round_tasks(session, doc)
+    moving = [t for t in round_tasks if t.status == TaskStatus.PENDING.value and t.assignee_id == old.id]
+    taken = {
+        t.step_id
+        for t in round_tasks
+        if t.assignee_id == new.id and t.status in (TaskStatus.PENDING.value, TaskStatus.APPROVED.value)
+    }
+    clash = next((by_id[t.step_id] for t in moving if t.step_id in taken), None)
+    if clash is not None:
+        raise DomainError(ErrorCode.DUPLICATE, "toUserId", detail=f"step {clash.index}")
     if not moving and not changed_rows:
         raise DomainError(ErrorCode.INVALID_VALUE, "fromUserId", detail="not on the rest of the route")
     now = utcnow()

@@ -330,6 +330,20 @@ async def test_transfer_errors_name_the_field(users: dict[str, GraphQLClient], d
     assert await snapshot(platform) == before
 
 
+async def test_transfer_to_someone_who_already_approved_the_step_is_refused(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    """In a QUORUM step a second task for an approver would count their approval twice."""
+    route = {"steps": [quorum_step(demo, 2, "deputy", "finance_head", "drc_head")]}
+    doc_id = await submitted(users["clerk"], doc_input(demo, route=route))
+    await approve(users["deputy"], await task_of(users["deputy"], doc_id))
+    before = await snapshot(platform)
+    t = await task_of(users["finance_head"], doc_id)
+    refused = await run(users["finance_head"], TRANSFER, t=t, u=demo.user("deputy"))
+    assert codes(refused["errors"]) == [("toUserId", "DUPLICATE")]
+    assert await snapshot(platform) == before
+
+
 async def test_delegate_one_task_keeps_the_delegator_informed(users: dict[str, GraphQLClient], demo: Demo) -> None:
     doc_id = await submitted(users["clerk"], doc_input(demo, route=three_steps(demo)))
     t = await task_of(users["deputy"], doc_id)
