@@ -150,6 +150,42 @@ async def test_cell_return_to_step_quorum(users: dict[str, GraphQLClient], demo:
     assert "TASK_CANCELLED" in await kinds(users["secretary_general"])
 
 
+async def test_cell_return_to_step_sequential(users: dict[str, GraphQLClient], demo: Demo) -> None:
+    """SEQUENTIAL: the earlier signer's approval is superseded; when the route comes back the step
+    starts again with its first signer."""
+    doc_id = await submitted(users["clerk"], doc_input(demo, route=three_steps(demo, "SEQUENTIAL")))
+    await approve(users["deputy"], await task_of(users["deputy"], doc_id))
+    await approve(users["finance_head"], await task_of(users["finance_head"], doc_id))
+    result = await run(users["drc_head"], RETURN_TO, id=await task_of(users["drc_head"], doc_id), o="退回", to=0)
+    assert result["errors"] == []
+    doc = await get_document(users["clerk"], doc_id)
+    assert doc is not None
+    assert task_states(doc, 1) == [("finance_head", "SUPERSEDED"), ("drc_head", "RETURNED")]
+    await approve(users["deputy"], await task_of(users["deputy"], doc_id))
+    doc = await get_document(users["clerk"], doc_id)
+    assert doc is not None
+    assert pending_of(doc, 1) == ["finance_head"]
+    await approve(users["finance_head"], await task_of(users["finance_head"], doc_id))
+    assert pending_of(await get_document(users["clerk"], doc_id) or {}, 1) == ["drc_head"]
+    done = await approve(users["drc_head"], await task_of(users["drc_head"], doc_id))
+    assert done["document"]["currentStep"] == {"index": 2, "name": "签发"}
+
+
+async def test_cell_return_to_step_any_one(users: dict[str, GraphQLClient], demo: Demo) -> None:
+    """或签: the other pending task is cancelled; the step reopens with everyone when the route comes back."""
+    doc_id = await submitted(users["clerk"], doc_input(demo, route=three_steps(demo, "ANY_ONE")))
+    await approve(users["deputy"], await task_of(users["deputy"], doc_id))
+    result = await run(users["drc_head"], RETURN_TO, id=await task_of(users["drc_head"], doc_id), o="退回", to=0)
+    assert result["errors"] == []
+    doc = await get_document(users["clerk"], doc_id)
+    assert doc is not None
+    assert task_states(doc, 1) == [("finance_head", "CANCELLED"), ("drc_head", "RETURNED")]
+    await approve(users["deputy"], await task_of(users["deputy"], doc_id))
+    doc = await get_document(users["clerk"], doc_id)
+    assert doc is not None
+    assert pending_of(doc, 1) == ["finance_head", "drc_head"]
+
+
 async def test_return_to_step_errors_name_the_field(users: dict[str, GraphQLClient], demo: Demo, platform: Any) -> None:
     doc_id = await submitted(users["clerk"], doc_input(demo, route=three_steps(demo)))
     deputy_task = await task_of(users["deputy"], doc_id)
@@ -291,6 +327,22 @@ async def test_withdraw_retried_with_a_key_runs_once(users: dict[str, GraphQLCli
 
 
 # ---- transfer and single-task delegation ---------------------------------------------------------
+
+TRANSFER_KEY = """mutation($t: ID!, $u: ID!, $k: String) { transferTask(input: {taskId: $t, toUserId: $u,
+  idempotencyKey: $k}) { task { id status assignee { username } } errors { field code } } }"""
+
+
+async def test_transfer_retried_with_a_key_runs_once(users: dict[str, GraphQLClient], demo: Demo) -> None:
+    doc_id = await submitted(users["clerk"], doc_input(demo, route=three_steps(demo)))
+    t = await task_of(users["deputy"], doc_id)
+    first = await run(users["deputy"], TRANSFER_KEY, t=t, u=demo.user("drc_head"), k="t-1")
+    second = await run(users["deputy"], TRANSFER_KEY, t=t, u=demo.user("drc_head"), k="t-1")
+    assert first == second
+    assert first["errors"] == []
+    assert [h[0] for h in await history(users["clerk"], doc_id)].count("TRANSFERRED") == 1
+    assert (await kinds(users["drc_head"])).count("TASK_ASSIGNED") == 1
+    other = await run(users["deputy"], TRANSFER_KEY, t=t, u=demo.user("finance_head"), k="t-1")
+    assert codes(other["errors"]) == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
 
 
 async def test_transfer_moves_the_task_to_another_person(users: dict[str, GraphQLClient], demo: Demo) -> None:
