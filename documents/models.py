@@ -159,6 +159,11 @@ class DocumentAction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The 发文字号 assigned, on ``registered`` entries.
     doc_number: Mapped[str | None] = mapped_column(String(40))
+    #: The other person of a routing action: the new assignee (transferred, delegated,
+    #: rerouted) or the signer added or removed.
+    target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: On ``returned_to_step`` entries: the earlier step that reopened.
+    to_step_index: Mapped[int | None] = mapped_column(Integer)
 
 
 class DocNumberCounter(Base):

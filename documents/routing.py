@@ -135,3 +135,129 @@ def validate_step(mode: StepMode, assignee_count: int, quorum: int | None = None
     elif quorum is not None:
         return "quorum", "only a QUORUM step takes k"
     return None
+
+
+# ---- routing actions: return to a step, withdraw, transfer, add/remove signer (docs/routing.md) ----
+
+#: Task statuses that no longer count in their step: cancelled, passed to someone else
+#: (转办/reroute), an approval undone by a return to an earlier step, or the task that returned
+#: the document to an earlier step (the step reopens with fresh tasks when the route comes back).
+INACTIVE = frozenset({TaskStatus.CANCELLED, TaskStatus.TRANSFERRED, TaskStatus.SUPERSEDED, TaskStatus.RETURNED})
+
+
+def live(statuses: Sequence[TaskStatus]) -> list[TaskStatus]:
+    """The statuses that still count in a step (in order): everything but :data:`INACTIVE`."""
+    return [s for s in statuses if s not in INACTIVE]
+
+
+class SiblingAction(StrEnum):
+    """An action on one task (or signer) of a step, as seen by the step's other tasks."""
+
+    RETURN_TO_DRAFTER = "return_to_drafter"
+    RETURN_TO_STEP = "return_to_step"
+    WITHDRAW = "withdraw"
+    REMOVE_SIGNER = "remove_signer"
+    RESUBMIT = "resubmit"
+
+
+class SiblingEffect(StrEnum):
+    """What an action does to another task of the same step (docs/routing.md, the table)."""
+
+    KEEP = "keep"  # unchanged: a pending task stays pending, an approval stands
+    CANCEL = "cancel"  # a pending task is cancelled (its assignee is told)
+    SUPERSEDE = "supersede"  # an approval is undone: the person approves again when the step reopens
+    REOPEN = "reopen"  # a task cancelled by the withdrawn approval is pending again
+    NEW_ROUND = "new_round"  # the task stays as it was in its round; the new round opens fresh tasks
+
+
+def sibling_effect(
+    action: SiblingAction, mode: StepMode, status: TaskStatus, *, cancelled_by_withdrawn: bool = False
+) -> SiblingEffect:
+    """What ``action`` on one task of a ``mode`` step does to another task of that step in ``status``.
+
+    * return to the drafter: pending → cancelled, approvals kept (the round ends; they stay in the history);
+    * return to an earlier step: pending → cancelled, approvals superseded (this step will reopen fresh);
+    * withdraw an approval: other pending and approved tasks kept; a task cancelled by the withdrawn
+      approval itself (``cancelled_by_withdrawn``: ANY_ONE/QUORUM completion) reopens;
+    * remove a signer: the others are kept (the step may then complete: see :func:`after_remove_signer`);
+    * resubmission: every task stays in its round; the new round opens new tasks.
+
+    The same in every mode (the mode decides only when a step completes); ``mode`` is taken so
+    that the table of docs/routing.md is tested cell by cell.
+    """
+    del mode
+    if action is SiblingAction.RESUBMIT:
+        return SiblingEffect.NEW_ROUND
+    if status in (TaskStatus.TRANSFERRED, TaskStatus.SUPERSEDED, TaskStatus.RETURNED):
+        return SiblingEffect.KEEP
+    if status is TaskStatus.CANCELLED:
+        if action is SiblingAction.WITHDRAW and cancelled_by_withdrawn:
+            return SiblingEffect.REOPEN
+        return SiblingEffect.KEEP
+    if action is SiblingAction.RETURN_TO_DRAFTER:
+        return SiblingEffect.CANCEL if status is TaskStatus.PENDING else SiblingEffect.KEEP
+    if action is SiblingAction.RETURN_TO_STEP:
+        return SiblingEffect.CANCEL if status is TaskStatus.PENDING else SiblingEffect.SUPERSEDE
+    return SiblingEffect.KEEP
+
+
+def check_return_to_step(current_step: int, to_step: int) -> str | None:
+    """Why a return from step ``current_step`` to step ``to_step`` is refused, or None: the target
+    must be an earlier step (0 ≤ to_step < current_step)."""
+    if to_step < 0:
+        return "a step index is 0 or more"
+    if to_step >= current_step:
+        return f"must be an earlier step than the current one ({current_step})"
+    return None
+
+
+def can_withdraw(status: DocumentStatus, later_actions: int, last_by_actor: bool) -> bool:
+    """True when the sender may still withdraw (撤回): the document is in review, the last routing
+    action of the round (a submission or an approval) is the actor's (``last_by_actor``), and nobody
+    has acted since (``later_actions`` routing actions after it; comments do not count)."""
+    return status is DocumentStatus.IN_REVIEW and last_by_actor and later_actions == 0
+
+
+def check_add_signer(mode: StepMode, assignee_count: int, quorum: int | None, limit: int) -> str | None:
+    """Why adding a signer (加签) to a step naming ``assignee_count`` people is refused, or None.
+
+    SINGLE steps take exactly one assignee; a step takes at most ``limit``. Every other mode
+    accepts one more (QUORUM keeps its k, so k ≤ n still holds)."""
+    if assignee_count + 1 > limit:
+        return f"a step takes at most {limit} assignees"
+    rule = validate_step(mode, assignee_count + 1, quorum)
+    return rule[1] if rule else None
+
+
+def check_remove_signer(mode: StepMode, assignee_count: int, quorum: int | None) -> str | None:
+    """Why removing a signer (减签) from a step naming ``assignee_count`` people is refused, or None:
+    the step must keep at least one assignee, SINGLE steps exactly one, and QUORUM steps k ≤ n."""
+    rule = validate_step(mode, assignee_count - 1, quorum)
+    return rule[1] if rule else None
+
+
+def after_remove_signer(
+    step_index: int,
+    step_count: int,
+    mode: StepMode,
+    statuses: Sequence[TaskStatus],
+    *,
+    assignee_count: int,
+    quorum: int | None = None,
+) -> Transition:
+    """What happens once a signer was removed from the open step ``step_index``.
+
+    ``statuses`` are the step's live tasks of the round after the removal (the removed signer's
+    task already cancelled), ``assignee_count`` the assignees left. When the rest have already
+    approved the step completes (ADVANCE/FINISH, the remaining open tasks cancelled for
+    ANY_ONE/QUORUM); a SEQUENTIAL step whose current signer was removed opens the next one.
+    """
+    ls = live(statuses)
+    if step_complete(mode, ls, assignee_count=assignee_count, quorum=quorum):
+        cancel = mode in (StepMode.ANY_ONE, StepMode.QUORUM) and TaskStatus.PENDING in ls
+        if step_index + 1 < step_count:
+            return Transition(Outcome.ADVANCE, step_index + 1, cancel_open=cancel)
+        return Transition(Outcome.FINISH, cancel_open=cancel)
+    if mode is StepMode.SEQUENTIAL and TaskStatus.PENDING not in ls and len(ls) < assignee_count:
+        return Transition(Outcome.WAIT, open_positions=(len(ls),))
+    return Transition(Outcome.WAIT)

@@ -680,7 +680,8 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
             )
         ).scalars()
     )
-    statuses = [TaskStatus(t.status) for t in step_tasks]
+    # Transferred, superseded and cancelled tasks no longer count (docs/routing.md).
+    statuses = routing.live([TaskStatus(t.status) for t in step_tasks])
     assignee_count = len(await _assignee_rows(session, step.id))
     session.add(
         DocumentAction(
@@ -706,6 +707,7 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
             payload={"taskId": task.id, "stepIndex": step.index, "round": doc.round},
         )
     ]
+    messages += on_behalf_result(task, doc, actor, f"已{step.name}（同意）")
     transition = routing.after_approval(
         step.index, len(steps), StepMode(step.mode), statuses, assignee_count=assignee_count, quorum=step.quorum
     )
@@ -747,6 +749,25 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     await notify(uow, broker, messages)
     await session.flush()
     return task
+
+
+def on_behalf_result(task: Task, doc: Document, actor: Actor, what: str) -> list[Message]:
+    """The DELEGATED_TASK_DONE message to the person a delegate acted for (委托人, the task's
+    ``on_behalf_of_id``), who keeps sight of the task; none for a task of one's own."""
+    if task.on_behalf_of_id is None or task.on_behalf_of_id == actor.user_id:
+        return []
+    return [
+        Message(
+            user_id=task.on_behalf_of_id,
+            kind=NotificationKind.DELEGATED_TASK_DONE.value,
+            title=f"受托人已办理：{doc.title}",
+            body=f"{actor.display_name} 代您办理：{what}",
+            subject_type="Document",
+            subject_id=doc.id,
+            actor_id=actor.user_id,
+            payload={"taskId": task.id, "round": doc.round, "status": task.status},
+        )
+    ]
 
 
 def _cancel(tasks: Sequence[Task], doc: Document, actor: Actor, now: dt.datetime, body: str) -> list[Message]:
@@ -835,6 +856,7 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
             payload={"taskId": task.id, "stepIndex": step_index, "round": doc.round},
         )
     ]
+    messages += on_behalf_result(task, doc, actor, "已退回拟稿人")
     messages += _cancel(others, doc, actor, now, f"{actor.display_name} 已将公文退回拟稿人")
     await notify(uow, broker, messages)
     await session.flush()

@@ -94,6 +94,10 @@ class TaskStatus(StrEnum):
     APPROVED = "approved"
     RETURNED = "returned"
     CANCELLED = "cancelled"
+    #: Passed to another person by 转办 or an administrator's reroute (a new task replaces it).
+    TRANSFERRED = "transferred"
+    #: An approval undone by a return to an earlier step (the step reopens with fresh tasks).
+    SUPERSEDED = "superseded"
 
 
 class RecipientKind(StrEnum):
@@ -122,3 +126,12 @@ class ActionKind(StrEnum):
     ATTACHMENT_ADDED = "attachment_added"  # 附件 uploaded (with the uploader's attestation)
     ATTACHMENT_REMOVED = "attachment_removed"
     ATTACHMENTS_ORDERED = "attachments_ordered"
+    # routing actions (documents/actions.py, docs/routing.md)
+    RETURNED_TO_STEP = "returned_to_step"  # 退回 to an earlier step (``to_step_index``)
+    WITHDRAWN = "withdrawn"  # 撤回 by the sender
+    TRANSFERRED = "transferred"  # 转办 to ``target_user_id``
+    DELEGATED = "delegated"  # 单件委托 to ``target_user_id``
+    SIGNER_ADDED = "signer_added"  # 加签 of ``target_user_id``
+    SIGNER_REMOVED = "signer_removed"  # 减签 of ``target_user_id``
+    REROUTED = "rerouted"  # an administrator replaced an assignee by ``target_user_id``
+    COMMENTED = "commented"  # 评论/意见 without acting

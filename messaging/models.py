@@ -26,6 +26,12 @@ class NotificationKind(StrEnum):
     SUBTASK_RETURNED = "SUBTASK_RETURNED"  # to the unit's clerk: a member sent it back
     DOCUMENT_CIRCULATED = "DOCUMENT_CIRCULATED"  # to a reader (传阅)
     CIRCULATION_READ = "CIRCULATION_READ"  # to the sender: the reader read it
+    # routing actions (documents/actions.py)
+    DOCUMENT_WITHDRAWN = "DOCUMENT_WITHDRAWN"
+    DOCUMENT_COMMENTED = "DOCUMENT_COMMENTED"
+    DOCUMENT_REROUTED = "DOCUMENT_REROUTED"
+    SIGNERS_CHANGED = "SIGNERS_CHANGED"
+    DELEGATED_TASK_DONE = "DELEGATED_TASK_DONE"
 
 
 class Notification(Base):

@@ -46,6 +46,7 @@ class Action:
     DELEGATION_CREATE = "delegation.create"
     DELEGATION_CANCEL = "delegation.cancel"
     TASK_HANDOVER = "task.handover"
+    DOCUMENT_REROUTE = "document.reroute"
     ROLE_GRANT = "role.grant"
     ROLE_REVOKE = "role.revoke"
     LOGIN_SUCCESS = "login.success"

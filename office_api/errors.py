@@ -74,6 +74,9 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
     EMPTY_FILE = "EMPTY_FILE"
     ATTACHMENTS_MISMATCH = "ATTACHMENTS_MISMATCH"
+    # routing actions: withdraw, transfer, add/remove signer (documents/actions.py)
+    WITHDRAW_TOO_LATE = "WITHDRAW_TOO_LATE"
+    NOT_THE_SENDER = "NOT_THE_SENDER"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -205,6 +208,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.ATTACHMENTS_MISMATCH: (
         "附件说明与已上传的附件不一致：{detail}",
         "The attachment list (附件说明) does not match the uploaded attachments: {detail}",
+    ),
+    ErrorCode.WITHDRAW_TOO_LATE: (
+        "已有人办理了您送出的待办，不能撤回",
+        "Too late to withdraw: someone has already acted on what you sent",
+    ),
+    ErrorCode.NOT_THE_SENDER: (
+        "只有拟稿人或送出此环节的人可以这样做",
+        "Only the drafter or the person who sent this step may do this",
     ),
 }
 

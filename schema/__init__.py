@@ -16,6 +16,7 @@ from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
+from schema.document_actions import DocumentActionMutation
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
@@ -47,6 +48,7 @@ class Query(
 class Mutation(
     OrgMutation,
     DocumentMutation,
+    DocumentActionMutation,
     NotificationMutation,
     AccountMutation,
     DelegationMutation,

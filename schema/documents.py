@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from documents import registration, validation
 from documents import service as docs
+from documents.actions import return_to_step
 from documents.models import Document as DocumentModel
 from documents.models import DocumentAction as ActionModel
 from documents.models import DocumentRecipient as RecipientModel
@@ -87,7 +88,12 @@ RouteReasonEnum = strawberry.enum(
     "UNIT_CLERK (the unit's clerk 文书), DELEGATION (the person so named delegated to them: see `delegator`; "
     "`duty` and `unit` still say how the delegator was chosen).",
 )
-TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus", description="PENDING, APPROVED, RETURNED, CANCELLED.")
+TaskStatusEnum = strawberry.enum(
+    TaskStatus,
+    name="TaskStatus",
+    description="PENDING, APPROVED, RETURNED, CANCELLED, TRANSFERRED (转办 or rerouted: a new task replaced it), "
+    "SUPERSEDED (an approval undone by a return to an earlier step). See docs/routing.md.",
+)
 ActionKindEnum = strawberry.enum(ActionKind, name="ActionKind", description="Kind of history entry.")
 DirectionEnum = strawberry.enum(
     validation.Direction,
@@ -280,7 +286,9 @@ class Document(relay.Node):
     @strawberry.field(description="Approvers' opinions (approvals and returns), oldest first.")
     async def opinions(self, info: Info) -> list[HistoryEntry]:
         entries = await self.history(info)
-        return [e for e in entries if e.action in (ActionKind.APPROVED, ActionKind.RETURNED)]
+        return [
+            e for e in entries if e.action in (ActionKind.APPROVED, ActionKind.RETURNED, ActionKind.RETURNED_TO_STEP)
+        ]
 
     @strawberry.field(
         description="Uploaded attachments (附件) in list order; at submission their titles must equal attachmentTitles."
@@ -443,10 +451,26 @@ class HistoryEntry:
     doc_number: str | None = strawberry.field(
         default=None, description="On REGISTERED entries: the 发文字号 assigned; null otherwise."
     )
+    to_step_index: int | None = strawberry.field(
+        default=None, description="On RETURNED_TO_STEP entries: the earlier step that reopened; null otherwise."
+    )
+    target_user_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(
+        description="The other person of a routing action: the new assignee (TRANSFERRED, DELEGATED, REROUTED) or "
+        "the signer added or removed (SIGNER_ADDED, SIGNER_REMOVED); null otherwise."
+    )
+    async def target_user(self, info: Info) -> User | None:
+        if self.target_user_id is None:
+            return None
+        m = await info.context.loaders.user.load(self.target_user_id)
+        return User.from_model(m) if m else None
 
     @classmethod
     def from_model(cls, m: ActionModel) -> HistoryEntry:
         return cls(
+            to_step_index=m.to_step_index,
+            target_user_id=m.target_user_id,
             doc_number=m.doc_number,
             action=ActionKind(m.action),
             round=m.round,
@@ -745,6 +769,12 @@ class TaskActionInput:
     opinion: str | None = strawberry.field(
         default=None, description="Opinion (审批意见), at most 2,000 characters; required to return."
     )
+    to_step_index: int | None = strawberry.field(
+        default=None,
+        description="returnTask only: return to this earlier step (0-based, below the current step) instead of "
+        "the drafter; the step reopens with fresh tasks in the same round (docs/routing.md). approveTask "
+        "refuses it (INVALID_VALUE).",
+    )
     idempotency_key: str | None = idempotency_key_field()
 
 
@@ -945,6 +975,8 @@ class DocumentMutation:
         ctx = info.context
 
         async def work(uow):
+            if input.to_step_index is not None:
+                raise DomainError(ErrorCode.INVALID_VALUE, "toStepIndex", detail="only returnTask takes a step")
             return await docs.approve_task(
                 uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
             )
@@ -953,7 +985,9 @@ class DocumentMutation:
         return await _task_payload(info, task, errors)
 
     @strawberry.mutation(
-        description="Return the document to its drafter (opinion required); the step's other open tasks are cancelled.",
+        description="Return the document to its drafter (opinion required); the step's other open tasks are "
+        "cancelled. With toStepIndex: return to that earlier step instead (same round; its approvals and those of "
+        "the steps after it are superseded, see docs/routing.md).",
         permission_classes=[IsAuthenticated],
     )
     async def return_task(self, info: Info, input: TaskActionInput) -> TaskPayload:
@@ -961,6 +995,15 @@ class DocumentMutation:
         ctx = info.context
 
         async def work(uow):
+            if input.to_step_index is not None:
+                return await return_to_step(
+                    uow,
+                    ctx.broker,
+                    actor,
+                    decode_id(input.task_id, "Task", "taskId"),
+                    input.opinion,
+                    input.to_step_index,
+                )
             return await docs.return_task(
                 uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
             )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from documents.models import Task
+from documents.models import Document, RouteStep, StepAssignee, Task
 from office_api.clients.models import ApiClient
 from office_api.clients.service import register_client
 from office_api.config import Settings
@@ -524,6 +524,7 @@ async def _ids(platform: Any) -> dict[str, str]:
     async with platform.db.unit_of_work() as uow:
         made, _ = await register_client(uow, admin, "区政务系统", lixia, ["directory:read"])
         await link_identity(uow, admin, jinan_user, platform.settings.oidc_issuer, "linked-subject")
+        in_review = await _document_in_review(uow.session, jinan_user, lixia)
     return {
         "lixia": await unit_gid(platform, "370102"),
         "jinan": await unit_gid(platform, "370100"),
@@ -533,7 +534,31 @@ async def _ids(platform: Any) -> dict[str, str]:
         "deputy": await user_gid(platform, "deputy"),
         "jinan_user_post": gid("Position", post),
         "api_client": gid("ApiClient", made.id),
+        "document": gid("Document", in_review),
     }
+
+
+async def _document_in_review(session: Any, drafter_id: int, unit_id: int) -> int:
+    """A document of Lixia in review, its one step's task pending with clerk (for rerouteDocument)."""
+    clerk = (await session.execute(select(User.id).where(User.username == "clerk"))).scalar_one()
+    doc = Document(
+        title="关于做好值班工作的通知",
+        doc_type="notice",
+        status="in_review",
+        drafter_id=drafter_id,
+        issuing_unit_id=unit_id,
+        current_step=0,
+        round=1,
+    )
+    session.add(doc)
+    await session.flush()
+    rs = RouteStep(document_id=doc.id, index=0, name="核稿", mode="single")
+    session.add(rs)
+    await session.flush()
+    session.add(StepAssignee(step_id=rs.id, user_id=clerk, position=0))
+    session.add(Task(document_id=doc.id, step_id=rs.id, round=1, assignee_id=clerk, sender_id=drafter_id))
+    await session.flush()
+    return doc.id
 
 
 SET_DUTIES = """mutation($input: SetPositionDutiesInput!){ setPositionDuties(input:$input){ errors { field code } } }"""
@@ -552,6 +577,8 @@ API_CLIENT = """query($id:ID!){ apiClient(id:$id){ name } }"""
 LINK = """mutation($id:ID!,$s:String!){ linkIdentity(input:{userId:$id,subject:$s}){ errors { field code } } }"""
 UNLINK = """mutation($id:ID!,$s:String!){ unlinkIdentity(input:{userId:$id,subject:$s}){ errors { field code } } }"""
 LINKED = """query($id:ID!){ linkedIdentities(userId:$id){ subject } }"""
+REROUTE = """mutation($d:ID!,$f:ID!,$t:ID!){ rerouteDocument(input:{documentId:$d,fromUserId:$f,toUserId:$t}){
+  errors { field code } } }"""
 RESET_TOTP = """mutation($id:ID!){ resetTotp(input:{userId:$id}){ user { username } errors { field code } } }"""
 
 
@@ -599,6 +626,7 @@ ALL_ADMIN_OPERATIONS = [
     ("unlinkIdentity", UNLINK, lambda i: {"id": i["jinan_user"], "s": "linked-subject"}),
     ("linkIdentity", LINK, lambda i: {"id": i["jinan_user"], "s": "new-subject"}),
     ("resetTotp", RESET_TOTP, lambda i: {"id": i["jinan_user"]}),
+    ("rerouteDocument", REROUTE, lambda i: {"d": i["document"], "f": i["clerk"], "t": i["deputy"]}),
 ]
 
 #: Administrator root fields left out of the matrix, and why.
@@ -665,6 +693,7 @@ ALLOWED = {
         "unlinkIdentity",
         "linkIdentity",
         "resetTotp",
+        "rerouteDocument",
     },
     "security_admin": {"grantRole", "revokeRole"},
     "audit_admin": {"auditLog"},

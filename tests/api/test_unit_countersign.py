@@ -346,3 +346,31 @@ async def test_retried_routing_with_a_key_routes_once(users: dict[str, GraphQLCl
     assert first["document"]["version"] == second["document"]["version"]
     assert (await my_tasks(users["deputy"]))["totalCount"] == 1
     assert await kinds(users["deputy"]) == ["TASK_ASSIGNED"]
+
+
+TRANSFER = """mutation($t: ID!, $u: ID!) { transferTask(input: {taskId: $t, toUserId: $u}) {
+  task { id status } errors { field code } } }"""
+DELEGATE = """mutation($t: ID!, $u: ID!) { delegateTask(input: {taskId: $t, toUserId: $u}) {
+  task { id status } errors { field code } } }"""
+
+
+async def test_subtasks_and_open_routings_are_not_transferred(users: dict[str, GraphQLClient], demo: Demo) -> None:
+    # A member's sub-task belongs to the unit's routing; the clerk's task cannot leave while
+    # the routing is open (the members' answers would be orphaned).
+    doc_id, parent = await unit_document(users, demo)
+    assert (await route(users["clerk"], parent, [demo.user("deputy")]))["errors"] == []
+    sub = await task_of(users["deputy"], doc_id)
+    for mutation, name in ((TRANSFER, "transferTask"), (DELEGATE, "delegateTask")):
+        member = await users["deputy"].execute(mutation, {"t": sub, "u": demo.user("secretary_general")})
+        assert codes(member["data"][name]["errors"]) == [("taskId", "INVALID_STATE")]
+        clerk = await users["clerk"].execute(mutation, {"t": parent, "u": demo.user("secretary_general")})
+        assert codes(clerk["data"][name]["errors"]) == [("taskId", "SUBTASKS_PENDING")]
+    assert subtasks(await read(users["clerk"], doc_id)) == [("deputy", "PENDING", None)]
+    # Once the routing is cancelled the clerk may transfer the unit's task.
+    assert (await cancel(users["clerk"], parent))["errors"] == []
+    moved = await users["clerk"].execute(TRANSFER, {"t": parent, "u": demo.user("secretary_general")})
+    assert moved["data"]["transferTask"]["errors"] == []
+    new_task = moved["data"]["transferTask"]["task"]
+    assert new_task["status"] == "PENDING"
+    assert new_task["id"] != parent
+    assert await task_of(users["secretary_general"], doc_id) == new_task["id"]

@@ -5,13 +5,23 @@ from __future__ import annotations
 import pytest
 
 from documents.routing import (
+    INACTIVE,
     Outcome,
+    SiblingAction,
+    SiblingEffect,
     Transition,
     after_approval,
+    after_remove_signer,
     after_return,
     can_act,
     can_submit,
+    can_withdraw,
+    check_add_signer,
+    check_remove_signer,
+    check_return_to_step,
     initial_positions,
+    live,
+    sibling_effect,
     step_complete,
     validate_step,
 )
@@ -283,3 +293,157 @@ def test_approve_wait_never_cancels(mode: StepMode) -> None:
     else:
         assert t.outcome is Outcome.WAIT
         assert t.cancel_open is False
+
+
+# ---- routing actions: the sibling-task policy of docs/routing.md, cell by cell ----------------
+# Each test is named after a cell of the table: <action>_<mode>.
+
+
+T, S = TaskStatus.TRANSFERRED, TaskStatus.SUPERSEDED
+KEEP, CANCEL, SUPERSEDE, REOPEN = (
+    SiblingEffect.KEEP,
+    SiblingEffect.CANCEL,
+    SiblingEffect.SUPERSEDE,
+    SiblingEffect.REOPEN,
+)
+ALL_MODES = [SINGLE, SEQ, ALL, ANY, QUORUM]
+
+
+def effects(action: SiblingAction, mode: StepMode, **kw: bool) -> dict[TaskStatus, SiblingEffect]:
+    return {s: sibling_effect(action, mode, s, **kw) for s in (P, A, C, T, S)}
+
+
+@pytest.mark.parametrize("mode", ALL_MODES, ids=lambda m: m.value)
+def test_return_to_drafter_cancels_pending_keeps_approvals(mode: StepMode) -> None:
+    assert effects(SiblingAction.RETURN_TO_DRAFTER, mode) == {P: CANCEL, A: KEEP, C: KEEP, T: KEEP, S: KEEP}
+
+
+@pytest.mark.parametrize("mode", ALL_MODES, ids=lambda m: m.value)
+def test_return_to_step_cancels_pending_supersedes_approvals(mode: StepMode) -> None:
+    assert effects(SiblingAction.RETURN_TO_STEP, mode) == {P: CANCEL, A: SUPERSEDE, C: KEEP, T: KEEP, S: KEEP}
+
+
+@pytest.mark.parametrize("mode", ALL_MODES, ids=lambda m: m.value)
+def test_withdraw_keeps_siblings_and_reopens_what_the_approval_cancelled(mode: StepMode) -> None:
+    assert effects(SiblingAction.WITHDRAW, mode) == {P: KEEP, A: KEEP, C: KEEP, T: KEEP, S: KEEP}
+    assert effects(SiblingAction.WITHDRAW, mode, cancelled_by_withdrawn=True)[C] is REOPEN
+
+
+@pytest.mark.parametrize("mode", ALL_MODES, ids=lambda m: m.value)
+def test_remove_signer_keeps_the_other_tasks(mode: StepMode) -> None:
+    assert effects(SiblingAction.REMOVE_SIGNER, mode) == {P: KEEP, A: KEEP, C: KEEP, T: KEEP, S: KEEP}
+
+
+@pytest.mark.parametrize("mode", ALL_MODES, ids=lambda m: m.value)
+def test_resubmission_opens_a_new_round(mode: StepMode) -> None:
+    assert set(effects(SiblingAction.RESUBMIT, mode).values()) == {SiblingEffect.NEW_ROUND}
+
+
+def test_live_drops_cancelled_transferred_superseded_and_returned() -> None:
+    assert {C, T, S, R} == INACTIVE
+    assert live([A, C, P, T, S, R, A]) == [A, P, A]
+
+
+# ---- return to an earlier step ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "rule"),
+    [
+        (2, 0, None),
+        (2, 1, None),
+        (1, 0, None),
+        (2, 2, "must be an earlier step than the current one (2)"),
+        (2, 3, "must be an earlier step than the current one (2)"),
+        (0, 0, "must be an earlier step than the current one (0)"),
+        (2, -1, "a step index is 0 or more"),
+    ],
+)
+def test_check_return_to_step(current: int, target: int, rule: str | None) -> None:
+    assert check_return_to_step(current, target) == rule
+
+
+# ---- withdraw -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "later", "mine", "allowed"),
+    [
+        (DocumentStatus.IN_REVIEW, 0, True, True),
+        (DocumentStatus.IN_REVIEW, 1, True, False),  # someone acted since
+        (DocumentStatus.IN_REVIEW, 0, False, False),  # the last sender is someone else
+        (DocumentStatus.APPROVED, 0, True, False),  # the last approval finished the route
+        (DocumentStatus.RETURNED, 0, True, False),
+        (DocumentStatus.REGISTERED, 0, True, False),
+    ],
+)
+def test_can_withdraw(status: DocumentStatus, later: int, mine: bool, allowed: bool) -> None:
+    assert can_withdraw(status, later, mine) is allowed
+
+
+# ---- add signer (加签), per mode ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "n", "k", "rule"),
+    [
+        (SINGLE, 1, None, "a single step takes exactly one assignee"),
+        (SEQ, 2, None, None),
+        (ALL, 2, None, None),
+        (ANY, 3, None, None),
+        (QUORUM, 3, 2, None),
+        (QUORUM, 3, 3, None),  # k stays, n grows: still k ≤ n
+        (ALL, 50, None, "a step takes at most 50 assignees"),
+    ],
+)
+def test_add_signer(mode: StepMode, n: int, k: int | None, rule: str | None) -> None:
+    assert check_add_signer(mode, n, k, 50) == rule
+
+
+# ---- remove signer (减签), per mode -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "n", "k", "rule"),
+    [
+        (SINGLE, 1, None, "a step needs at least one assignee"),
+        (SEQ, 1, None, "a step needs at least one assignee"),
+        (SEQ, 3, None, None),
+        (ALL, 2, None, None),
+        (ALL, 1, None, "a step needs at least one assignee"),
+        (ANY, 2, None, None),
+        (ANY, 1, None, "a step needs at least one assignee"),
+        (QUORUM, 3, 2, None),
+        (QUORUM, 3, 3, "k must be between 1 and 2"),
+    ],
+)
+def test_check_remove_signer(mode: StepMode, n: int, k: int | None, rule: str | None) -> None:
+    assert check_remove_signer(mode, n, k) == rule
+
+
+@pytest.mark.parametrize(
+    ("mode", "left", "n", "k", "expected"),
+    [
+        # SEQUENTIAL: removing the current signer opens the next; removing the last completes.
+        (SEQ, [A], 2, None, Transition(Outcome.WAIT, open_positions=(1,))),
+        (SEQ, [A, A], 2, None, Transition(Outcome.ADVANCE, 1)),
+        (SEQ, [A, P], 3, None, Transition(Outcome.WAIT)),  # a later signer removed: the current one stays
+        # PARALLEL_ALL (会签): the rest approved → complete; someone pending → wait.
+        (ALL, [A, A], 2, None, Transition(Outcome.ADVANCE, 1)),
+        (ALL, [A, P], 2, None, Transition(Outcome.WAIT)),
+        # ANY_ONE (或签): nobody approved yet, so the others keep waiting.
+        (ANY, [P, P], 2, None, Transition(Outcome.WAIT)),
+        # QUORUM: fewer signers, same k.
+        (QUORUM, [A, P], 2, 2, Transition(Outcome.WAIT)),
+        (QUORUM, [A, A, P], 3, 2, Transition(Outcome.ADVANCE, 1, cancel_open=True)),
+    ],
+    ids=["seq-current", "seq-last", "seq-later", "all-complete", "all-wait", "any-wait", "quorum-wait", "quorum-done"],
+)
+def test_after_remove_signer(
+    mode: StepMode, left: list[TaskStatus], n: int, k: int | None, expected: Transition
+) -> None:
+    assert after_remove_signer(0, 2, mode, left, assignee_count=n, quorum=k) == expected
+
+
+def test_after_remove_signer_on_the_last_step_finishes() -> None:
+    assert after_remove_signer(1, 2, ALL, [A, C], assignee_count=1) == Transition(Outcome.FINISH)
