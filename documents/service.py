@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import routing, validation
+from documents import routing, search, validation
 from documents.classification import state_secret_reason
 from documents.models import Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
@@ -345,6 +345,7 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
             )
     session.add(DocumentAction(document_id=doc.id, actor_id=actor.user_id, action=ActionKind.CREATED.value, round=0))
     await session.flush()
+    await search.reindex(session, doc)
     return doc
 
 
@@ -396,6 +397,7 @@ async def update_document(
         setattr(doc, key, value)
     doc.version += 1
     await session.flush()
+    await search.reindex(session, doc)
     return doc
 
 

@@ -111,3 +111,4 @@ class ActionKind(StrEnum):
     COMPLETED = "completed"
     HANDED_OVER = "handed_over"
     REGISTERED = "registered"  # 登记: the 发文字号 was assigned
+    ARCHIVED = "archived"  # 归档 (REG Art. 27): the document became read-only

@@ -1,6 +1,9 @@
 """Imports every model module so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
 from documents import models as documents_models  # noqa: F401
+from documents import open_log as documents_open_log  # noqa: F401
+from documents import phrases as documents_phrases  # noqa: F401
+from documents import search as documents_search  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from office_api import idempotency as idempotency_models  # noqa: F401
 from office_api.clients import models as clients_models  # noqa: F401

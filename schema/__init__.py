@@ -14,11 +14,14 @@ from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
+from schema.document_lists import DocumentListMutation, DocumentListQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
+from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
+from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.totp import TotpMutation
 
@@ -27,7 +30,17 @@ IS_OFFICE_API_SCHEMA = True
 
 @strawberry.type(description="Read operations.")
 class Query(
-    OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery, OidcQuery
+    OrgQuery,
+    DocumentQuery,
+    NotificationQuery,
+    AccountQuery,
+    DelegationQuery,
+    DirectoryQuery,
+    ApiClientQuery,
+    OidcQuery,
+    DocumentListQuery,
+    OpinionPhraseQuery,
+    OpenLogQuery,
 ):
     pass
 
@@ -43,6 +56,8 @@ class Mutation(
     ApiClientMutation,
     OidcMutation,
     TotpMutation,
+    DocumentListMutation,
+    OpinionPhraseMutation,
 ):
     pass
 
@@ -61,6 +76,7 @@ schema = strawberry.Schema(
         ClientScopeGuard,
         OperationLog,
         ContactLookupLog,
+        DocumentOpenLogWriter,
         InputGuard,
         QueryCostLimiter,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
