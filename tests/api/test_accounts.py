@@ -552,6 +552,7 @@ API_CLIENT = """query($id:ID!){ apiClient(id:$id){ name } }"""
 LINK = """mutation($id:ID!,$s:String!){ linkIdentity(input:{userId:$id,subject:$s}){ errors { field code } } }"""
 UNLINK = """mutation($id:ID!,$s:String!){ unlinkIdentity(input:{userId:$id,subject:$s}){ errors { field code } } }"""
 LINKED = """query($id:ID!){ linkedIdentities(userId:$id){ subject } }"""
+OPEN_LOG = """query($d: ID!){ documentOpenLog(documentId:$d){ edges { node { openedAt } } } }"""
 RESET_TOTP = """mutation($id:ID!){ resetTotp(input:{userId:$id}){ user { username } errors { field code } } }"""
 
 
@@ -599,6 +600,7 @@ ALL_ADMIN_OPERATIONS = [
     ("unlinkIdentity", UNLINK, lambda i: {"id": i["jinan_user"], "s": "linked-subject"}),
     ("linkIdentity", LINK, lambda i: {"id": i["jinan_user"], "s": "new-subject"}),
     ("resetTotp", RESET_TOTP, lambda i: {"id": i["jinan_user"]}),
+    ("documentOpenLog", OPEN_LOG, lambda i: {"d": "RG9jdW1lbnQ6MQ=="}),
 ]
 
 #: Administrator root fields left out of the matrix, and why.
@@ -667,7 +669,7 @@ ALLOWED = {
         "resetTotp",
     },
     "security_admin": {"grantRole", "revokeRole"},
-    "audit_admin": {"auditLog"},
+    "audit_admin": {"auditLog", "documentOpenLog"},
     "qingdao_admin": set(),  # a unit admin of a sibling subtree
 }
 
