@@ -97,6 +97,12 @@ async def test_add_update_delete_reorder(users: dict[str, GraphQLClient]) -> Non
         ("ids", "INVALID_VALUE")
     ]
 
+    # A retried add with the same idempotency key saves one phrase and answers the same.
+    first = await add(clerk, "已阅", key="phrase-1")
+    assert (await add(clerk, "已阅", key="phrase-1")) == first
+    assert await mine(clerk) == ["已阅"]
+    assert codes(await add(clerk, "已办", key="phrase-1")) == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
+
 
 async def test_the_limit_holds_under_concurrent_adds(
     users: dict[str, GraphQLClient], demo: Demo, platform: Any
