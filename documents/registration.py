@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import doc_number
+from documents import doc_number, search
 from documents.models import DocNumberCounter, Document, DocumentAction
 from documents.service import visible_to
 from documents.types import ActionKind, DocType, DocumentStatus
@@ -133,4 +133,5 @@ async def register_document(uow: UnitOfWork, actor: Actor, document_id: int, *, 
         )
     )
     await session.flush()
+    await search.reindex(session, doc)
     return doc

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import attachments, routing, validation, versions
+from documents import attachments, routing, search, validation, versions
 from documents.classification import state_secret_reason
 from documents.models import Circulation, Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
@@ -346,6 +346,7 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
     session.add(DocumentAction(document_id=doc.id, actor_id=actor.user_id, action=ActionKind.CREATED.value, round=0))
     await session.flush()
     await versions.record_body(session, doc, actor.user_id)  # body version 1
+    await search.reindex(session, doc)
     return doc
 
 
@@ -398,6 +399,7 @@ async def update_document(
     doc.version += 1
     await session.flush()
     await versions.record_body(session, doc, actor.user_id)  # a new body version when the body changed
+    await search.reindex(session, doc)
     return doc
 
 

@@ -135,3 +135,4 @@ class ActionKind(StrEnum):
     SIGNER_REMOVED = "signer_removed"  # 减签 of ``target_user_id``
     REROUTED = "rerouted"  # an administrator replaced an assignee by ``target_user_id``
     COMMENTED = "commented"  # 评论/意见 without acting
+    ARCHIVED = "archived"  # 归档 (REG Art. 27): the document became read-only

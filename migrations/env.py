@@ -18,6 +18,15 @@ def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().database_url
 
 
+#: Search structures made by migration 0017 outside the models (documents/search.py): the
+#: SQLite FTS5 table and its shadow tables, and the PostgreSQL GIN expression index.
+_UNMODELLED_PREFIXES = ("document_search_fts", "ix_document_search_tsv")
+
+
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    return not (name and name.startswith(_UNMODELLED_PREFIXES))
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     is_sqlite = (url or _url()).startswith("sqlite")
     context.configure(
@@ -26,6 +35,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         target_metadata=metadata,
         render_as_batch=is_sqlite,
         compare_type=True,
+        include_name=_include_name,
         literal_binds=connection is None,
     )
 

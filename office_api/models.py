@@ -2,6 +2,9 @@
 
 from documents import attachments as attachment_models  # noqa: F401
 from documents import models as documents_models  # noqa: F401
+from documents import open_log as documents_open_log  # noqa: F401
+from documents import phrases as documents_phrases  # noqa: F401
+from documents import search as documents_search  # noqa: F401
 from documents import versions as version_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from office_api import idempotency as idempotency_models  # noqa: F401

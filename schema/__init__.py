@@ -17,11 +17,14 @@ from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
 from schema.document_actions import DocumentActionMutation
+from schema.document_lists import DocumentListMutation, DocumentListQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
+from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
+from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.totp import TotpMutation
 from schema.unit_countersign import UnitCountersignMutation
@@ -40,6 +43,9 @@ class Query(
     ApiClientQuery,
     OidcQuery,
     CirculationQuery,
+    DocumentListQuery,
+    OpinionPhraseQuery,
+    OpenLogQuery,
 ):
     pass
 
@@ -59,6 +65,8 @@ class Mutation(
     UnitCountersignMutation,
     CirculationMutation,
     AttachmentMutation,
+    DocumentListMutation,
+    OpinionPhraseMutation,
 ):
     pass
 
@@ -77,6 +85,7 @@ schema = strawberry.Schema(
         ClientScopeGuard,
         OperationLog,
         ContactLookupLog,
+        DocumentOpenLogWriter,
         InputGuard,
         QueryCostLimiter,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

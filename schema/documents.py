@@ -10,7 +10,7 @@ import strawberry
 from strawberry import UNSET, relay
 from strawberry.types import Info
 
-from documents import registration, validation
+from documents import phrases, registration, validation
 from documents import service as docs
 from documents.actions import return_to_step
 from documents.models import Document as DocumentModel
@@ -32,18 +32,15 @@ from documents.types import (
 from office_api.errors import DomainError, ErrorCode
 from office_api.org.models import Duty
 from schema.common import (
-    Connection,
     IsAuthenticated,
     UserError,
-    decode_cursor,
     decode_id,
     decode_ids,
     idempotency_key_field,
-    make_connection,
-    page_size,
     require_actor,
     run_mutation,
 )
+from schema.open_log import record_opening
 from schema.org import DutyEnum, OrgUnit, User
 
 if TYPE_CHECKING:
@@ -219,6 +216,8 @@ class Document(relay.Node):
         async with info.context.db.read() as s:
             visible = await docs.visible_document_ids(s, actor, ids)
         rows = await info.context.loaders.document.load_many(ids)
+        for pk in visible:
+            await record_opening(info, pk)
         return [cls.from_model(r) if r and r.id in visible else None for r in rows]
 
     @strawberry.field(description="Who drafted it.")
@@ -775,6 +774,11 @@ class TaskActionInput:
         "the drafter; the step reopens with fresh tasks in the same round (docs/routing.md). approveTask "
         "refuses it (INVALID_VALUE).",
     )
+    opinion_phrase_id: relay.GlobalID | None = strawberry.field(
+        default=None,
+        description="One of your saved opinion phrases (常用意见, type OpinionPhrase): its text becomes the opinion. "
+        "Not together with `opinion` (INVALID_VALUE); another user's phrase is NOT_FOUND.",
+    )
     idempotency_key: str | None = idempotency_key_field()
 
 
@@ -791,6 +795,14 @@ class TaskPayload:
     task: Task | None = strawberry.field(description="The task after the action.")
     document: Document | None = strawberry.field(description="Its document after the action.")
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+async def _input_opinion(uow, actor, input: TaskActionInput) -> str | None:
+    """The typed opinion, or the text of the saved phrase ``opinionPhraseId`` (documents/phrases.py)."""
+    if input.opinion_phrase_id is None:
+        return input.opinion
+    pid = decode_id(input.opinion_phrase_id, "OpinionPhrase", "opinionPhraseId")
+    return await phrases.opinion_of(uow.session, actor, input.opinion, pid)
 
 
 def _step_input(i: int, s: RouteStepInput) -> docs.StepInput:
@@ -874,6 +886,8 @@ class DocumentQuery:
                 doc = await docs.get_document_in_subtree(s, client.unit_path, pk)
             else:
                 doc = await docs.get_visible_document(s, actor, pk)
+        if doc is not None:
+            await record_opening(info, doc.id)
         return Document.from_model(doc) if doc else None
 
     @strawberry.field(
@@ -892,18 +906,6 @@ class DocumentQuery:
         async with info.context.db.read() as s:
             preview = await docs.route_preview(s, actor, pk)
         return RoutePreview.from_preview(preview) if preview else None
-
-    @strawberry.field(
-        description="Your pending tasks, newest first. `first`: 1–100, default 20.",
-        permission_classes=[IsAuthenticated],
-    )
-    async def my_tasks(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Task]:
-        actor = await require_actor(info)
-        limit = page_size(first)
-        async with info.context.db.read() as s:
-            rows = await docs.pending_tasks(s, actor.user_id, decode_cursor(after), limit + 1)
-            total = await docs.count_pending_tasks(s, actor.user_id)
-        return make_connection(rows, limit, lambda r: r.id, Task.from_model, after=after, total_count=total)
 
 
 @strawberry.type
@@ -977,9 +979,8 @@ class DocumentMutation:
         async def work(uow):
             if input.to_step_index is not None:
                 raise DomainError(ErrorCode.INVALID_VALUE, "toStepIndex", detail="only returnTask takes a step")
-            return await docs.approve_task(
-                uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
-            )
+            opinion = await _input_opinion(uow, actor, input)
+            return await docs.approve_task(uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), opinion)
 
         task, errors = await run_mutation(info, work, idempotent=input)
         return await _task_payload(info, task, errors)
@@ -995,18 +996,12 @@ class DocumentMutation:
         ctx = info.context
 
         async def work(uow):
+            opinion = await _input_opinion(uow, actor, input)
             if input.to_step_index is not None:
                 return await return_to_step(
-                    uow,
-                    ctx.broker,
-                    actor,
-                    decode_id(input.task_id, "Task", "taskId"),
-                    input.opinion,
-                    input.to_step_index,
+                    uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), opinion, input.to_step_index
                 )
-            return await docs.return_task(
-                uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), input.opinion
-            )
+            return await docs.return_task(uow, ctx.broker, actor, decode_id(input.task_id, "Task", "taskId"), opinion)
 
         task, errors = await run_mutation(info, work, idempotent=input)
         return await _task_payload(info, task, errors)

@@ -579,6 +579,7 @@ UNLINK = """mutation($id:ID!,$s:String!){ unlinkIdentity(input:{userId:$id,subje
 LINKED = """query($id:ID!){ linkedIdentities(userId:$id){ subject } }"""
 REROUTE = """mutation($d:ID!,$f:ID!,$t:ID!){ rerouteDocument(input:{documentId:$d,fromUserId:$f,toUserId:$t}){
   errors { field code } } }"""
+OPEN_LOG = """query($d: ID!){ documentOpenLog(documentId:$d){ edges { node { openedAt } } } }"""
 RESET_TOTP = """mutation($id:ID!){ resetTotp(input:{userId:$id}){ user { username } errors { field code } } }"""
 
 
@@ -627,6 +628,7 @@ ALL_ADMIN_OPERATIONS = [
     ("linkIdentity", LINK, lambda i: {"id": i["jinan_user"], "s": "new-subject"}),
     ("resetTotp", RESET_TOTP, lambda i: {"id": i["jinan_user"]}),
     ("rerouteDocument", REROUTE, lambda i: {"d": i["document"], "f": i["clerk"], "t": i["deputy"]}),
+    ("documentOpenLog", OPEN_LOG, lambda i: {"d": "RG9jdW1lbnQ6MQ=="}),
 ]
 
 #: Administrator root fields left out of the matrix, and why.
@@ -696,7 +698,7 @@ ALLOWED = {
         "rerouteDocument",
     },
     "security_admin": {"grantRole", "revokeRole"},
-    "audit_admin": {"auditLog"},
+    "audit_admin": {"auditLog", "documentOpenLog"},
     "qingdao_admin": set(),  # a unit admin of a sibling subtree
 }
 

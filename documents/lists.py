@@ -1,0 +1,192 @@
+"""The lists people work from (办公箱): to do 待办, done 已办, my outgoing documents 我的发文,
+archived 归档, and a search over everything one may read.
+
+A list is a :class:`Box`: what it returns (tasks or documents), ONE predicate saying which
+rows belong to the user, and the instant it is ordered and date-filtered by. Everything
+else (filters, full-text search, ordering, cursors, the total) is shared by every box:
+
+=============  ======  ==============================================  ============================
+box            rows    predicate (for user ``u``)                      time (order, ``from``/``to``)
+=============  ======  ==============================================  ============================
+``todo``       Task    assignee ``u``, pending                          ``Task.created_at`` (received)
+``done``       Task    assignee ``u``, approved or returned             ``Task.acted_at`` (acted)
+``drafted``    Doc     drafter ``u``                                    ``Document.created_at``
+``archived``   Doc     visible to ``u`` and ARCHIVED                    ``Document.updated_at`` (*)
+``visible``    Doc     visible to ``u`` (service.visible_to)            ``Document.created_at``
+=============  ======  ==============================================  ============================
+
+(*) an archived document is read-only, so its last change is its archiving.
+
+Adding a box (e.g. the unit's incoming box 收文 or the to-read box 待阅) is one entry in
+:data:`BOXES`, e.g.::
+
+    "to_read": Box(Document, lambda u: exists().where(ReadItem.document_id == Document.id,
+                                                      ReadItem.user_id == u,
+                                                      ReadItem.read_at.is_(None)),
+                   Document.created_at),
+
+plus one root field in schema/document_lists.py calling ``_box_connection(info, "to_read",
+…)`` (a Task-like row type needs its GraphQL type's ``from_model``). Filters, search,
+cursors and the query-count behaviour come for free.
+
+Filters (all optional, AND): ``doc_type``, ``urgency``, ``status`` (the document's),
+``date_from``/``date_to`` (Asia/Shanghai calendar dates, inclusive, on the box's time:
+``date_to`` 2026-06-01 includes everything before 2026-06-02T00:00+08:00), ``search``
+(documents/search.py: number, title, body). Order: newest first by the box's time, then by
+id; the cursor holds both (opaque base64), so pages stay stable while rows are added.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from documents import search as fts
+from documents.models import Document, Task
+from documents.service import visible_to
+from documents.types import DocumentStatus, TaskStatus
+from office_api.errors import DomainError, ErrorCode
+
+#: Dates of the ``from``/``to`` filters are calendar dates of this zone.
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+#: Largest id in a cursor (INTEGER keys, 32-bit on PostgreSQL).
+MAX_KEY = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Box:
+    """One list: ``rows`` (Task or Document), ``where(user_id)`` the predicate of the rows
+    that belong to the user, ``time`` the instant column it is ordered and filtered by."""
+
+    rows: type[Task] | type[Document]
+    where: Callable[[int], ColumnElement[bool]]
+    time: InstrumentedAttribute[Any]
+
+
+BOXES: dict[str, Box] = {
+    "todo": Box(Task, lambda u: and_(Task.assignee_id == u, Task.status == TaskStatus.PENDING.value), Task.created_at),
+    "done": Box(
+        Task,
+        lambda u: and_(Task.assignee_id == u, Task.status.in_([TaskStatus.APPROVED.value, TaskStatus.RETURNED.value])),
+        Task.acted_at,
+    ),
+    "drafted": Box(Document, lambda u: Document.drafter_id == u, Document.created_at),
+    "archived": Box(
+        Document,
+        lambda u: and_(Document.status == DocumentStatus.ARCHIVED.value, visible_to(u)),
+        Document.updated_at,
+    ),
+    "visible": Box(Document, visible_to, Document.created_at),
+}
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """Filters of a box; None = no filter. Dates are Asia/Shanghai, both inclusive."""
+
+    doc_type: str | None = None
+    urgency: str | None = None
+    status: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Position after a row: its box time (UTC) and id. ``time`` None: a cursor of the id
+    alone (``k:<id>``, the form ``myTasks`` used before boxes; ids grow with the to-do time)."""
+
+    time: dt.datetime | None
+    id: int
+
+    def encode(self) -> str:
+        assert self.time is not None
+        micros = int(self.time.timestamp() * 1_000_000)
+        return base64.urlsafe_b64encode(f"l:{micros}:{self.id}".encode()).decode()
+
+    @classmethod
+    def decode(cls, value: str | None) -> Cursor | None:
+        """None for None; ``INVALID_VALUE`` on ``after`` when malformed."""
+        if value is None:
+            return None
+        try:
+            parts = base64.urlsafe_b64decode(value.encode()).decode().split(":")
+            if len(parts) == 2 and parts[0] == "k" and parts[1].isascii() and parts[1].isdigit():
+                if int(parts[1]) > MAX_KEY:
+                    raise ValueError
+                return cls(None, int(parts[1]))
+            prefix, micros, key = parts
+            if prefix != "l" or not (key.isascii() and key.isdigit()) or not micros.lstrip("-").isdigit():
+                raise ValueError
+            if int(key) > MAX_KEY:
+                raise ValueError
+            time = dt.datetime.fromtimestamp(0, dt.UTC) + dt.timedelta(microseconds=int(micros))
+            return cls(time, int(key))
+        except (ValueError, UnicodeDecodeError, OverflowError) as exc:
+            raise DomainError(ErrorCode.INVALID_VALUE, "after", detail="malformed cursor") from exc
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """00:00 Asia/Shanghai of ``day`` as a UTC instant."""
+    return dt.datetime.combine(day, dt.time(), TIMEZONE).astimezone(dt.UTC)
+
+
+def _filtered(session: AsyncSession, box: Box, user_id: int, flt: ListFilter) -> Select[Any]:
+    q = select(box.rows)
+    if box.rows is Task:
+        q = q.join(Document, Document.id == Task.document_id)
+    q = q.where(box.where(user_id))
+    if flt.doc_type is not None:
+        q = q.where(Document.doc_type == flt.doc_type)
+    if flt.urgency is not None:
+        q = q.where(Document.urgency == flt.urgency)
+    if flt.status is not None:
+        q = q.where(Document.status == flt.status)
+    if flt.date_from is not None:
+        q = q.where(box.time >= local_midnight(flt.date_from))
+    if flt.date_to is not None:
+        q = q.where(box.time < local_midnight(flt.date_to + dt.timedelta(days=1)))
+    if flt.search:
+        cond = fts.matching(session, flt.search)
+        if cond is not None:
+            q = q.where(cond)
+    return q
+
+
+def check_filter(flt: ListFilter) -> None:
+    """``INVALID_VALUE`` on ``filter.to`` when it is before ``filter.from``."""
+    if flt.date_from is not None and flt.date_to is not None and flt.date_to < flt.date_from:
+        raise DomainError(ErrorCode.INVALID_VALUE, "filter.to", detail="before filter.from")
+
+
+async def page(
+    session: AsyncSession, box_name: str, user_id: int, flt: ListFilter, after: Cursor | None, limit: int
+) -> tuple[list[Any], int]:
+    """``limit`` rows of box ``box_name`` for ``user_id`` after the cursor, newest first,
+    and the total matching the filters (two queries, whatever the page size)."""
+    check_filter(flt)
+    box = BOXES[box_name]
+    q = _filtered(session, box, user_id, flt)
+    total = int((await session.execute(select(func.count()).select_from(q.subquery()))).scalar_one())
+    row_id = box.rows.id
+    if after is not None and after.time is None:
+        q = q.where(row_id < after.id)
+    elif after is not None:
+        q = q.where(or_(box.time < after.time, and_(box.time == after.time, row_id < after.id)))
+    q = q.order_by(box.time.desc(), row_id.desc()).limit(limit)
+    return list((await session.execute(q)).scalars()), total
+
+
+def cursor_of(box_name: str, row: Any) -> str:
+    """The opaque cursor after ``row`` of box ``box_name``."""
+    box = BOXES[box_name]
+    return Cursor(getattr(row, box.time.key), row.id).encode()
