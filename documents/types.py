@@ -111,3 +111,15 @@ class ActionKind(StrEnum):
     COMPLETED = "completed"
     HANDED_OVER = "handed_over"
     REGISTERED = "registered"  # 登记: the 发文字号 was assigned
+    SIGNED_OFF = "signed_off"  # 签发: the sign-off step was approved (REG Art. 22)
+    SIGN_OFF_INVALIDATED = "sign_off_invalidated"  # the body changed after sign-off (DOMAIN §1.4 复核)
+    REVOKED = "revoked"  # 撤销: void from the start (REG Art. 33)
+    REPEALED = "repealed"  # 废止: void from a date (REG Art. 33)
+
+
+class StepKind(StrEnum):
+    """What a route step is for: an ordinary ``review`` step, or the ``sign_off`` (签发) by a
+    leader of the issuing unit (REG Art. 22), which must be the last step."""
+
+    REVIEW = "review"
+    SIGN_OFF = "sign_off"

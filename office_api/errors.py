@@ -63,6 +63,9 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     # route step modes and assignees by duty
     NO_ASSIGNEE = "NO_ASSIGNEE"
+    # sign-off (签发, REG Art. 22)
+    WRONG_SIGNER = "WRONG_SIGNER"
+    SIGN_OFF_REQUIRED = "SIGN_OFF_REQUIRED"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -169,6 +172,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "Neither the issuing unit nor any unit above it has an issuer code for document numbers ({detail})",
     ),
     ErrorCode.NO_ASSIGNEE: ("无人承办：{detail}", "Nobody to receive the task: {detail}"),
+    ErrorCode.WRONG_SIGNER: (
+        "签发人须为发文机关负责人；重要公文和上行文须由主要负责人签发（{detail}）",
+        "The sign-off must be by a leader of the issuing unit; important and upward documents by its head ({detail})",
+    ),
+    ErrorCode.SIGN_OFF_REQUIRED: (
+        "公文须经发文机关负责人签发后方可登记（{detail}）",
+        "The document must be signed off by a leader of the issuing unit before registration ({detail})",
+    ),
 }
 
 #: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS

@@ -14,12 +14,14 @@ from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
+from schema.document_lifecycle import DocumentLifecycleMutation
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
 from schema.org import OrgMutation, OrgQuery
+from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
 from schema.totp import TotpMutation
 
 IS_OFFICE_API_SCHEMA = True
@@ -27,7 +29,15 @@ IS_OFFICE_API_SCHEMA = True
 
 @strawberry.type(description="Read operations.")
 class Query(
-    OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery, OidcQuery
+    OrgQuery,
+    DocumentQuery,
+    NotificationQuery,
+    AccountQuery,
+    DelegationQuery,
+    DirectoryQuery,
+    ApiClientQuery,
+    OidcQuery,
+    RouteTemplateQuery,
 ):
     pass
 
@@ -43,6 +53,8 @@ class Mutation(
     ApiClientMutation,
     OidcMutation,
     TotpMutation,
+    DocumentLifecycleMutation,
+    RouteTemplateMutation,
 ):
     pass
 
