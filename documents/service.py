@@ -701,11 +701,16 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
 
     Completes the step when its mode says so and opens the next one, or approves the
     document after the last step. Errors: ``NOT_FOUND``, ``NOT_YOUR_TASK``,
-    ``TASK_ALREADY_HANDLED`` (e.g. a retried request, or a task cancelled by a return).
+    ``TASK_ALREADY_HANDLED`` (e.g. a retried request, or a task cancelled by a return),
+    ``WRONG_SIGNER`` on a sign-off task of someone who may not sign (documents/signoff.py);
+    approving the sign-off step records the sign-off (:func:`signoff.record_sign_off`).
     """
     session = uow.session
     text = _opinion(opinion, required=False)
     task, doc = await _load_task_for_action(session, actor, task_id)
+    sign_off_step = await session.get(RouteStep, task.step_id)
+    if sign_off_step is not None and sign_off_step.kind == StepKind.SIGN_OFF.value:
+        await signoff.check_approver(session, doc, actor.user_id)
     now = utcnow()
     task.status = TaskStatus.APPROVED.value
     task.opinion = text

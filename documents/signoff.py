@@ -10,7 +10,9 @@ The rules:
   principal leader (主要负责人), the ``head``, only.
 
 They are checked when the document is created and again when it is submitted (duties and
-the document's direction may have changed meanwhile). Approving the sign-off step records
+the document's direction may have changed meanwhile), and the person approving the sign-off
+task must hold the duty at that moment (a task moved by delegation to someone who may not
+sign cannot be approved: ``WRONG_SIGNER`` on ``taskId``). Approving the sign-off step records
 who signed, when (UTC), the SHA-256 of the body signed, and sets the 成文日期 (``issued_on``)
 to the Asia/Shanghai date of the sign-off (Art. 22: the date of the document is the sign-off
 date). Registration (登记) requires a valid sign-off.
@@ -36,7 +38,7 @@ from documents.models import Document, DocumentAction, RouteStep, StepAssignee
 from documents.types import ActionKind, DocumentStatus, StepKind, StepMode
 from messaging.models import NotificationKind
 from messaging.outbox import Message
-from office_api.errors import ErrorCode, ErrorCollector
+from office_api.errors import DomainError, ErrorCode, ErrorCollector
 from office_api.org.duties import resolve_duty
 from office_api.org.models import Duty
 from office_api.org.permissions import Actor
@@ -162,6 +164,16 @@ async def stored_steps(session: AsyncSession, steps: Sequence[RouteStep]) -> lis
         )
         for s in steps
     ]
+
+
+async def check_approver(session: AsyncSession, doc: Document, user_id: int) -> None:
+    """Raise ``WRONG_SIGNER`` on ``taskId`` unless ``user_id`` may sign ``doc`` off now: a holder
+    of an :func:`allowed_duties` duty in the issuing unit. Covers duties that changed after
+    submission and a task that delegation (委托) moved to someone who may not sign."""
+    for duty in allowed_duties(doc.direction, doc.important):
+        if user_id in await resolve_duty(session, doc.issuing_unit_id, duty):
+            return
+    raise DomainError(ErrorCode.WRONG_SIGNER, "taskId", detail=f"user {user_id} may not sign this document off")
 
 
 def body_hash(body: str) -> str:

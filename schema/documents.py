@@ -952,7 +952,9 @@ class DocumentMutation:
         return _document_payload(info, result, errors)
 
     @strawberry.mutation(
-        description="Approve your pending task. Errors: NOT_YOUR_TASK, TASK_ALREADY_HANDLED (also for a retry).",
+        description="Approve your pending task. Approving the sign-off step (签发) records the sign-off and sets "
+        "issuedOn to its Asia/Shanghai date. Errors: NOT_YOUR_TASK, TASK_ALREADY_HANDLED (also for a retry), "
+        "WRONG_SIGNER (a sign-off task of someone who is not, or no longer, a leader allowed to sign it).",
         permission_classes=[IsAuthenticated],
     )
     async def approve_task(self, info: Info, input: TaskActionInput) -> TaskPayload:

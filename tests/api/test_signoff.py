@@ -14,6 +14,9 @@ import hashlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
+
+from office_api.org.models import PositionDuty
 from tests.api import test_documents as shared
 from tests.api.test_documents import (
     Demo,
@@ -171,6 +174,24 @@ async def test_signer_rules_are_checked_again_at_submit(
     assert await snapshot(platform) == before
     assert (await update(clerk, {"documentId": doc["id"], "important": False}))["errors"] == []
     assert (await submit(clerk, doc["id"]))["errors"] == []
+
+
+async def test_the_approver_of_the_sign_off_must_still_hold_the_duty(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    """The head lost the duty after submission: the sign-off task cannot be approved."""
+    clerk, boss = users["clerk"], users["secretary_general"]
+    doc = await create_ok(clerk, doc_input(demo, route={"steps": [sign_off_step(demo)]}))
+    assert (await submit(clerk, doc["id"]))["errors"] == []
+    task = await task_of(boss, doc["id"])
+    async with platform.db.unit_of_work() as uow:
+        await uow.session.execute(
+            delete(PositionDuty).where(PositionDuty.unit_id == demo.unit_pks[GO], PositionDuty.duty == "head")
+        )
+    before = await snapshot(platform)
+    refused = await approve(boss, task)
+    assert codes(refused["errors"]) == [("taskId", "WRONG_SIGNER")]
+    assert await snapshot(platform) == before
 
 
 # ---- the sign-off and registration -------------------------------------------------------------
