@@ -8,6 +8,7 @@ is HEAD, deputy DEPUTY_HEAD, clerk CLERK; finance_head heads 财政厅.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.api import test_documents as shared
@@ -270,3 +271,30 @@ async def test_template_choice_errors(users: dict[str, Any], demo: Demo, platfor
     )
     assert codes(upward["errors"]) == [("route.steps.0.assignees.0", "WRONG_SIGNER")]
     assert await document_count(platform) == count
+
+
+async def test_concurrent_twins_get_one_template_and_a_retried_key_returns_the_first(
+    users: dict[str, Any], demo: Demo, platform: Any
+) -> None:
+    admin = users["admin"]
+    results = await asyncio.gather(
+        *(
+            create_template(
+                admin, {"unitId": demo.unit(GO), "docType": "NOTICE", "name": f"流程{i}", "steps": generic_route()}
+            )
+            for i in range(2)
+        )
+    )
+    assert sorted(codes(r["errors"]) for r in results) == [[], [("docType", "DUPLICATE")]]
+    data = {
+        "unitId": demo.unit(GO),
+        "docType": "LETTER",
+        "name": "函流程",
+        "steps": generic_route(),
+        "idempotencyKey": "t-1",
+    }
+    first = await template_ok(admin, data)
+    again = await template_ok(admin, data)
+    assert again == first
+    listed = (await admin.execute(OF_UNIT, {"u": demo.unit(GO)}))["data"]["routeTemplates"]
+    assert sorted(t["docType"] for t in listed) == ["LETTER", "NOTICE"]

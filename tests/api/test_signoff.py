@@ -334,3 +334,32 @@ async def test_signer_approving_while_the_drafter_edits_ends_consistently(
             assert (read["status"], read["body"], read["signedOffAt"]) == ("IN_REVIEW", "改稿", None)
             pending = [t for t in read["steps"][0]["tasks"] if t["status"] == "PENDING"]
             assert [(t["round"], t["assignee"]["username"]) for t in pending] == [(read["round"], "secretary_general")]
+
+
+async def test_registering_while_the_drafter_edits_has_one_winner(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    """Registration and an edit after sign-off both lock the document: one wins, the other
+    sees the state it left (REGISTERED: no edit; IN_REVIEW: no registration)."""
+    clerk = users["clerk"]
+    pks = await signed_off_documents(platform, demo.user_pks["clerk"], demo.unit_pks[GO], 3)
+    for pk in pks:
+        doc_id = gid("Document", pk)
+        registered, edited = await asyncio.gather(
+            clerk.execute(REGISTER, {"id": doc_id}), update(clerk, {"documentId": doc_id, "body": "改稿"})
+        )
+        registered = registered["data"]["registerDocument"]
+        read = await signed(clerk, doc_id)
+        if registered["errors"] == []:
+            assert codes(edited["errors"]) == [("documentId", "INVALID_STATE")]
+            assert (read["status"], read["body"]) == ("REGISTERED", "正文")
+            assert read["docNumber"] == registered["document"]["docNumber"]
+        else:
+            assert codes(registered["errors"]) == [("documentId", "INVALID_STATE")]
+            assert edited["errors"] == []
+            assert (read["status"], read["body"], read["docNumber"], read["signedOffAt"]) == (
+                "IN_REVIEW",
+                "改稿",
+                None,
+                None,
+            )
