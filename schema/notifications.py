@@ -38,7 +38,8 @@ NotificationKindEnum = strawberry.enum(
     NotificationKind,
     name="NotificationKind",
     description="What happened: TASK_ASSIGNED, TASK_CANCELLED, TASK_APPROVED (to the drafter), DOCUMENT_RETURNED, "
-    "DOCUMENT_APPROVED.",
+    "DOCUMENT_APPROVED, SIGN_OFF_INVALIDATED (to the former signer: the document was edited after sign-off), "
+    "DOCUMENT_REVOKED and DOCUMENT_REPEALED (to the drafter and the signer).",
 )
 
 #: Seconds a subscription waits for a wake-up before re-reading the database anyway.
