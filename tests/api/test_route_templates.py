@@ -13,6 +13,7 @@ from typing import Any
 
 from tests.api import test_documents as shared
 from tests.api.test_documents import Demo, codes, create, document_count, snapshot
+from tests.conftest import count_statements
 
 demo = shared.demo
 users = shared.users
@@ -298,3 +299,23 @@ async def test_concurrent_twins_get_one_template_and_a_retried_key_returns_the_f
     assert again == first
     listed = (await admin.execute(OF_UNIT, {"u": demo.unit(GO)}))["data"]["routeTemplates"]
     assert sorted(t["docType"] for t in listed) == ["LETTER", "NOTICE"]
+
+
+async def test_applicable_templates_query_count_does_not_grow_with_the_list(
+    users: dict[str, Any], demo: Demo, platform: Any
+) -> None:
+    admin, clerk = users["admin"], users["clerk"]
+    counts = {}
+    specs = [
+        (GO, "NOTICE", office_route(demo)),
+        (GO, None, generic_route()),
+        (PROVINCE, None, generic_route()),
+    ]
+    for n, (unit, doc_type, steps) in enumerate(specs, start=1):
+        await template_ok(admin, {"unitId": demo.unit(unit), "docType": doc_type, "name": f"流程{n}", "steps": steps})
+        if n in (1, 3):
+            with count_statements(platform) as statements:
+                data = await clerk.execute(APPLICABLE, {"t": "NOTICE"})
+            assert len(data["data"]["applicableRouteTemplates"]) == n
+            counts[n] = len(statements)
+    assert counts[1] == counts[3], counts
