@@ -63,9 +63,10 @@ class Sensitivity(StrEnum):
 
 class DocumentStatus(StrEnum):
     """The life of a document (DOMAIN §1.3–§1.6). Outgoing: draft → in_review ⇄ returned →
-    approved (every step done, signed off) → registered (发文字号 given) → dispatched (sent to
-    the recipient units) → archived (归档, read-only). A registered or dispatched document may
-    end revoked (撤销, void from the start) or repealed (废止, void from a date), REG Art. 33."""
+    approved (every step done; signed off when the last step was the sign-off step) →
+    registered (发文字号 given) → dispatched (sent to the recipient units) → archived (归档,
+    read-only). A registered or dispatched document may end revoked (撤销, void from the
+    start) or repealed (废止, void from a date), REG Art. 33."""
 
     DRAFT = "draft"
     IN_REVIEW = "in_review"

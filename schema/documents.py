@@ -65,8 +65,9 @@ SensitivityEnum = strawberry.enum(
 DocumentStatusEnum = strawberry.enum(
     DocumentStatus,
     name="DocumentStatus",
-    description="DRAFT, IN_REVIEW (a step is open), RETURNED (back with the drafter), APPROVED (every step done, "
-    "signed off), REGISTERED (发文字号 assigned), DISPATCHED (sent to the recipient units), ARCHIVED (归档, "
+    description="DRAFT, IN_REVIEW (a step is open), RETURNED (back with the drafter), APPROVED (every step done; "
+    "signedOffAt is set when the last step was the sign-off, which registration requires), REGISTERED (发文字号 "
+    "assigned), DISPATCHED (sent to the recipient units), ARCHIVED (归档, "
     "read-only), REVOKED (撤销: void from the start), REPEALED (废止: void from a date; REG Art. 33).",
 )
 StepModeEnum = strawberry.enum(
