@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from office_api.db import Base, UTCDateTime, utcnow
@@ -67,6 +67,23 @@ class Document(Base):
     doc_number_seq: Mapped[int | None] = mapped_column(Integer)
     registered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # -- sign-off (签发, REG Art. 22) and revoke/repeal (撤销/废止, REG Art. 33) --
+    #: 重要公文: signed off by the principal leader (head) only, as upward documents are.
+    important: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Who approved the sign-off step, when (UTC), and the SHA-256 (hex) of the body signed;
+    #: all null until signed off, cleared again when the body changes after sign-off.
+    signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    signed_body_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: Document ``version`` right after the sign-off.
+    signed_version: Mapped[int | None] = mapped_column(Integer)
+    #: 撤销: UTC instant the document was revoked (void from the start).
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: 废止: Asia/Shanghai date from which the document is void.
+    repealed_on: Mapped[dt.date | None] = mapped_column(Date)
+    #: Why it was revoked or repealed, and by whom.
+    void_reason: Mapped[str | None] = mapped_column(String(500))
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class DocumentRecipient(Base):
@@ -95,6 +112,8 @@ class RouteStep(Base):
     mode: Mapped[str] = mapped_column(String(16))
     #: k of a ``quorum`` step (1 ≤ k ≤ assignees); null for the other modes.
     quorum: Mapped[int | None] = mapped_column(Integer)
+    #: ``review`` or ``sign_off`` (签发, documents.types.StepKind).
+    kind: Mapped[str] = mapped_column(String(16), default="review", server_default="review")
 
 
 class StepAssignee(Base):
@@ -164,6 +183,29 @@ class DocumentAction(Base):
     target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: On ``returned_to_step`` entries: the earlier step that reopened.
     to_step_index: Mapped[int | None] = mapped_column(Integer)
+
+
+class RouteTemplate(Base):
+    """A route template (流程模板) of an issuing unit for one document type (``doc_type``
+    null = any type); it applies to the unit's subtree (documents/templates.py).
+
+    ``steps`` is the route as JSON: ``[{"name", "mode", "quorum", "signOff", "assignees":
+    [{"userId"} | {"unitId", "duty"} | {"duty"}]}]`` with integer ids; an assignee with a
+    duty and no unit names that duty in the document's issuing unit. The steps are copied
+    into a document's route when it is created.
+    """
+
+    __tablename__ = "route_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    doc_type: Mapped[str | None] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(64))
+    steps: Mapped[list] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class DocNumberCounter(Base):

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import doc_number, search
+from documents import doc_number, search, signoff
 from documents.models import DocNumberCounter, Document, DocumentAction
 from documents.service import visible_to
 from documents.types import ActionKind, DocType, DocumentStatus
@@ -80,7 +80,9 @@ async def register_document(uow: UnitOfWork, actor: Actor, document_id: int, *, 
     ``NOT_FOUND`` when they cannot see the document, else ``FORBIDDEN``. A document that
     already has a number is returned unchanged (same number, no new history entry), so a
     retried or double-tapped registration is harmless. ``INVALID_STATE`` unless the status
-    is approved; a registered document's status becomes ``registered``.
+    is approved; a registered document's status becomes ``registered``. ``SIGN_OFF_REQUIRED``
+    when it was approved without a sign-off step (REG Art. 22, documents/signoff.py) or its
+    body no longer matches the body signed.
     ``NO_DOC_NUMBER_CODE`` when neither the issuing unit nor an ancestor has a
     ``doc_number_root``. ``now`` is the registration instant (UTC, aware); its Asia/Shanghai
     year is the number's year. Writes ``doc_number*``, ``registered_at``/``registered_by_id``
@@ -103,6 +105,8 @@ async def register_document(uow: UnitOfWork, actor: Actor, document_id: int, *, 
         return doc
     if doc.status != DocumentStatus.APPROVED.value:
         raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)
+    if not signoff.is_signed_off(doc):
+        raise DomainError(ErrorCode.SIGN_OFF_REQUIRED, "documentId", detail="approved without a valid sign-off step")
     root = await code_root_of_unit(session, doc.issuing_unit_id)
     if root is None:
         raise DomainError(ErrorCode.NO_DOC_NUMBER_CODE, "documentId", detail=f"unit {doc.issuing_unit_id}")

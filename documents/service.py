@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import attachments, routing, search, validation, versions
+from documents import attachments, routing, search, signoff, validation, versions
 from documents.classification import state_secret_reason
 from documents.models import Circulation, Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
@@ -26,6 +26,7 @@ from documents.types import (
     DocumentStatus,
     RecipientKind,
     Sensitivity,
+    StepKind,
     StepMode,
     TaskStatus,
     Urgency,
@@ -70,6 +71,8 @@ class StepInput:
     assignees: list[AssigneeInput] = field(default_factory=list)
     #: k of a ``quorum`` step.
     quorum: int | None = None
+    #: The sign-off step (签发, documents/signoff.py).
+    sign_off: bool = False
 
     def named(self) -> tuple[str, list[AssigneeInput]]:
         """The input key the assignees came from and the assignees in order."""
@@ -103,6 +106,8 @@ class DocumentInput:
     printed_on_text: str | None = None
     printing_office: str | None = None
     issuer_signature: str | None = None
+    #: 重要公文: signed off by the head only (REG Art. 22).
+    important: bool = False
 
 
 #: Document attributes an update may change (see :func:`update_document`).
@@ -312,6 +317,7 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
     unit_id = await primary_unit_id(session, actor.user_id)
     if unit_id is None:
         raise DomainError(ErrorCode.NO_POSITION)
+    await signoff.check_route(session, unit_id, data.direction.value, data.important, _step_refs(data.steps))
     doc = Document(
         title=data.title.strip(),
         doc_type=data.doc_type.value,
@@ -322,6 +328,7 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
         drafter_id=actor.user_id,
         issuing_unit_id=unit_id,
         round=0,
+        important=data.important,
         **_stored_format(_input_format(data)),
     )
     session.add(doc)
@@ -330,7 +337,14 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
         for i, uid in enumerate(ids):
             session.add(DocumentRecipient(document_id=doc.id, unit_id=uid, kind=kind.value, position=i))
     for si, step in enumerate(data.steps):
-        rs = RouteStep(document_id=doc.id, index=si, name=step.name.strip(), mode=step.mode.value, quorum=step.quorum)
+        rs = RouteStep(
+            document_id=doc.id,
+            index=si,
+            name=step.name.strip(),
+            mode=step.mode.value,
+            quorum=step.quorum,
+            kind=(StepKind.SIGN_OFF if step.sign_off else StepKind.REVIEW).value,
+        )
         session.add(rs)
         await session.flush()
         for i, a in enumerate(step.named()[1]):
@@ -350,8 +364,27 @@ async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) ->
     return doc
 
 
+def _step_refs(steps: Sequence[StepInput]) -> list[signoff.StepRef]:
+    """The sign-off view of input steps (fields named after the input keys)."""
+    out = []
+    for si, step in enumerate(steps):
+        key, named = step.named()
+        signers = tuple(
+            signoff.SignerRef(f"route.steps.{si}.{key}.{i}", a.user_id, a.unit_id, Duty(a.duty) if a.duty else None)
+            for i, a in enumerate(named)
+        )
+        out.append(signoff.StepRef(si, step.sign_off, step.mode, signers))
+    return out
+
+
 async def update_document(
-    uow: UnitOfWork, actor: Actor, document_id: int, changes: dict[str, Any], *, expected_version: int | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    document_id: int,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    broker: Publisher | None = None,
 ) -> Document:
     """Change a draft or returned document's title, body, urgency and format elements.
 
@@ -361,13 +394,26 @@ async def update_document(
     :func:`validation.check_format`: any error refuses the whole update (nothing written).
     Errors: ``NOT_FOUND`` (not the drafter), ``INVALID_STATE`` (not draft or returned),
     ``STALE_VERSION`` (``expected_version`` given and not current), field errors.
+
+    A signed-off approved document (not yet registered) may be edited too: a change of a
+    :data:`signoff.SUBSTANTIVE` attribute invalidates the sign-off and sends the document back
+    to the signer (:func:`signoff.invalidate`, notified through ``broker``); the 成文日期 is
+    the sign-off date and cannot be edited then (``INVALID_VALUE`` on ``issuedOn``).
     """
     session = uow.session
     doc = await _lock_document(session, document_id)
     if doc.drafter_id != actor.user_id:
         raise DomainError(ErrorCode.NOT_FOUND, "documentId")
-    if not routing.can_submit(DocumentStatus(doc.status)):
+    signed = signoff.editable_after_sign_off(doc)
+    if not (routing.can_submit(DocumentStatus(doc.status)) or signed):
         raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)
+    if signed:
+        for key in ("issued_on", "issued_on_text"):
+            if key in changes:
+                raise DomainError(
+                    ErrorCode.INVALID_VALUE, "issuedOn", detail="成文日期 is the sign-off date once signed off"
+                )
+    before = signoff.substantive_values(doc)
     if expected_version is not None and expected_version != doc.version:
         raise DomainError(ErrorCode.STALE_VERSION, "expectedVersion")
     errors = ErrorCollector()
@@ -396,7 +442,12 @@ async def update_document(
     doc.urgency = Urgency(values["urgency"]).value
     for key, value in _stored_format(fields).items():
         setattr(doc, key, value)
+    if "important" in changes:
+        doc.important = bool(changes["important"])
     doc.version += 1
+    if signed and signoff.substantive_values(doc) != before:
+        assert broker is not None, "an edit after sign-off notifies the signer"
+        await notify(uow, broker, await signoff.invalidate(session, doc, actor))
     await session.flush()
     await versions.record_body(session, doc, actor.user_id)  # a new body version when the body changed
     await search.reindex(session, doc)
@@ -597,6 +648,9 @@ async def submit_document(
     format_errors.raise_if_any()
     await attachments.check_attachment_list(session, doc)  # 附件说明 = the uploaded attachments
     steps = await _steps(session, doc.id)
+    await signoff.check_route(
+        session, doc.issuing_unit_id, doc.direction, doc.important, await signoff.stored_steps(session, steps)
+    )
     today = local_today()
     resolved = [await resolve_step(session, doc, st, today) for st in steps]
     missing = ErrorCollector()
@@ -657,6 +711,8 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     ``TASK_ALREADY_HANDLED`` (e.g. a retried request, or a task cancelled by a return),
     ``SUBTASKS_PENDING`` (a unit's clerk whose routing within the unit is still open). A
     sub-task routed within a unit goes to :func:`unit_countersign.approve_subtask` instead.
+    ``WRONG_SIGNER`` on a sign-off task of someone who may not sign (documents/signoff.py);
+    approving the sign-off step records the sign-off (:func:`signoff.record_sign_off`).
     """
     session = uow.session
     text = _opinion(opinion, required=False)
@@ -666,6 +722,9 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     if task.parent_task_id is not None:  # a sub-task routed within a unit: not a step task
         return await unit_countersign.approve_subtask(uow, broker, actor, task, doc, text)
     await unit_countersign.ensure_no_pending_subtasks(session, task)
+    sign_off_step = await session.get(RouteStep, task.step_id)
+    if sign_off_step is not None and sign_off_step.kind == StepKind.SIGN_OFF.value:
+        await signoff.check_approver(session, doc, actor.user_id)
     now = utcnow()
     task.status = TaskStatus.APPROVED.value
     task.opinion = text
@@ -726,6 +785,8 @@ async def approve_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id
     if transition.outcome is routing.Outcome.FINISH:
         doc.status = DocumentStatus.APPROVED.value
         doc.current_step = None
+        if step.kind == StepKind.SIGN_OFF.value:
+            session.add(signoff.record_sign_off(doc, actor, now, step.index))
         session.add(
             DocumentAction(
                 document_id=doc.id, actor_id=actor.user_id, action=ActionKind.COMPLETED.value, round=doc.round

@@ -63,9 +63,10 @@ class Sensitivity(StrEnum):
 
 class DocumentStatus(StrEnum):
     """The life of a document (DOMAIN §1.3–§1.6). Outgoing: draft → in_review ⇄ returned →
-    approved (every step done, signed off) → registered (发文字号 given) → dispatched (sent to
-    the recipient units) → archived (归档, read-only). A registered or dispatched document may
-    end revoked (撤销, void from the start) or repealed (废止, void from a date), REG Art. 33."""
+    approved (every step done; signed off when the last step was the sign-off step) →
+    registered (发文字号 given) → dispatched (sent to the recipient units) → archived (归档,
+    read-only). A registered or dispatched document may end revoked (撤销, void from the
+    start) or repealed (废止, void from a date), REG Art. 33."""
 
     DRAFT = "draft"
     IN_REVIEW = "in_review"
@@ -136,3 +137,15 @@ class ActionKind(StrEnum):
     REROUTED = "rerouted"  # an administrator replaced an assignee by ``target_user_id``
     COMMENTED = "commented"  # 评论/意见 without acting
     ARCHIVED = "archived"  # 归档 (REG Art. 27): the document became read-only
+    SIGNED_OFF = "signed_off"  # 签发: the sign-off step was approved (REG Art. 22)
+    SIGN_OFF_INVALIDATED = "sign_off_invalidated"  # the body changed after sign-off (DOMAIN §1.4 复核)
+    REVOKED = "revoked"  # 撤销: void from the start (REG Art. 33)
+    REPEALED = "repealed"  # 废止: void from a date (REG Art. 33)
+
+
+class StepKind(StrEnum):
+    """What a route step is for: an ordinary ``review`` step, or the ``sign_off`` (签发) by a
+    leader of the issuing unit (REG Art. 22), which must be the last step."""
+
+    REVIEW = "review"
+    SIGN_OFF = "sign_off"

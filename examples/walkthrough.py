@@ -351,7 +351,7 @@ class Walkthrough:
             "steps": [
                 {"name": "核稿", "mode": "SINGLE", "assigneeIds": [deputy.id]},
                 {"name": "会签", "mode": "PARALLEL_ALL", "assigneeIds": [finance.id, drc.id]},
-                {"name": "签发", "mode": "SINGLE", "assigneeIds": [secgen.id]},
+                {"name": "签发", "mode": "SINGLE", "signOff": True, "assigneeIds": [secgen.id]},
             ]
         }
         created = payload(

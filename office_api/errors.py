@@ -77,6 +77,9 @@ class ErrorCode(StrEnum):
     # routing actions: withdraw, transfer, add/remove signer (documents/actions.py)
     WITHDRAW_TOO_LATE = "WITHDRAW_TOO_LATE"
     NOT_THE_SENDER = "NOT_THE_SENDER"
+    # sign-off (签发, REG Art. 22)
+    WRONG_SIGNER = "WRONG_SIGNER"
+    SIGN_OFF_REQUIRED = "SIGN_OFF_REQUIRED"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -216,6 +219,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.NOT_THE_SENDER: (
         "只有拟稿人或送出此环节的人可以这样做",
         "Only the drafter or the person who sent this step may do this",
+    ),
+    ErrorCode.WRONG_SIGNER: (
+        "签发人须为发文机关负责人；重要公文和上行文须由主要负责人签发（{detail}）",
+        "The sign-off must be by a leader of the issuing unit; important and upward documents by its head ({detail})",
+    ),
+    ErrorCode.SIGN_OFF_REQUIRED: (
+        "公文须经发文机关负责人签发后方可登记（{detail}）",
+        "The document must be signed off by a leader of the issuing unit before registration ({detail})",
     ),
 }
 

@@ -17,6 +17,7 @@ from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
 from schema.document_actions import DocumentActionMutation
+from schema.document_lifecycle import DocumentLifecycleMutation
 from schema.document_lists import DocumentListMutation, DocumentListQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
@@ -26,6 +27,7 @@ from schema.oidc import OidcMutation, OidcQuery
 from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
 from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
+from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
 from schema.totp import TotpMutation
 from schema.unit_countersign import UnitCountersignMutation
 
@@ -46,6 +48,7 @@ class Query(
     DocumentListQuery,
     OpinionPhraseQuery,
     OpenLogQuery,
+    RouteTemplateQuery,
 ):
     pass
 
@@ -67,6 +70,8 @@ class Mutation(
     AttachmentMutation,
     DocumentListMutation,
     OpinionPhraseMutation,
+    DocumentLifecycleMutation,
+    RouteTemplateMutation,
 ):
     pass
 

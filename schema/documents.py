@@ -10,7 +10,7 @@ import strawberry
 from strawberry import UNSET, relay
 from strawberry.types import Info
 
-from documents import phrases, registration, validation
+from documents import phrases, registration, templates, validation
 from documents import service as docs
 from documents.actions import return_to_step
 from documents.models import Document as DocumentModel
@@ -25,6 +25,7 @@ from documents.types import (
     DocumentStatus,
     RecipientKind,
     Sensitivity,
+    StepKind,
     StepMode,
     TaskStatus,
     Urgency,
@@ -66,8 +67,9 @@ SensitivityEnum = strawberry.enum(
 DocumentStatusEnum = strawberry.enum(
     DocumentStatus,
     name="DocumentStatus",
-    description="DRAFT, IN_REVIEW (a step is open), RETURNED (back with the drafter), APPROVED (every step done, "
-    "signed off), REGISTERED (发文字号 assigned), DISPATCHED (sent to the recipient units), ARCHIVED (归档, "
+    description="DRAFT, IN_REVIEW (a step is open), RETURNED (back with the drafter), APPROVED (every step done; "
+    "signedOffAt is set when the last step was the sign-off, which registration requires), REGISTERED (发文字号 "
+    "assigned), DISPATCHED (sent to the recipient units), ARCHIVED (归档, "
     "read-only), REVOKED (撤销: void from the start), REPEALED (废止: void from a date; REG Art. 33).",
 )
 StepModeEnum = strawberry.enum(
@@ -162,6 +164,42 @@ class Document(relay.Node):
         default=None, description="UTC instant of registration (登记); null until registered."
     )
     registered_by_id: strawberry.Private[int | None] = None
+    important: bool = strawberry.field(
+        default=False, description="重要公文: signed off by the head of the issuing unit only (REG Art. 22)."
+    )
+    signed_off_at: dt.datetime | None = strawberry.field(
+        default=None,
+        description="UTC instant of the sign-off (签发); null until signed off, and again after an edit "
+        "invalidated it.",
+    )
+    signed_body_sha256: str | None = strawberry.field(
+        default=None, description="SHA-256 (hex) of the body as signed off; null when not signed off."
+    )
+    revoked_at: dt.datetime | None = strawberry.field(
+        default=None, description="撤销: UTC instant the document was revoked (void from the start); null otherwise."
+    )
+    repealed_on: dt.date | None = strawberry.field(
+        default=None, description="废止: Asia/Shanghai date from which the document is void; null otherwise."
+    )
+    void_reason: str | None = strawberry.field(
+        default=None, description="Why the document was revoked or repealed; null otherwise."
+    )
+    signed_off_by_id: strawberry.Private[int | None] = None
+    voided_by_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="Who signed it off (签发人); null until signed off.")
+    async def signed_off_by(self, info: Info) -> User | None:
+        if self.signed_off_by_id is None:
+            return None
+        m = await info.context.loaders.user.load(self.signed_off_by_id)
+        return User.from_model(m) if m else None
+
+    @strawberry.field(description="Who revoked or repealed it; null otherwise.")
+    async def voided_by(self, info: Info) -> User | None:
+        if self.voided_by_id is None:
+            return None
+        m = await info.context.loaders.user.load(self.voided_by_id)
+        return User.from_model(m) if m else None
 
     @strawberry.field(
         description="成文日期 as printed (GB/T 9704-2012): 2026年1月5日, no leading zeros; null if unset."
@@ -179,6 +217,14 @@ class Document(relay.Node):
             doc_number=m.doc_number,
             registered_at=m.registered_at,
             registered_by_id=m.registered_by_id,
+            important=bool(m.important),
+            signed_off_at=m.signed_off_at,
+            signed_body_sha256=m.signed_body_sha256,
+            signed_off_by_id=m.signed_off_by_id,
+            revoked_at=m.revoked_at,
+            repealed_on=m.repealed_on,
+            void_reason=m.void_reason,
+            voided_by_id=m.voided_by_id,
             id=m.id,
             title=m.title,
             doc_type=DocType(m.doc_type),
@@ -322,11 +368,20 @@ class RouteStep:
     quorum: int | None = strawberry.field(description="k of a QUORUM step; null for the other modes.")
     step_id: strawberry.Private[int]
     document_id: strawberry.Private[int]
+    sign_off: bool = strawberry.field(
+        default=False, description="True for the sign-off step (签发) by a leader of the issuing unit."
+    )
 
     @classmethod
     def from_model(cls, m: StepModel) -> RouteStep:
         return cls(
-            index=m.index, name=m.name, mode=StepMode(m.mode), quorum=m.quorum, step_id=m.id, document_id=m.document_id
+            index=m.index,
+            name=m.name,
+            mode=StepMode(m.mode),
+            quorum=m.quorum,
+            step_id=m.id,
+            document_id=m.document_id,
+            sign_off=m.kind == StepKind.SIGN_OFF.value,
         )
 
     @strawberry.field(
@@ -588,7 +643,8 @@ class RoutePreview:
 @strawberry.input(
     description="Who a step names: `userId`, or `unitId` with `duty` (the holder of that duty in the unit, e.g. "
     "the head of the Finance Department), or `unitId` alone (the unit's clerk 文书). Resolved when the step opens; "
-    "nobody holding the duty is NO_ASSIGNEE at submission."
+    "nobody holding the duty is NO_ASSIGNEE at submission. In a route template only, `duty` alone names that duty "
+    "in the issuing unit of each document made from the template."
 )
 class AssigneeInput:
     user_id: relay.GlobalID | None = strawberry.field(default=None, description="A user.")
@@ -613,6 +669,12 @@ class RouteStepInput:
     quorum: int | None = strawberry.field(
         default=None, description="k of a QUORUM step: 1 ≤ k ≤ the number of assignees; only for QUORUM."
     )
+    sign_off: bool = strawberry.field(
+        default=False,
+        description="Marks the sign-off step (签发, REG Art. 22): at most one, the last step, SINGLE, its assignee a "
+        "head or deputy head of the issuing unit (the head for UPWARD or important documents); WRONG_SIGNER "
+        "otherwise. Registration requires an approved sign-off.",
+    )
 
 
 @strawberry.input(description="The route of a document.")
@@ -624,7 +686,17 @@ class RouteInput:
 class CreateDocumentInput:
     title: str = strawberry.field(description="Title, at most 200 characters.")
     doc_type: DocTypeEnum = strawberry.field(description="Document type.")  # type: ignore[valid-type]
-    route: RouteInput = strawberry.field(description="Who reviews, countersigns and signs off, in order.")
+    route: RouteInput | None = strawberry.field(
+        default=None,
+        description="Who reviews, countersigns and signs off, in order. Give `route` or `routeTemplateId`, not both; "
+        "with neither, the default route template of your unit for the type is copied (REQUIRED on `route` when "
+        "there is none).",
+    )
+    route_template_id: relay.GlobalID | None = strawberry.field(
+        default=None,
+        description="A route template that applies to your unit (see applicableRouteTemplates); its steps are copied "
+        "into the document's route now (later template edits do not change the document).",
+    )
     body: str = strawberry.field(default="", description="Body text, at most 200,000 characters.")
     urgency: UrgencyEnum = strawberry.field(default=Urgency.NORMAL, description="Urgency.")  # type: ignore[valid-type]
     sensitivity: SensitivityEnum = strawberry.field(default=Sensitivity.PUBLIC, description="Non-classified marking.")  # type: ignore[valid-type]
@@ -671,6 +743,9 @@ class CreateDocumentInput:
     printed_on: dt.date | None = strawberry.field(default=None, description="印发日期; not before the 成文日期.")
     printed_on_text: str | None = strawberry.field(default=None, description="印发日期 written as 2026年1月6日.")
     issuer_signature: str | None = strawberry.field(default=None, description="发文机关署名, at most 200 characters.")
+    important: bool = strawberry.field(
+        default=False, description="重要公文: only the head of the issuing unit may sign it off (REG Art. 22)."
+    )
     idempotency_key: str | None = idempotency_key_field()
 
 
@@ -691,6 +766,7 @@ _UPDATE_FIELDS = (
     "printed_on",
     "printed_on_text",
     "issuer_signature",
+    "important",
 )
 
 
@@ -718,12 +794,15 @@ class UpdateDocumentInput:
     printed_on: dt.date | None = strawberry.field(default=UNSET, description="印发日期; not before the 成文日期.")
     printed_on_text: str | None = strawberry.field(default=UNSET, description="印发日期 written as 2026年1月6日.")
     issuer_signature: str | None = strawberry.field(default=UNSET, description="发文机关署名.")
+    important: bool | None = strawberry.field(
+        default=UNSET, description="重要公文 (not null); a change after sign-off invalidates it."
+    )
 
 
 def _update_changes(input: UpdateDocumentInput) -> dict:
     """The fields the client sent (UNSET = omitted), with null for "not null" fields refused."""
     changes = {k: getattr(input, k) for k in _UPDATE_FIELDS if getattr(input, k) is not UNSET}
-    for key, default in (("urgency", None), ("direction", None), ("title", "")):
+    for key, default in (("urgency", None), ("direction", None), ("title", ""), ("important", None)):
         if key in changes and changes[key] is None:
             if default is None:
                 raise DomainError(ErrorCode.REQUIRED, _camel(key))
@@ -821,6 +900,7 @@ def _step_input(i: int, s: RouteStepInput) -> docs.StepInput:
         decode_ids(s.assignee_ids, "User", f"{prefix}.assigneeIds"),
         assignees,
         s.quorum,
+        s.sign_off,
     )
 
 
@@ -847,7 +927,8 @@ def _document_input(input: CreateDocumentInput) -> docs.DocumentInput:
         printed_on=input.printed_on,
         printed_on_text=input.printed_on_text,
         issuer_signature=input.issuer_signature,
-        steps=[_step_input(i, s) for i, s in enumerate(input.route.steps)],
+        important=input.important,
+        steps=[_step_input(i, s) for i, s in enumerate(input.route.steps)] if input.route is not None else [],
     )
 
 
@@ -918,7 +999,17 @@ class DocumentMutation:
         actor = await require_actor(info)
 
         async def work(uow):
-            doc = await docs.create_document(uow, actor, _document_input(input))
+            data = _document_input(input)
+            if input.route is not None and input.route_template_id is not None:
+                raise DomainError(ErrorCode.INVALID_VALUE, "routeTemplateId", detail="give route or routeTemplateId")
+            if input.route is None:
+                template_pk = (
+                    decode_id(input.route_template_id, "RouteTemplate", "routeTemplateId")
+                    if input.route_template_id is not None
+                    else None
+                )
+                data.steps = await templates.route_for_document(uow.session, actor, data.doc_type, template_pk)
+            doc = await docs.create_document(uow, actor, data)
             return doc, await docs.format_report(uow.session, doc)
 
         result, errors = await run_mutation(info, work, idempotent=input)
@@ -927,7 +1018,10 @@ class DocumentMutation:
     @strawberry.mutation(
         description="Change a draft or returned document you drafted (title, body, urgency, GB/T 9704 format "
         "elements). Format errors refuse the whole change; warnings come back in the payload. Errors: NOT_FOUND, "
-        "INVALID_STATE, STALE_VERSION, field errors.",
+        "INVALID_STATE, STALE_VERSION, field errors. A signed-off APPROVED document (not yet registered) may be "
+        "edited too: changing its title, body, attachment titles, direction or importance invalidates the sign-off "
+        "(history SIGN_OFF_INVALIDATED) and sends it back IN_REVIEW to the signer; other format elements change "
+        "without that; issuedOn (the sign-off date) cannot change.",
         permission_classes=[IsAuthenticated],
     )
     async def update_document(self, info: Info, input: UpdateDocumentInput) -> DocumentPayload:
@@ -940,6 +1034,7 @@ class DocumentMutation:
                 decode_id(input.document_id, "Document", "documentId"),
                 _update_changes(input),
                 expected_version=input.expected_version,
+                broker=info.context.broker,
             )
             return doc, await docs.format_report(uow.session, doc)
 
@@ -969,7 +1064,9 @@ class DocumentMutation:
         return _document_payload(info, result, errors)
 
     @strawberry.mutation(
-        description="Approve your pending task. Errors: NOT_YOUR_TASK, TASK_ALREADY_HANDLED (also for a retry).",
+        description="Approve your pending task. Approving the sign-off step (签发) records the sign-off and sets "
+        "issuedOn to its Asia/Shanghai date. Errors: NOT_YOUR_TASK, TASK_ALREADY_HANDLED (also for a retry), "
+        "WRONG_SIGNER (a sign-off task of someone who is not, or no longer, a leader allowed to sign it).",
         permission_classes=[IsAuthenticated],
     )
     async def approve_task(self, info: Info, input: TaskActionInput) -> TaskPayload:

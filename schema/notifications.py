@@ -39,7 +39,9 @@ NotificationKindEnum = strawberry.enum(
     name="NotificationKind",
     description="What happened: TASK_ASSIGNED, TASK_CANCELLED, TASK_APPROVED (to the drafter), DOCUMENT_RETURNED, "
     "DOCUMENT_APPROVED, SUBTASK_APPROVED / SUBTASK_RETURNED (to a unit's clerk: a member acted on a sub-task routed "
-    "within the unit), DOCUMENT_CIRCULATED (to a reader: 传阅), CIRCULATION_READ (to the sender: the reader read it).",
+    "within the unit), DOCUMENT_CIRCULATED (to a reader: 传阅), CIRCULATION_READ (to the sender: the reader read it), "
+    "SIGN_OFF_INVALIDATED (to the former signer: the document was edited after sign-off), "
+    "DOCUMENT_REVOKED and DOCUMENT_REPEALED (to the drafter and the signer).",
 )
 
 #: Seconds a subscription waits for a wake-up before re-reading the database anyway.

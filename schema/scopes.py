@@ -46,6 +46,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.identityProvider": USER_ONLY,
     "Query.linkedIdentities": USER_ONLY,
     "Query.toRead": USER_ONLY,
+    "Query.applicableRouteTemplates": USER_ONLY,
+    "Query.routeTemplates": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,
@@ -75,6 +77,9 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.confirmTotpEnrollment": USER_ONLY,
     "Mutation.disableTotp": USER_ONLY,
     "Mutation.resetTotp": USER_ONLY,
+    "Mutation.createRouteTemplate": USER_ONLY,
+    "Mutation.updateRouteTemplate": USER_ONLY,
+    "Mutation.deleteRouteTemplate": USER_ONLY,
     # A draft belongs to its drafter and tasks to their assignees: routing on behalf of a
     # system needs its own operations (documents:route), not these.
     "Mutation.createDocument": USER_ONLY,
@@ -98,6 +103,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.updateOpinionPhrase": USER_ONLY,
     "Mutation.deleteOpinionPhrase": USER_ONLY,
     "Mutation.reorderOpinionPhrases": USER_ONLY,
+    "Mutation.revokeDocument": USER_ONLY,
+    "Mutation.repealDocument": USER_ONLY,
     "Mutation.markNotificationsRead": USER_ONLY,
     "Mutation.createDelegation": USER_ONLY,
     "Mutation.cancelDelegation": USER_ONLY,

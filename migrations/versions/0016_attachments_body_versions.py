@@ -1,7 +1,7 @@
 """attachments (附件) and body versions of documents
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-29 13:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import office_api.db
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

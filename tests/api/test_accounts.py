@@ -14,13 +14,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from documents.models import Document, RouteStep, StepAssignee, Task
+from documents.models import Document, RouteStep, RouteTemplate, StepAssignee, Task
+from documents.service import AssigneeInput, StepInput
+from documents.templates import TemplateInput, create_template
+from documents.types import StepMode
 from office_api.clients.models import ApiClient
 from office_api.clients.service import register_client
 from office_api.config import Settings
 from office_api.org.identities import link_identity
 from office_api.org.models import (
     AuditEntry,
+    Duty,
     LoginThrottle,
     OrgUnit,
     Position,
@@ -105,6 +109,7 @@ async def snapshot(platform: Any) -> dict[str, list[tuple]]:
             (UserIdentity, UserIdentity.id),
             (ApiClient, ApiClient.id),
             (Task, Task.id),
+            (RouteTemplate, RouteTemplate.id),
         ):
             cols = list(model.__table__.columns)
             out[model.__tablename__] = [tuple(r) for r in (await s.execute(select(*cols).order_by(key))).all()]
@@ -523,6 +528,16 @@ async def _ids(platform: Any) -> dict[str, str]:
         jinan_user = (await s.execute(select(User.id).where(User.username == "jinan_user"))).scalar_one()
     async with platform.db.unit_of_work() as uow:
         made, _ = await register_client(uow, admin, "区政务系统", lixia, ["directory:read"])
+        template = await create_template(
+            uow,
+            admin,
+            TemplateInput(
+                lixia,
+                None,
+                "区发文流程",
+                [StepInput("核稿", StepMode.SINGLE, assignees=[AssigneeInput(duty=Duty.HEAD)])],
+            ),
+        )
         await link_identity(uow, admin, jinan_user, platform.settings.oidc_issuer, "linked-subject")
         in_review = await _document_in_review(uow.session, jinan_user, lixia)
     return {
@@ -535,6 +550,7 @@ async def _ids(platform: Any) -> dict[str, str]:
         "jinan_user_post": gid("Position", post),
         "api_client": gid("ApiClient", made.id),
         "document": gid("Document", in_review),
+        "route_template": gid("RouteTemplate", template.id),
     }
 
 
@@ -581,6 +597,11 @@ REROUTE = """mutation($d:ID!,$f:ID!,$t:ID!){ rerouteDocument(input:{documentId:$
   errors { field code } } }"""
 OPEN_LOG = """query($d: ID!){ documentOpenLog(documentId:$d){ edges { node { openedAt } } } }"""
 RESET_TOTP = """mutation($id:ID!){ resetTotp(input:{userId:$id}){ user { username } errors { field code } } }"""
+CREATE_TEMPLATE = """mutation($input: CreateRouteTemplateInput!){ createRouteTemplate(input:$input){
+  routeTemplate { id } errors { field code } } }"""
+UPDATE_TEMPLATE = """mutation($id:ID!){ updateRouteTemplate(input:{id:$id,name:"新流程"}){ errors { field code } } }"""
+DELETE_TEMPLATE = """mutation($id:ID!){ deleteRouteTemplate(input:{id:$id}){ deletedId errors { field code } } }"""
+TEMPLATES = """query($u:ID!){ routeTemplates(unitId:$u){ name } }"""
 
 
 ALL_ADMIN_OPERATIONS = [
@@ -629,6 +650,21 @@ ALL_ADMIN_OPERATIONS = [
     ("resetTotp", RESET_TOTP, lambda i: {"id": i["jinan_user"]}),
     ("rerouteDocument", REROUTE, lambda i: {"d": i["document"], "f": i["clerk"], "t": i["deputy"]}),
     ("documentOpenLog", OPEN_LOG, lambda i: {"d": "RG9jdW1lbnQ6MQ=="}),
+    (
+        "createRouteTemplate",
+        CREATE_TEMPLATE,
+        lambda i: {
+            "input": {
+                "unitId": i["lixia"],
+                "docType": "NOTICE",
+                "name": "通知流程",
+                "steps": [{"name": "签发", "mode": "SINGLE", "signOff": True, "assignees": [{"duty": "HEAD"}]}],
+            }
+        },
+    ),
+    ("routeTemplates", TEMPLATES, lambda i: {"u": i["lixia"]}),
+    ("updateRouteTemplate", UPDATE_TEMPLATE, lambda i: {"id": i["route_template"]}),
+    ("deleteRouteTemplate", DELETE_TEMPLATE, lambda i: {"id": i["route_template"]}),
 ]
 
 #: Administrator root fields left out of the matrix, and why.
@@ -696,6 +732,10 @@ ALLOWED = {
         "linkIdentity",
         "resetTotp",
         "rerouteDocument",
+        "createRouteTemplate",
+        "routeTemplates",
+        "updateRouteTemplate",
+        "deleteRouteTemplate",
     },
     "security_admin": {"grantRole", "revokeRole"},
     "audit_admin": {"auditLog", "documentOpenLog"},

@@ -49,7 +49,7 @@ async def registered_by_deputy(users: dict[str, GraphQLClient], demo: Demo, plat
     """A document deputy drafted in the General Office, signed off by secretary_general and
     registered: 鲁政办发〔2026〕n号."""
     platform.clock = lambda: NOW
-    route = {"steps": [step(demo, "签发", "SINGLE", "secretary_general")]}
+    route = {"steps": [{**step(demo, "签发", "SINGLE", "secretary_general"), "signOff": True}]}
     doc_id = await submitted(users["deputy"], doc_input(demo, title="关于做好归档工作的通知", route=route))
     task = (await users["secretary_general"].execute(MY_TASKS))["data"]["myTasks"]["edges"][0]["node"]["id"]
     assert (await users["secretary_general"].execute(APPROVE, {"id": task}))["data"]["approveTask"]["errors"] == []

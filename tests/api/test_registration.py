@@ -17,12 +17,12 @@ from strawberry.relay import GlobalID
 
 from documents.models import DocNumberCounter, Document, DocumentAction
 from documents.registration import register_document
-from documents.types import DocumentStatus
 from office_api.auth import issue_access_token
 from office_api.config import Settings
 from office_api.org.models import OrgUnit, User
 from office_api.org.permissions import load_actor
 from tests.conftest import GraphQLClient
+from tests.documents_helpers import signed_off_documents
 
 REGISTER = """mutation($id: ID!) { registerDocument(input: {documentId: $id}) {
   document { id status version docNumber registeredAt registeredBy { username }
@@ -66,22 +66,8 @@ def clients(client: GraphQLClient, ids: dict[str, int], settings: Settings, plat
 async def approved_documents(
     platform: Any, drafter_id: int, unit_id: int, count: int, doc_type: str = "notice"
 ) -> list[int]:
-    """``count`` documents in status approved, written through the ORM (fast set-up)."""
-    async with platform.db.unit_of_work() as uow:
-        docs = [
-            Document(
-                title=f"关于第{i}项工作的通知",
-                doc_type=doc_type,
-                status=DocumentStatus.APPROVED.value,
-                drafter_id=drafter_id,
-                issuing_unit_id=unit_id,
-                round=1,
-            )
-            for i in range(count)
-        ]
-        uow.session.add_all(docs)
-        await uow.session.flush()
-        return [d.id for d in docs]
+    """``count`` approved, signed-off documents (fast ORM set-up, tests/documents_helpers.py)."""
+    return await signed_off_documents(platform, drafter_id, unit_id, count, doc_type)
 
 
 async def register(c: GraphQLClient, doc_pk: int) -> dict[str, Any]:
@@ -104,7 +90,7 @@ async def test_register_after_sign_off_through_the_route(
     route = {
         "steps": [
             {"name": "核稿", "mode": "SINGLE", "assigneeIds": [gid("User", ids["deputy"])]},
-            {"name": "签发", "mode": "SINGLE", "assigneeIds": [gid("User", ids["secretary_general"])]},
+            {"name": "签发", "mode": "SINGLE", "signOff": True, "assigneeIds": [gid("User", ids["secretary_general"])]},
         ]
     }
     created = await clerk.execute(
@@ -236,7 +222,13 @@ async def test_a_rolled_back_registration_leaves_no_gap(ids: dict[str, int], pla
     async with platform.db.read() as s:
         rolled_back = await s.get(Document, docs[1])
         assert (rolled_back.doc_number, rolled_back.registered_at, rolled_back.version) == (None, None, 1)
-        actions = (await s.execute(select(DocumentAction.document_id, DocumentAction.doc_number))).all()
+        actions = (
+            await s.execute(
+                select(DocumentAction.document_id, DocumentAction.doc_number).where(
+                    DocumentAction.action == "registered"
+                )
+            )
+        ).all()
         assert sorted(actions) == [(docs[0], "鲁政办发〔2026〕1号"), (docs[2], "鲁政办发〔2026〕2号")]
     async with platform.db.unit_of_work() as uow:
         assert (await register_document(uow, actor, docs[1], now=MID_2026)).doc_number == "鲁政办发〔2026〕3号"

@@ -42,11 +42,11 @@ async def found(c: GraphQLClient, q: str) -> list[str]:
 
 @pytest.fixture
 async def corpus(users: dict[str, GraphQLClient], demo: Demo, platform: Any) -> dict[str, str]:
-    """Three documents by clerk; the safety notice goes through 核稿 and is registered as
+    """Three documents by clerk; the safety notice is signed off by deputy and registered as
     鲁政办发〔2026〕1号 (the platform clock is in 2026)."""
     platform.clock = lambda: dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
     clerk = users["clerk"]
-    route = {"steps": [step(demo, "核稿", "SINGLE", "deputy")]}
+    route = {"steps": [{**step(demo, "签发", "SINGLE", "deputy"), "signOff": True}]}
     ids = {}
     ids[SAFETY] = await submitted(clerk, doc_input(demo, title=SAFETY, route=route, body="各市要压实企业主体责任。"))
     ids[CHECK] = (await create_ok(clerk, doc_input(demo, title=CHECK, route=route, body="检查生产安全隐患。")))["id"]
