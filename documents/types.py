@@ -111,3 +111,4 @@ class ActionKind(StrEnum):
     COMPLETED = "completed"
     HANDED_OVER = "handed_over"
     REGISTERED = "registered"  # 登记: the 发文字号 was assigned
+    DISPATCHED = "dispatched"  # 核发: sent to the recipient units

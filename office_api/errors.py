@@ -63,6 +63,9 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     # route step modes and assignees by duty
     NO_ASSIGNEE = "NO_ASSIGNEE"
+    # incoming procedure (收文办理)
+    LEAD_REQUIRED = "LEAD_REQUIRED"
+    DEADLINE_REQUIRED = "DEADLINE_REQUIRED"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -169,6 +172,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "Neither the issuing unit nor any unit above it has an issuer code for document numbers ({detail})",
     ),
     ErrorCode.NO_ASSIGNEE: ("无人承办：{detail}", "Nobody to receive the task: {detail}"),
+    ErrorCode.LEAD_REQUIRED: (
+        "两个及以上承办人须明确主办人",
+        "Two or more handlers need a lead handler (主办)",
+    ),
+    ErrorCode.DEADLINE_REQUIRED: (
+        "紧急公文须明确办理时限",
+        "An urgent document needs an explicit handling deadline",
+    ),
 }
 
 #: Messages that depend on the field as well: a refused one-time code is INVALID_CREDENTIALS

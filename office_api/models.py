@@ -1,5 +1,6 @@
 """Imports every model module so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from documents import incoming_models as documents_incoming_models  # noqa: F401
 from documents import models as documents_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from office_api import idempotency as idempotency_models  # noqa: F401

@@ -16,6 +16,7 @@ from schema.delegation import DelegationMutation, DelegationQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
+from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
@@ -27,7 +28,15 @@ IS_OFFICE_API_SCHEMA = True
 
 @strawberry.type(description="Read operations.")
 class Query(
-    OrgQuery, DocumentQuery, NotificationQuery, AccountQuery, DelegationQuery, DirectoryQuery, ApiClientQuery, OidcQuery
+    OrgQuery,
+    DocumentQuery,
+    NotificationQuery,
+    AccountQuery,
+    DelegationQuery,
+    DirectoryQuery,
+    ApiClientQuery,
+    OidcQuery,
+    IncomingQuery,
 ):
     pass
 
@@ -43,6 +52,7 @@ class Mutation(
     ApiClientMutation,
     OidcMutation,
     TotpMutation,
+    IncomingMutation,
 ):
     pass
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import UNSET, relay
@@ -44,6 +44,9 @@ from schema.common import (
     run_mutation,
 )
 from schema.org import DutyEnum, OrgUnit, User
+
+if TYPE_CHECKING:
+    from schema.incoming import Distribution
 
 DocTypeEnum = strawberry.enum(
     DocType,
@@ -255,6 +258,15 @@ class Document(relay.Node):
             return None
         m = await info.context.loaders.user.load(self.registered_by_id)
         return User.from_model(m) if m else None
+
+    @strawberry.field(
+        description="For the sender (drafter, registrar, dispatcher, clerks of the issuing unit) of a dispatched "
+        "document: what its recipient units did with it (received, replied, returned …); null otherwise."
+    )
+    async def distribution(self, info: Info) -> Annotated[Distribution, strawberry.lazy("schema.incoming")] | None:
+        from schema.incoming import distribution_of
+
+        return await distribution_of(info, self.id, self.drafter_id, self.issuing_unit_id, self.registered_by_id)
 
     @strawberry.field(description="Approvers' opinions (approvals and returns), oldest first.")
     async def opinions(self, info: Info) -> list[HistoryEntry]:

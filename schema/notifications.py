@@ -38,7 +38,9 @@ NotificationKindEnum = strawberry.enum(
     NotificationKind,
     name="NotificationKind",
     description="What happened: TASK_ASSIGNED, TASK_CANCELLED, TASK_APPROVED (to the drafter), DOCUMENT_RETURNED, "
-    "DOCUMENT_APPROVED.",
+    "DOCUMENT_APPROVED, TASK_DELEGATED, TASK_TRANSFERRED; incoming documents: INCOMING_ARRIVED (a dispatched "
+    "document reached your unit: sign for it), INCOMING_YOUR_TURN (the incoming procedure waits for you: 批示, "
+    "分办, 承办 …), INCOMING_RETURNED and INCOMING_REPLIED (to the sender: a recipient unit returned or replied).",
 )
 
 #: Seconds a subscription waits for a wake-up before re-reading the database anyway.
