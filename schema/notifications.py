@@ -69,6 +69,9 @@ class Notification(relay.Node):
         data: dict[str, Any] = dict(m.payload or {})
         if "taskId" in data:
             data["taskId"] = str(relay.GlobalID("Task", str(data["taskId"])))
+        for key, type_name in (("documentId", "Document"), ("unitId", "OrgUnit")):
+            if key in data:
+                data[key] = str(relay.GlobalID(type_name, str(data[key])))
         return cls(
             id=m.id,
             sequence=m.seq,

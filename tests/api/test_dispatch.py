@@ -101,7 +101,7 @@ async def test_dispatch_to_the_16_cities_and_a_cc(as_, ids: dict[str, int], plat
         "收文待签收：山东省人民政府办公厅关于做好防汛工作的通知",
         "IncomingDocument",
     )
-    assert note["data"] == {"documentId": doc, "unitId": ids["370100"], "kind": "main"}
+    assert note["data"] == {"documentId": gid("Document", doc), "unitId": gid("OrgUnit", ids["370100"]), "kind": "main"}
     inbox = (await jinan.execute(INBOX, {"unit": gid("OrgUnit", ids["370100"])}))["data"]["incomingDocuments"]
     assert inbox["totalCount"] == 1
     node = inbox["edges"][0]["node"]
