@@ -530,10 +530,12 @@ async def visible_incoming_ids(session: AsyncSession, actor: Actor, ids: Sequenc
 
 
 async def may_list_unit(session: AsyncSession, actor: Actor, unit_id: int) -> bool:
-    """True when ``actor`` is a clerk (文书) or a leader (head, deputy head, leader post) of the unit."""
-    if actor.user_id in await resolve_duty(session, unit_id, Duty.CLERK):
-        return True
-    return actor.user_id in await unit_leaders(session, unit_id)
+    """True when ``actor`` is a clerk (文书), the head or a deputy head of the unit (the same
+    people :func:`~documents.incoming_models.incoming_visible_to` lets read every copy)."""
+    for duty in (Duty.CLERK, Duty.HEAD, Duty.DEPUTY_HEAD):
+        if actor.user_id in await resolve_duty(session, unit_id, duty):
+            return True
+    return False
 
 
 async def incoming_of_unit(

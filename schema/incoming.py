@@ -375,7 +375,7 @@ _ERRORS = (
 class IncomingQuery:
     @strawberry.field(
         description="A unit's incoming documents (收文), newest first, optionally in one state; for the unit's "
-        "clerks (文书) and leaders (head, deputy heads, leader posts); anyone else gets FORBIDDEN. "
+        "clerks (文书), head and deputy heads; anyone else gets FORBIDDEN. "
         "`first`: 1–100, default 20.",
         permission_classes=[IsAuthenticated],
     )

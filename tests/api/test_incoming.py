@@ -17,7 +17,7 @@ from sqlalchemy import select
 from documents.incoming_models import IncomingDocument
 from office_api.config import Settings
 from office_api.org.models import Duty
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, count_statements
 from tests.dispatch_helpers import CITIES, NOW, gid, give_duty, ids_of, pk_of, registered_document, signed_in
 
 FINANCE = "370000-finance"
@@ -313,3 +313,19 @@ async def test_serial_numbers_restart_each_asia_shanghai_year(as_, ids: dict[str
     platform.clock = lambda: dt.datetime(2026, 12, 31, 16, 1, tzinfo=dt.UTC)
     assert (await ok(jinan, "register", b["370100"]))["incomingNumber"] == "收文〔2027〕1号"
     assert pk_of(a["370100"]) != pk_of(b["370100"])
+
+
+async def test_incoming_list_statements_do_not_grow_with_the_page(as_, ids: dict[str, int], platform: Any) -> None:
+    for i in range(6):
+        await dispatched(as_, platform, ids, main=[FINANCE], title=f"关于第{i}项工作的通知")
+    clerk = as_("zhang_wei")
+    query = """query($unit: ID!, $first: Int) { incomingDocuments(unitId: $unit, first: $first) {
+      edges { node { id state unit { name } document { title drafter { username } } handlers { isLead }
+      history { action actor { username } } } } } }"""
+    measured = []
+    for first in (2, 6):
+        with count_statements(platform) as statements:
+            data = await clerk.execute(query, {"unit": gid("OrgUnit", ids[FINANCE]), "first": first})
+        assert len(data["data"]["incomingDocuments"]["edges"]) == first
+        measured.append(len(statements))
+    assert measured[0] == measured[1]
