@@ -44,7 +44,8 @@ class IncomingDocument(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    #: The dispatched document; null for an external document registered on arrival.
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     #: main (主送) or cc (抄送), as on the document's recipient list.
     kind: Mapped[str] = mapped_column(String(8))
@@ -52,8 +53,20 @@ class IncomingDocument(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(24))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: When and by whom it was dispatched (核发); for an external document, when and by whom
+    #: it was entered on arrival.
     dispatched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     dispatched_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # -- an external (paper, e-mail, …) document registered on arrival: what its header says --
+    #: 来文单位, e.g. 国务院办公厅.
+    external_issuer: Mapped[str | None] = mapped_column(String(200))
+    #: Its 发文字号 as printed, e.g. 国办发〔2026〕3号.
+    external_number: Mapped[str | None] = mapped_column(String(40))
+    external_title: Mapped[str | None] = mapped_column(String(200))
+    #: normal, urgent or extra_urgent (documents.types.Urgency).
+    external_urgency: Mapped[str | None] = mapped_column(String(16))
+    #: How it arrived: paper, email, fax, system, plain_telegram (明电).
+    channel: Mapped[str | None] = mapped_column(String(16))
     #: 签收: when and by whom.
     received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

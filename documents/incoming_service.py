@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from documents.classification import normalise, state_secret_reason
 from documents.incoming import ACTORS, IncomingState, IncomingStep, Refusal, Role, next_state
 from documents.incoming_models import (
     IncomingAction,
@@ -139,15 +141,31 @@ def _record(
     )
 
 
-async def _document(session: AsyncSession, inc: IncomingDocument) -> Document:
-    doc = await session.get(Document, inc.document_id)
-    assert doc is not None
-    return doc
+async def _document(session: AsyncSession, inc: IncomingDocument) -> Document | None:
+    """The dispatched document; None for an external document registered on arrival."""
+    return await session.get(Document, inc.document_id) if inc.document_id is not None else None
+
+
+def _title(inc: IncomingDocument, doc: Document | None) -> str:
+    return doc.title if doc is not None else inc.external_title or ""
+
+
+def _urgency(inc: IncomingDocument, doc: Document | None) -> str:
+    return doc.urgency if doc is not None else inc.external_urgency or Urgency.NORMAL.value
 
 
 def _message(
-    user_id: int, kind: NotificationKind, inc: IncomingDocument, doc: Document, actor: Actor, title: str, body: str
+    user_id: int,
+    kind: NotificationKind,
+    inc: IncomingDocument,
+    doc: Document | None,
+    actor: Actor,
+    title: str,
+    body: str,
 ) -> Message:
+    payload: dict[str, object] = {"unitId": inc.unit_id, "state": inc.state}
+    if doc is not None:
+        payload["documentId"] = doc.id
     return Message(
         user_id=user_id,
         kind=kind.value,
@@ -156,12 +174,12 @@ def _message(
         subject_type="IncomingDocument",
         subject_id=inc.id,
         actor_id=actor.user_id,
-        payload={"documentId": doc.id, "unitId": inc.unit_id, "state": inc.state},
+        payload=payload,
     )
 
 
 async def _your_turn(
-    session: AsyncSession, inc: IncomingDocument, doc: Document, actor: Actor, user_ids: Sequence[int], what: str
+    session: AsyncSession, inc: IncomingDocument, doc: Document | None, actor: Actor, user_ids: Sequence[int], what: str
 ) -> list[Message]:
     """INCOMING_YOUR_TURN to ``user_ids`` but the actor (who knows already)."""
     return [
@@ -171,8 +189,8 @@ async def _your_turn(
             inc,
             doc,
             actor,
-            f"收文待{what}：{doc.title}",
-            f"{actor.display_name} 已处理《{doc.title}》，请{what}",
+            f"收文待{what}：{_title(inc, doc)}",
+            f"{actor.display_name} 已处理《{_title(inc, doc)}》，请{what}",
         )
         for uid in dict.fromkeys(user_ids)
         if uid != actor.user_id
@@ -188,9 +206,10 @@ async def _unit_name(session: AsyncSession, unit_id: int) -> str:
     return unit.name if unit else str(unit_id)
 
 
-def _senders(doc: Document, inc: IncomingDocument) -> list[int]:
-    """Who is told of a return or a reply: the drafter and whoever dispatched the document."""
-    return list(dict.fromkeys([doc.drafter_id, inc.dispatched_by_id]))
+def _senders(doc: Document | None, inc: IncomingDocument) -> list[int]:
+    """Who is told of a return or a reply: the drafter and whoever dispatched the document
+    (nobody for an external document: its sender is not on the platform)."""
+    return list(dict.fromkeys([doc.drafter_id, inc.dispatched_by_id])) if doc is not None else []
 
 
 # ---- the steps ---------------------------------------------------------------------------
@@ -282,7 +301,7 @@ async def precheck(
                 inc,
                 doc,
                 actor,
-                f"被退回：{doc.title}",
+                f"被退回：{_title(inc, doc)}",
                 f"{unit} {actor.display_name}：{_excerpt(text)}",
             )
             for uid in _senders(doc, inc)
@@ -407,7 +426,7 @@ async def assign(
     elif lead_id is not None and lead_id not in seen:
         errors.add(ErrorCode.INVALID_VALUE, "leadHandlerId", detail="the lead must be one of handlerIds")
     today = now.astimezone(TIMEZONE).date()
-    if deadline is None and doc.urgency in (Urgency.URGENT.value, Urgency.EXTRA_URGENT.value):
+    if deadline is None and _urgency(inc, doc) in (Urgency.URGENT.value, Urgency.EXTRA_URGENT.value):
         errors.add(ErrorCode.DEADLINE_REQUIRED, "deadline")
     elif deadline is not None and deadline < today:
         errors.add(ErrorCode.INVALID_VALUE, "deadline", detail=f"not before today ({today.isoformat()})")
@@ -426,8 +445,8 @@ async def assign(
             inc,
             doc,
             actor,
-            f"收文待承办：{doc.title}",
-            f"{actor.display_name} 交您{'主办' if uid == lead else '协办'}《{doc.title}》{by}",
+            f"收文待承办：{_title(inc, doc)}",
+            f"{actor.display_name} 交您{'主办' if uid == lead else '协办'}《{_title(inc, doc)}》{by}",
         )
         for uid in ids
     ]
@@ -489,7 +508,7 @@ async def reply(
             inc,
             doc,
             actor,
-            f"{unit}已答复：{doc.title}",
+            f"{unit}已答复：{_title(inc, doc)}",
             f"{actor.display_name}：{_excerpt(body)}",
         )
         for uid in _senders(doc, inc)
@@ -510,6 +529,105 @@ async def close(
     inc, target = await _begin(session, actor, incoming_id, IncomingStep.CLOSE)
     inc.closed_at = now
     _record(session, inc, actor, IncomingStep.CLOSE, target, now, text)
+    await session.flush()
+    return inc
+
+
+# ---- external documents registered on arrival ---------------------------------------------
+
+#: How an external document may arrive. Telegrams only as plain telegrams (明电): cipher
+#: telegrams (密电 / 密码电报) and 机要 channels are refused (REG Art. 26; DOMAIN §3.3).
+CHANNELS = ("paper", "email", "fax", "system", "plain_telegram")
+_SECRET_CHANNELS = ("密电", "密码电报", "机要")
+MAX_EXTERNAL_TEXT = 200
+MAX_EXTERNAL_NUMBER = 40
+
+
+@dataclass
+class ExternalDocumentInput:
+    """An external document (paper, e-mail, fax, another system, plain telegram) as its header reads."""
+
+    unit_id: int
+    issuer: str
+    title: str
+    channel: str
+    number: str | None = None
+    classification: str | None = None
+    urgency: Urgency = Urgency.NORMAL
+
+
+async def register_external(
+    uow: UnitOfWork, broker: Publisher, actor: Actor, data: ExternalDocumentInput, *, now: dt.datetime
+) -> IncomingDocument:
+    """签收 and 登记 in one step of a document that did not come through the platform.
+
+    The classification gate first (DOMAIN §3.3, REG Arts. 26, 30): a state-secret level,
+    pending classification or unknown value in ``classification`` is ``STATE_SECRET_REFUSED``
+    (:func:`documents.classification.state_secret_reason`); so is a channel naming 密电,
+    密码电报 or 机要. ``channel`` must be one of :data:`CHANNELS` (``INVALID_VALUE``);
+    ``issuer`` and ``title`` are required (≤ 200 characters), ``number`` ≤ 40. Then the
+    actor must be a clerk of ``unit_id`` (``NOT_FOUND`` for no such unit, ``FORBIDDEN``).
+    Writes a main copy already ``registered`` (received and registered at ``now``, the
+    unit's next 收文编号) with RECEIVE and REGISTER history entries; the unit's other clerks
+    are told. It then follows the procedure like any copy; its sender is not on the
+    platform, so returns and replies notify nobody.
+    """
+    session = uow.session
+    errors = ErrorCollector()
+    reason = state_secret_reason(data.classification)
+    if reason is not None:
+        errors.add(ErrorCode.STATE_SECRET_REFUSED, "classification", detail=reason)
+    channel = (data.channel or "").strip().lower()
+    if any(word in normalise(data.channel or "") for word in _SECRET_CHANNELS):
+        errors.add(ErrorCode.STATE_SECRET_REFUSED, "channel", detail="confidential channel")
+    elif channel not in CHANNELS:
+        errors.add(ErrorCode.INVALID_VALUE, "channel", detail="one of " + ", ".join(CHANNELS))
+    values = {}
+    for key, value, limit, required in (
+        ("issuer", data.issuer, MAX_EXTERNAL_TEXT, True),
+        ("title", data.title, MAX_EXTERNAL_TEXT, True),
+        ("number", data.number, MAX_EXTERNAL_NUMBER, False),
+    ):
+        text = trimmed(value)
+        if required and not text:
+            errors.add(ErrorCode.REQUIRED, key)
+        elif len(text) > limit:
+            errors.add(ErrorCode.TOO_LONG, key, limit=limit)
+        values[key] = text or None
+    errors.raise_if_any()
+    if await session.get(OrgUnit, data.unit_id) is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "unitId")
+    if actor.user_id not in await resolve_duty(session, data.unit_id, Duty.CLERK):
+        raise DomainError(ErrorCode.FORBIDDEN, "unitId")
+    year = now.astimezone(TIMEZONE).year
+    inc = IncomingDocument(
+        document_id=None,
+        unit_id=data.unit_id,
+        kind=RecipientKind.MAIN.value,
+        position=0,
+        state=IncomingState.PENDING_RECEIPT.value,
+        version=1,
+        dispatched_at=now,
+        dispatched_by_id=actor.user_id,
+        received_at=now,
+        received_by_id=actor.user_id,
+        serial_year=year,
+        serial_seq=await next_serial(session, data.unit_id, year),
+        registered_at=now,
+        external_issuer=values["issuer"],
+        external_number=values["number"],
+        external_title=values["title"],
+        external_urgency=Urgency(data.urgency).value,
+        channel=channel,
+        updated_at=now,
+    )
+    session.add(inc)
+    await session.flush()
+    assert inc.serial_seq is not None
+    _record(session, inc, actor, IncomingStep.RECEIVE, IncomingState.RECEIVED, now, channel)
+    number = incoming_number(year, inc.serial_seq)
+    _record(session, inc, actor, IncomingStep.REGISTER, IncomingState.REGISTERED, now, number)
+    await notify(uow, broker, await _your_turn(session, inc, None, actor, await _clerks(session, inc), "初审"))
     await session.flush()
     return inc
 

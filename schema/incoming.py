@@ -16,7 +16,7 @@ from documents.incoming import IncomingState, IncomingStep
 from documents.incoming_models import IncomingAction as ActionModel
 from documents.incoming_models import IncomingDocument as IncomingModel
 from documents.incoming_models import IncomingHandler as HandlerModel
-from documents.types import RecipientKind
+from documents.types import RecipientKind, Urgency
 from office_api.errors import AuthError, ErrorCode
 from schema.common import (
     Connection,
@@ -31,7 +31,7 @@ from schema.common import (
     require_actor,
     run_mutation,
 )
-from schema.documents import Document, DocumentPayload
+from schema.documents import Document, DocumentPayload, UrgencyEnum
 from schema.org import OrgUnit, User
 
 IncomingStateEnum = strawberry.enum(
@@ -102,7 +102,17 @@ class IncomingDocument(relay.Node):
     returned_reason: str | None = strawberry.field(description="Reasons given when returned at the precheck (初审).")
     returned_at: dt.datetime | None = strawberry.field(description="UTC instant of the return.")
     closed_at: dt.datetime | None = strawberry.field(description="UTC instant of closing (办结).")
-    document_id: strawberry.Private[int]
+    external_issuer: str | None = strawberry.field(
+        description="来文单位 of an external document registered on arrival (registerExternalIncoming); null for "
+        "a dispatched one."
+    )
+    external_number: str | None = strawberry.field(description="The external document's 发文字号 as printed.")
+    external_title: str | None = strawberry.field(description="The external document's title.")
+    channel: str | None = strawberry.field(
+        description="How an external document arrived: paper, email, fax, system or plain_telegram; null for a "
+        "dispatched one."
+    )
+    document_id: strawberry.Private[int | None]
     unit_id: strawberry.Private[int]
     received_by_id: strawberry.Private[int | None]
     leader_id: strawberry.Private[int | None]
@@ -128,6 +138,10 @@ class IncomingDocument(relay.Node):
             returned_reason=m.returned_reason,
             returned_at=m.returned_at,
             closed_at=m.closed_at,
+            external_issuer=m.external_issuer,
+            external_number=m.external_number,
+            external_title=m.external_title,
+            channel=m.channel,
             document_id=m.document_id,
             unit_id=m.unit_id,
             received_by_id=m.received_by_id,
@@ -151,9 +165,15 @@ class IncomingDocument(relay.Node):
             return None
         return svc.incoming_number(self.serial_year, self.serial_number)
 
-    @strawberry.field(description="The document received (title, 发文字号, urgency, body …).")
-    async def document(self, info: Info) -> Document:
-        return Document.from_model(await info.context.loaders.document.load(self.document_id))
+    @strawberry.field(
+        description="The document received (title, 发文字号, urgency, body …); null for an external document "
+        "(see externalTitle …)."
+    )
+    async def document(self, info: Info) -> Document | None:
+        if self.document_id is None:
+            return None
+        m = await info.context.loaders.document.load(self.document_id)
+        return Document.from_model(m) if m else None
 
     @strawberry.field(description="The recipient unit.")
     async def unit(self, info: Info) -> OrgUnit:
@@ -351,6 +371,33 @@ class CloseIncomingInput:
     idempotency_key: str | None = idempotency_key_field()
 
 
+@strawberry.input(
+    description="An external document (paper, e-mail, fax, another system, plain telegram) signed for and "
+    "registered on arrival by a clerk of the receiving unit. State-secret material is refused."
+)
+class RegisterExternalIncomingInput:
+    unit_id: relay.GlobalID = strawberry.field(description="The receiving unit (you must be its clerk 文书).")
+    issuer: str = strawberry.field(description="来文单位, e.g. 国务院办公厅; required, at most 200 characters.")
+    title: str = strawberry.field(description="Title as printed; required, at most 200 characters.")
+    channel: str = strawberry.field(
+        description="How it arrived: paper, email, fax, system or plain_telegram (明电). Cipher telegrams (密电, "
+        "密码电报) and 机要 channels are refused with STATE_SECRET_REFUSED (REG Art. 26)."
+    )
+    number: str | None = strawberry.field(
+        default=None, description="Its 发文字号 as printed, e.g. 国办发〔2026〕3号; at most 40 characters."
+    )
+    classification: str | None = strawberry.field(
+        default=None,
+        description="The classification marking on its header. Any state-secret level (绝密, 机密, 秘密 in any "
+        "spelling, with ★ and a period), pending classification or an unknown value is refused with "
+        "STATE_SECRET_REFUSED (涉密不上网); 内部 / 工作秘密 / 公开 are accepted.",
+    )
+    urgency: UrgencyEnum = strawberry.field(  # type: ignore[valid-type]
+        default=Urgency.NORMAL, description="紧急程度 on its header (URGENT and EXTRA_URGENT need a deadline at 分办)."
+    )
+    idempotency_key: str | None = idempotency_key_field()
+
+
 @strawberry.type(description="The copy after the step, or errors.")
 class IncomingPayload:
     incoming: IncomingDocument | None = strawberry.field(description="The copy after the step.")
@@ -434,6 +481,30 @@ class IncomingMutation:
 
         doc, errors = await run_mutation(info, work, idempotent=input)
         return DocumentPayload(document=Document.from_model(doc) if doc else None, errors=errors)
+
+    @strawberry.mutation(
+        description="签收 and 登记 in one step of an external document (not dispatched through the platform): a "
+        "new copy in state REGISTERED with the unit's next 收文编号, for a clerk of the unit. Refuses state-secret "
+        "classifications and 密电/机要 channels (STATE_SECRET_REFUSED). Errors: INVALID_VALUE, REQUIRED, TOO_LONG, "
+        "FORBIDDEN (not a clerk of the unit), NOT_FOUND.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def register_external_incoming(self, info: Info, input: RegisterExternalIncomingInput) -> IncomingPayload:
+        actor, clock, broker = await require_actor(info), info.context.platform.clock, info.context.broker
+
+        async def work(uow):
+            data = svc.ExternalDocumentInput(
+                unit_id=decode_id(input.unit_id, "OrgUnit", "unitId"),
+                issuer=input.issuer,
+                title=input.title,
+                channel=input.channel,
+                number=input.number,
+                classification=input.classification,
+                urgency=Urgency(input.urgency),
+            )
+            return await svc.register_external(uow, broker, actor, data, now=clock())
+
+        return _payload(*await run_mutation(info, work, idempotent=input))
 
     @strawberry.mutation(
         description=f"签收: sign for the copy (the unit's clerk). PENDING_RECEIPT → RECEIVED. {_ERRORS}.",

@@ -83,6 +83,7 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.cancelDelegation": USER_ONLY,
     # dispatch (核发) and the incoming procedure (收文办理): a unit's people act on them
     "Mutation.dispatchDocument": USER_ONLY,
+    "Mutation.registerExternalIncoming": USER_ONLY,
     "Mutation.receiveIncoming": USER_ONLY,
     "Mutation.registerIncoming": USER_ONLY,
     "Mutation.precheckIncoming": USER_ONLY,

@@ -329,3 +329,76 @@ async def test_incoming_list_statements_do_not_grow_with_the_page(as_, ids: dict
         assert len(data["data"]["incomingDocuments"]["edges"]) == first
         measured.append(len(statements))
     assert measured[0] == measured[1]
+
+
+EXTERNAL = """mutation($input: RegisterExternalIncomingInput!) { registerExternalIncoming(input: $input) {
+  incoming { id state kind incomingNumber externalIssuer externalNumber externalTitle channel document { id }
+             receivedBy { username } history { action state opinion } }
+  errors { field code message } } }"""
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"classification": "机密★10年"}, [("classification", "STATE_SECRET_REFUSED")]),
+        ({"classification": "秘 密"}, [("classification", "STATE_SECRET_REFUSED")]),
+        ({"classification": "拟定密级"}, [("classification", "STATE_SECRET_REFUSED")]),
+        ({"channel": "密电"}, [("channel", "STATE_SECRET_REFUSED")]),
+        ({"channel": "机要交通"}, [("channel", "STATE_SECRET_REFUSED")]),
+        ({"channel": "密码电报"}, [("channel", "STATE_SECRET_REFUSED")]),
+        ({"channel": "pigeon"}, [("channel", "INVALID_VALUE")]),
+        ({"issuer": " ", "title": "题" * 201}, [("issuer", "REQUIRED"), ("title", "TOO_LONG")]),
+    ],
+)
+async def test_external_documents_pass_the_classification_gate(
+    as_, ids: dict[str, int], platform: Any, change: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    base = {
+        "unitId": gid("OrgUnit", ids[FINANCE]),
+        "issuer": "财政部办公厅",
+        "number": "财办发〔2026〕8号",
+        "title": "财政部办公厅关于做好2026年预算执行工作的通知",
+        "channel": "paper",
+    }
+    refused = (await as_("zhang_wei").execute(EXTERNAL, {"input": {**base, **change}}))["data"]
+    assert codes(refused["registerExternalIncoming"]) == expected
+    async with platform.db.read() as s:
+        assert (await s.execute(select(IncomingDocument.id))).first() is None
+
+
+async def test_an_external_document_follows_the_procedure(as_, ids: dict[str, int], platform: Any) -> None:
+    data = {
+        "unitId": gid("OrgUnit", ids[FINANCE]),
+        "issuer": "财政部办公厅",
+        "number": "财办发〔2026〕8号",
+        "title": "财政部办公厅关于做好2026年预算执行工作的通知",
+        "channel": "plain_telegram",
+        "classification": "内部",
+        "urgency": "EXTRA_URGENT",
+    }
+    # Only a clerk of the receiving unit registers it.
+    other = (await as_("clerk_370100").execute(EXTERNAL, {"input": data}))["data"]["registerExternalIncoming"]
+    assert codes(other) == [("unitId", "FORBIDDEN")]
+    result = (await as_("zhang_wei").execute(EXTERNAL, {"input": data}))["data"]["registerExternalIncoming"]
+    assert result["errors"] == []
+    inc = result["incoming"]
+    assert {k: inc[k] for k in ("state", "kind", "incomingNumber", "externalIssuer", "channel", "document")} == {
+        "state": "REGISTERED",
+        "kind": "MAIN",
+        "incomingNumber": "收文〔2026〕1号",
+        "externalIssuer": "财政部办公厅",
+        "channel": "plain_telegram",
+        "document": None,
+    }
+    assert [(h["action"], h["state"]) for h in inc["history"]] == [("RECEIVE", "RECEIVED"), ("REGISTER", "REGISTERED")]
+    clerk, head = as_("zhang_wei"), as_("finance_head")
+    await ok(clerk, "precheck", inc["id"], accept=True)
+    await ok(clerk, "propose", inc["id"], opinion="拟请厅长阅示")
+    await ok(head, "instruct", inc["id"], instruction="请张维办理")
+    # Extra urgent on its header: the deadline is required.
+    refused = await step(clerk, "assign", inc["id"], handlerIds=[gid("User", ids["zhang_wei2"])])
+    assert codes(refused) == [("deadline", "DEADLINE_REQUIRED")]
+    await ok(clerk, "assign", inc["id"], handlerIds=[gid("User", ids["zhang_wei2"])], deadline="2026-06-02")
+    await ok(as_("zhang_wei2"), "handle", inc["id"], result="已办理")
+    assert (await ok(clerk, "reply", inc["id"], reply="已办理完毕"))["state"] == "REPLIED"
+    assert (await ok(clerk, "close", inc["id"]))["state"] == "CLOSED"
