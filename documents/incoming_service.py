@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -668,6 +668,31 @@ async def incoming_of_unit(
         q = q.where(IncomingDocument.id < before_id)
     rows = list((await session.execute(q)).scalars())
     total = int((await session.execute(select(func.count()).select_from(IncomingDocument).where(*where))).scalar_one())
+    return rows, total
+
+
+async def waiting_on(
+    session: AsyncSession, user_id: int, before_id: int | None, limit: int
+) -> tuple[list[IncomingDocument], int]:
+    """Copies waiting on ``user_id`` as leader or handler (their 待办 of the incoming
+    procedure): PROPOSED with them as the named leader, or HANDLING with them a handler who
+    has not recorded a result. Newest first (descending id), and the total count."""
+    mine = or_(
+        and_(IncomingDocument.state == IncomingState.PROPOSED.value, IncomingDocument.leader_id == user_id),
+        and_(
+            IncomingDocument.state == IncomingState.HANDLING.value,
+            exists().where(
+                IncomingHandler.incoming_id == IncomingDocument.id,
+                IncomingHandler.user_id == user_id,
+                IncomingHandler.result.is_(None),
+            ),
+        ),
+    )
+    q = select(IncomingDocument).where(mine).order_by(IncomingDocument.id.desc()).limit(limit)
+    if before_id is not None:
+        q = q.where(IncomingDocument.id < before_id)
+    rows = list((await session.execute(q)).scalars())
+    total = int((await session.execute(select(func.count()).select_from(IncomingDocument).where(mine))).scalar_one())
     return rows, total
 
 

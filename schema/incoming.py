@@ -449,6 +449,24 @@ class IncomingQuery:
         return make_connection(rows, limit, lambda r: r.id, IncomingDocument.from_model, after=after, total_count=total)
 
     @strawberry.field(
+        description="Incoming copies waiting on you as leader or handler (your 待办 of the incoming procedure): "
+        "PROPOSED with you as the leader to instruct (批示), or HANDLING with you a handler who has not recorded a "
+        "result (承办). Newest first; `first`: 1–100, default 20.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def my_incoming_tasks(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 20).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor of the last edge seen.")] = None,
+    ) -> Connection[IncomingDocument]:
+        actor = await require_actor(info)
+        limit = page_size(first)
+        async with info.context.db.read() as s:
+            rows, total = await svc.waiting_on(s, actor.user_id, decode_cursor(after), limit + 1)
+        return make_connection(rows, limit, lambda r: r.id, IncomingDocument.from_model, after=after, total_count=total)
+
+    @strawberry.field(
         description="One incoming copy, for the recipient unit's clerks, head and deputy heads, the leader named "
         "to instruct and its handlers; null otherwise (existence is not revealed).",
         permission_classes=[IsAuthenticated],

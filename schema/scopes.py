@@ -41,6 +41,7 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.linkedIdentities": USER_ONLY,
     "Query.incomingDocuments": USER_ONLY,
     "Query.incomingDocument": USER_ONLY,
+    "Query.myIncomingTasks": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,

@@ -34,6 +34,7 @@ DOC = "query($id: ID!) { document(id: $id) { id title } }"
 ROLL_UP = """query($id: ID!) { document(id: $id) { distribution {
   total received replied returned pending closed units { unit { code } state returnedReason } } } }"""
 NOTES = "{ notifications(first: 5) { edges { node { kind title body data } } } }"
+MY_WORK = "{ myIncomingTasks { totalCount edges { node { id state } } } }"
 
 MUTATIONS = {
     "receive": ("receiveIncoming", "IncomingStepInput"),
@@ -133,6 +134,8 @@ async def test_the_whole_procedure_for_an_urgent_document(as_, ids: dict[str, in
     )
     assert note["data"]["state"] == "proposed"
 
+    mine = (await head.execute(MY_WORK))["data"]["myIncomingTasks"]
+    assert (mine["totalCount"], mine["edges"][0]["node"]["id"]) == (1, inc)
     # Only the named leader instructs; the clerk may not.
     assert codes(await step(clerk, "instruct", inc, instruction="同意")) == [("incomingId", "FORBIDDEN")]
     got = await ok(head, "instruct", inc, instruction="请张维同志牵头办理，王伟协办，按时限完成。")
@@ -162,7 +165,11 @@ async def test_the_whole_procedure_for_an_urgent_document(as_, ids: dict[str, in
     assert (await as_("drc_head").execute(ONE, {"id": inc}))["data"]["incomingDocument"] is None
     assert (await as_("drc_head").execute(DOC, {"id": gid("Document", doc)}))["data"]["document"] is None
 
+    assert (await head.execute(MY_WORK))["data"]["myIncomingTasks"]["totalCount"] == 0
+    assert (await as_("wang_wei").execute(MY_WORK))["data"]["myIncomingTasks"]["totalCount"] == 1
     assert (await ok(as_("wang_wei"), "handle", inc, result="已梳理本单位防汛物资。"))["state"] == "HANDLING"
+    assert (await as_("wang_wei").execute(MY_WORK))["data"]["myIncomingTasks"]["totalCount"] == 0
+    assert (await as_("zhang_wei2").execute(MY_WORK))["data"]["myIncomingTasks"]["totalCount"] == 1
     repeat = await step(as_("wang_wei"), "handle", inc, result="再次")
     assert codes(repeat) == [("incomingId", "TASK_ALREADY_HANDLED")]
     assert codes(await step(clerk, "reply", inc, reply="提前答复")) == [("incomingId", "INVALID_STATE")]
@@ -402,3 +409,24 @@ async def test_an_external_document_follows_the_procedure(as_, ids: dict[str, in
     await ok(as_("zhang_wei2"), "handle", inc["id"], result="已办理")
     assert (await ok(clerk, "reply", inc["id"], reply="已办理完毕"))["state"] == "REPLIED"
     assert (await ok(clerk, "close", inc["id"]))["state"] == "CLOSED"
+
+
+async def test_two_handlers_finishing_at_once(as_, ids: dict[str, int], platform: Any) -> None:
+    _, copies = await dispatched(as_, platform, ids, main=[FINANCE])
+    inc, clerk = copies[FINANCE], as_("zhang_wei")
+    for name, extra in (("receive", {}), ("register", {}), ("precheck", {"accept": True})):
+        await ok(clerk, name, inc, **extra)
+    await ok(clerk, "propose", inc, opinion="拟请厅长阅示")
+    await ok(as_("finance_head"), "instruct", inc, instruction="请办理")
+    zhang2, wang = gid("User", ids["zhang_wei2"]), gid("User", ids["wang_wei"])
+    await ok(clerk, "assign", inc, handlerIds=[zhang2, wang], leadHandlerId=zhang2)
+    results = await asyncio.gather(
+        step(as_("zhang_wei2"), "handle", inc, result="主办完成"),
+        step(as_("wang_wei"), "handle", inc, result="协办完成"),
+    )
+    assert [r["errors"] for r in results] == [[], []]
+    assert sorted(r["incoming"]["state"] for r in results) == ["HANDLED", "HANDLING"]
+    got = (await clerk.execute(ONE, {"id": inc}))["data"]["incomingDocument"]
+    assert got["state"] == "HANDLED"
+    assert [h["state"] for h in got["history"][-2:]] == ["HANDLING", "HANDLED"]
+    assert {h["result"] for h in got["handlers"]} == {"主办完成", "协办完成"}
