@@ -10,7 +10,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from documents import dispatch
+from documents import dispatch, incoming_external
 from documents import incoming_service as svc
 from documents.incoming import IncomingState, IncomingStep
 from documents.incoming_models import IncomingAction as ActionModel
@@ -511,7 +511,7 @@ class IncomingMutation:
         actor, clock, broker = await require_actor(info), info.context.platform.clock, info.context.broker
 
         async def work(uow):
-            data = svc.ExternalDocumentInput(
+            data = incoming_external.ExternalDocumentInput(
                 unit_id=decode_id(input.unit_id, "OrgUnit", "unitId"),
                 issuer=input.issuer,
                 title=input.title,
@@ -520,7 +520,7 @@ class IncomingMutation:
                 classification=input.classification,
                 urgency=Urgency(input.urgency),
             )
-            return await svc.register_external(uow, broker, actor, data, now=clock())
+            return await incoming_external.register_external(uow, broker, actor, data, now=clock())
 
         return _payload(*await run_mutation(info, work, idempotent=input))
 
