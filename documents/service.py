@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents import attachments, routing, search, signoff, validation, versions
 from documents.classification import state_secret_reason
+from documents.incoming_models import IncomingDocument, incoming_visible_to
 from documents.models import Circulation, Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
     ActionKind,
@@ -932,12 +933,20 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
 def visible_to(user_id: int):
     """SQL condition: the drafter, or anyone with a task on the document (any round, sub-tasks
     within a unit included), including a delegator whose task went to their delegate
-    (``on_behalf_of_id``), or a reader it was circulated to (传阅, documents/circulation.py)."""
+    (``on_behalf_of_id``); a reader it was circulated to (传阅, documents/circulation.py); who
+    registered or dispatched it; and, once dispatched, the clerks, head and deputy heads of
+    a recipient unit, the leader named to instruct there and its handlers
+    (:func:`documents.incoming_models.incoming_visible_to`)."""
     return or_(
         Document.drafter_id == user_id,
         exists().where(Task.document_id == Document.id, Task.assignee_id == user_id),
         exists().where(Task.document_id == Document.id, Task.on_behalf_of_id == user_id),
         exists().where(Circulation.document_id == Document.id, Circulation.reader_id == user_id),
+        Document.registered_by_id == user_id,
+        exists().where(
+            IncomingDocument.document_id == Document.id,
+            or_(IncomingDocument.dispatched_by_id == user_id, incoming_visible_to(user_id)),
+        ),
     )
 
 

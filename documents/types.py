@@ -141,6 +141,7 @@ class ActionKind(StrEnum):
     SIGN_OFF_INVALIDATED = "sign_off_invalidated"  # the body changed after sign-off (DOMAIN §1.4 复核)
     REVOKED = "revoked"  # 撤销: void from the start (REG Art. 33)
     REPEALED = "repealed"  # 废止: void from a date (REG Art. 33)
+    DISPATCHED = "dispatched"  # 核发: sent to the recipient units
 
 
 class StepKind(StrEnum):

@@ -1,4 +1,5 @@
-"""The General Office walkthrough: one 通知 from draft to approval, as the people would do it.
+"""The General Office walkthrough: one 通知 from draft to approval, registration, dispatch to
+the 16 cities and their first replies, as the people would do it.
 
 Start the demo server (``./dev demo`` or ``office-api demo --port 8000``), then::
 
@@ -17,6 +18,11 @@ graphql-transport-ws websocket for the subscription):
 4. The clerk's subscription must have delivered, in order and with consecutive sequence
    numbers: TASK_APPROVED, DOCUMENT_RETURNED, TASK_APPROVED, TASK_APPROVED, TASK_APPROVED,
    TASK_APPROVED, DOCUMENT_APPROVED.
+5. The clerk registers it (发文字号 鲁政办发〔YYYY〕n号) and dispatches it (核发) to the 16 city
+   governments; the clerks of 济南, 青岛 and 淄博 (``clerk_370100`` …) sign for it (签收),
+   register it (登记, 收文编号), accept it at the precheck (初审) and reply (答复). The clerk's
+   subscription gets three INCOMING_REPLIED, and the roll-up (``distribution``) says 16
+   dispatched, 3 received, 3 replied, 13 pending.
 
 On a fresh demo database the clerk has no notifications yet and subscribes with
 ``after: 0``; on a database used before, the walkthrough subscribes after the clerk's last
@@ -103,6 +109,45 @@ query Doc($id: ID!) {
     opinions { action round stepIndex opinion actor { username displayName } }
   }
 }"""
+REGISTER_DOCUMENT = """
+mutation Register($id: ID!) {
+  registerDocument(input: {documentId: $id}) { document { id status docNumber } errors { field code message } }
+}"""
+DISPATCH_DOCUMENT = """
+mutation Dispatch($id: ID!) {
+  dispatchDocument(input: {documentId: $id}) { document { id status } errors { field code message } }
+}"""
+DISTRIBUTION = """
+query Distribution($id: ID!) {
+  document(id: $id) {
+    status
+    distribution {
+      total received replied returned pending
+      units { unit { code name } kind state receivedAt repliedAt returnedReason }
+    }
+  }
+}"""
+INCOMING = """
+query Incoming($unit: ID!) {
+  incomingDocuments(unitId: $unit, state: PENDING_RECEIPT, first: 100) {
+    edges { node { id state kind document { id title docNumber } } }
+  }
+}"""
+INCOMING_FIELDS = "incoming { id state incomingNumber } errors { field code message }"
+RECEIVE = f"mutation Receive($id: ID!) {{ receiveIncoming(input: {{incomingId: $id}}) {{ {INCOMING_FIELDS} }} }}"
+REGISTER_INCOMING = (
+    f"mutation RegisterIncoming($id: ID!) {{ registerIncoming(input: {{incomingId: $id}}) {{ {INCOMING_FIELDS} }} }}"
+)
+PRECHECK = (
+    "mutation Precheck($id: ID!) { precheckIncoming(input: {incomingId: $id, accept: true}) "
+    f"{{ {INCOMING_FIELDS} }} }}"
+)
+REPLY = (
+    "mutation Reply($id: ID!, $reply: String!) { replyIncoming(input: {incomingId: $id, reply: $reply}) "
+    f"{{ {INCOMING_FIELDS} }} }}"
+)
+#: The cities whose clerks sign for, register and reply to the 通知 (codes of the demo divisions).
+REPLYING_CITIES = ("370100", "370200", "370300")
 RECENT_NOTIFICATIONS = """
 query Recent($first: Int!) { notifications(first: $first) { edges { node { id sequence kind subjectId } } } }"""
 SUBSCRIBE = """
@@ -200,7 +245,8 @@ class Inbox:
         return item
 
     async def expect(self, kind: str, document_id: str) -> dict[str, Any]:
-        """Wait for the next notification; it must be ``kind``, about the document, next in sequence."""
+        """Wait for the next notification; it must be ``kind``, about the document (or, for an
+        incoming document's notification, carry the document's id), next in sequence."""
         try:
             note = await self._next(TIMEOUT)
         except TimeoutError as exc:
@@ -213,7 +259,11 @@ class Inbox:
         )
         self.last = note["sequence"]
         check(note["kind"] == kind, f"expected a {kind} notification, got {note['kind']} (#{note['sequence']})")
-        check(note["subjectId"] == document_id, f"notification #{note['sequence']} is about {note['subjectId']}")
+        about = note["data"].get("documentId") if note["subjectType"] == "IncomingDocument" else None
+        check(
+            document_id in (note["subjectId"], about),
+            f"notification #{note['sequence']} is about {note['subjectId']}",
+        )
         return note
 
     async def expect_silence(self) -> None:
@@ -435,27 +485,87 @@ class Walkthrough:
         stored_ids = [e["node"]["id"] for e in reversed(stored) if e["node"]["sequence"] > after]
         check(stored_ids == [n["id"] for n in inbox.received], "the subscription and the stored notifications differ")
         log(f"  document {doc_id} APPROVED; the clerk received #{sequences[0]}–#{sequences[-1]} in order, no gap")
+        approval_notes = list(inbox.received)
+
+        log("7. The clerk registers the 通知 and dispatches it (核发) to the 16 city governments")
+        registered = payload(await clerk.call(REGISTER_DOCUMENT, id=doc_id), "registerDocument")["document"]
+        check(registered["status"] == "REGISTERED", f"after registration the document is {registered['status']}")
+        doc_number = registered["docNumber"]
+        log(f"  发文字号 {doc_number}")
+        sent = payload(await clerk.call(DISPATCH_DOCUMENT, id=doc_id), "dispatchDocument")["document"]
+        check(sent["status"] == "DISPATCHED", f"after dispatch the document is {sent['status']}")
+        roll = await self.distribution(clerk, doc_id)
+        check((roll["total"], roll["pending"]) == (16, 16), f"after dispatch the roll-up is {roll}")
+
+        log("8. Three cities sign for it, register it, accept it and reply")
+        by_code = {c["code"]: c for c in cities}
+        for code in REPLYING_CITIES:
+            city_clerk = await self.sign_in(f"clerk_{code}")
+            await self.handle_as_city(city_clerk, by_code[code], doc_id)
+            await inbox.expect("INCOMING_REPLIED", doc_id)
+        await inbox.expect_silence()
+
+        log("9. The clerk's roll-up")
+        roll = await self.distribution(clerk, doc_id)
+        for unit in roll["units"]:
+            if unit["state"] != "PENDING_RECEIPT":
+                log(f"  {unit['unit']['name']}: {unit['state']} (received {unit['receivedAt']})")
+        counts = {k: roll[k] for k in ("total", "received", "replied", "returned", "pending")}
+        log(
+            f"  {counts['received']} of {counts['total']} cities have received; {counts['replied']} have replied; "
+            f"{counts['pending']} not yet signed for"
+        )
+        check(
+            counts == {"total": 16, "received": 3, "replied": 3, "returned": 0, "pending": 13},
+            f"the roll-up is {counts}, expected 16 dispatched, 3 received, 3 replied",
+        )
+        replies = inbox.received[len(approval_notes) :]
         return {
             "document_id": doc_id,
             "title": TITLE,
-            "status": final["status"],
+            "status": sent["status"],
+            "doc_number": doc_number,
             "round": final["round"],
             "after": after,
             "notifications": [
                 {"sequence": n["sequence"], "kind": n["kind"], "stepIndex": step, "round": rnd}
-                for n, (_, step, rnd) in zip(inbox.received, received, strict=True)
+                for n, (_, step, rnd) in zip(approval_notes, received, strict=True)
             ],
+            "replies": [{"sequence": n["sequence"], "kind": n["kind"], "title": n["title"]} for n in replies],
+            "distribution": counts,
         }
+
+    async def distribution(self, person: Person, document_id: str) -> dict[str, Any]:
+        doc = (await person.call(DISTRIBUTION, id=document_id))["document"]
+        check(doc is not None and doc["distribution"] is not None, "the sender sees no roll-up of the document")
+        return doc["distribution"]
+
+    async def handle_as_city(self, city_clerk: Person, city: dict[str, Any], document_id: str) -> None:
+        """签收 → 登记 → 初审 → 答复 by the city's clerk."""
+        edges = (await city_clerk.call(INCOMING, unit=city["id"]))["incomingDocuments"]["edges"]
+        copies = [e["node"] for e in edges if e["node"]["document"]["id"] == document_id]
+        check(len(copies) == 1, f"{city['name']} should have the 通知 pending receipt once, has {len(copies)}")
+        copy_id = copies[0]["id"]
+        payload(await city_clerk.call(RECEIVE, id=copy_id), "receiveIncoming")
+        got = payload(await city_clerk.call(REGISTER_INCOMING, id=copy_id), "registerIncoming")["incoming"]
+        payload(await city_clerk.call(PRECHECK, id=copy_id), "precheckIncoming")
+        reply = f"{city['name']}已收悉，将按通知要求部署节日期间安全生产工作。"
+        done = payload(await city_clerk.call(REPLY, id=copy_id, reply=reply), "replyIncoming")["incoming"]
+        check(done["state"] == "REPLIED", f"{city['name']}'s copy is {done['state']} after the reply")
+        log = self.log
+        log(f"  {city_clerk.display_name}: 签收, 登记 {got['incomingNumber']}, 初审通过, 答复 “{reply}”")
 
 
 async def run(url: str, password: str = DEFAULT_PASSWORD, *, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Drive the walkthrough against the server at ``url``; return a summary.
 
-    The summary: ``document_id``, ``title``, ``status`` (APPROVED), ``round`` (2),
-    ``after`` (the clerk's last sequence number before the walkthrough: 0 on a fresh demo)
-    and ``notifications``: the clerk's notifications in the order received, each
-    ``{sequence, kind, stepIndex, round}``. Raises :class:`WalkthroughError` on any
-    difference from the expected course.
+    The summary: ``document_id``, ``title``, ``status`` (DISPATCHED), ``doc_number``,
+    ``round`` (2), ``after`` (the clerk's last sequence number before the walkthrough: 0 on
+    a fresh demo), ``notifications``: the clerk's notifications of the approval in the order
+    received, each ``{sequence, kind, stepIndex, round}``; ``replies``: the clerk's three
+    INCOMING_REPLIED ``{sequence, kind, title}``; ``distribution``: the roll-up counts
+    (``total`` 16, ``received`` 3, ``replied`` 3, ``returned`` 0, ``pending`` 13). Raises
+    :class:`WalkthroughError` on any difference from the expected course.
     """
     try:
         return await Walkthrough(url, password, log).run()
@@ -464,7 +574,9 @@ async def run(url: str, password: str = DEFAULT_PASSWORD, *, log: Callable[[str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Drive the demo: one 通知 from draft to approval.")
+    parser = argparse.ArgumentParser(
+        description="Drive the demo: one 通知 from draft to approval, dispatch to the 16 cities and 3 replies."
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8000/graphql", help="GraphQL endpoint")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="demo accounts' password")
     args = parser.parse_args(argv)
@@ -476,8 +588,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("walkthrough interrupted", file=sys.stderr)
         return 130
-    kinds = ", ".join(f"#{n['sequence']} {n['kind']}" for n in summary["notifications"])
-    print(f"walkthrough OK: document {summary['document_id']} {summary['status']}; clerk received {kinds}")
+    kinds = ", ".join(f"#{n['sequence']} {n['kind']}" for n in summary["notifications"] + summary["replies"])
+    d = summary["distribution"]
+    print(
+        f"walkthrough OK: document {summary['document_id']} {summary['doc_number']} {summary['status']} to "
+        f"{d['total']} cities, {d['received']} received, {d['replied']} replied; clerk received {kinds}"
+    )
     return 0
 
 

@@ -36,6 +36,10 @@ class NotificationKind(StrEnum):
     SIGN_OFF_INVALIDATED = "SIGN_OFF_INVALIDATED"
     DOCUMENT_REVOKED = "DOCUMENT_REVOKED"
     DOCUMENT_REPEALED = "DOCUMENT_REPEALED"
+    INCOMING_ARRIVED = "INCOMING_ARRIVED"  # a dispatched document reached your unit (收文待签收)
+    INCOMING_YOUR_TURN = "INCOMING_YOUR_TURN"  # the incoming procedure waits for you (批示, 分办, 承办, …)
+    INCOMING_RETURNED = "INCOMING_RETURNED"  # a recipient unit returned your document at the precheck
+    INCOMING_REPLIED = "INCOMING_REPLIED"  # a recipient unit replied (答复) to your document
 
 
 class Notification(Base):

@@ -51,6 +51,28 @@ class DemoPost:
     is_leader: bool = False
 
 
+#: The 16 prefecture-level cities of Shandong (GB/T 2260 code, name): each city government
+#: has a demo clerk (文书) ``clerk_<code>`` who signs for the documents dispatched to it.
+DEMO_CITIES = (
+    ("370100", "济南市"),
+    ("370200", "青岛市"),
+    ("370300", "淄博市"),
+    ("370400", "枣庄市"),
+    ("370500", "东营市"),
+    ("370600", "烟台市"),
+    ("370700", "潍坊市"),
+    ("370800", "济宁市"),
+    ("370900", "泰安市"),
+    ("371000", "威海市"),
+    ("371100", "日照市"),
+    ("371300", "临沂市"),
+    ("371400", "德州市"),
+    ("371500", "聊城市"),
+    ("371600", "滨州市"),
+    ("371700", "菏泽市"),
+)
+CITY_CLERKS = tuple(DemoAccount(f"clerk_{code}", f"{name}文书", code, "文书") for code, name in DEMO_CITIES)
+
 #: Who heads, deputizes and clerks for the demo units. The Secretary-General also heads the
 #: General Office (a second, non-primary post).
 DEMO_POSTS = (
@@ -59,6 +81,7 @@ DEMO_POSTS = (
     DemoPost("clerk", "370000-general_office", "文书", (Duty.CLERK,)),
     DemoPost("finance_head", "370000-finance", "厅长", (Duty.HEAD,), is_leader=True),
     DemoPost("drc_head", "370000-drc", "主任", (Duty.HEAD,), is_leader=True),
+    *(DemoPost(acc.username, acc.unit_code or "", "文书", (Duty.CLERK,)) for acc in CITY_CLERKS),
 )
 
 
@@ -138,7 +161,7 @@ async def load_demo(db: Database, password: str) -> tuple[list[ImportReport], li
     created = []
     async with db.unit_of_work() as uow:
         s = uow.session
-        for acc in DEMO_ACCOUNTS:
+        for acc in (*DEMO_ACCOUNTS, *CITY_CLERKS):
             if (await s.execute(select(User.id).where(User.username == acc.username))).first():
                 continue
             unit_id = None

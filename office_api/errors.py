@@ -80,6 +80,9 @@ class ErrorCode(StrEnum):
     # sign-off (签发, REG Art. 22)
     WRONG_SIGNER = "WRONG_SIGNER"
     SIGN_OFF_REQUIRED = "SIGN_OFF_REQUIRED"
+    # incoming procedure (收文办理)
+    LEAD_REQUIRED = "LEAD_REQUIRED"
+    DEADLINE_REQUIRED = "DEADLINE_REQUIRED"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -227,6 +230,14 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.SIGN_OFF_REQUIRED: (
         "公文须经发文机关负责人签发后方可登记（{detail}）",
         "The document must be signed off by a leader of the issuing unit before registration ({detail})",
+    ),
+    ErrorCode.LEAD_REQUIRED: (
+        "两个及以上承办人须明确主办人",
+        "Two or more handlers need a lead handler (主办)",
+    ),
+    ErrorCode.DEADLINE_REQUIRED: (
+        "紧急公文须明确办理时限",
+        "An urgent document needs an explicit handling deadline",
     ),
 }
 

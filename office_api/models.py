@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` knows all tables (Alembic, tests)."""
 
 from documents import attachments as attachment_models  # noqa: F401
+from documents import incoming_models as documents_incoming_models  # noqa: F401
 from documents import models as documents_models  # noqa: F401
 from documents import open_log as documents_open_log  # noqa: F401
 from documents import phrases as documents_phrases  # noqa: F401

@@ -21,6 +21,7 @@ from schema.document_lifecycle import DocumentLifecycleMutation
 from schema.document_lists import DocumentListMutation, DocumentListQuery
 from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
+from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
@@ -49,6 +50,7 @@ class Query(
     OpinionPhraseQuery,
     OpenLogQuery,
     RouteTemplateQuery,
+    IncomingQuery,
 ):
     pass
 
@@ -72,6 +74,7 @@ class Mutation(
     OpinionPhraseMutation,
     DocumentLifecycleMutation,
     RouteTemplateMutation,
+    IncomingMutation,
 ):
     pass
 

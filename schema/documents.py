@@ -47,6 +47,7 @@ from schema.org import DutyEnum, OrgUnit, User
 if TYPE_CHECKING:
     from schema.attachments import Attachment, BodyVersion
     from schema.circulation import CirculationItem, CirculationSummary
+    from schema.incoming import Distribution
 
 DocTypeEnum = strawberry.enum(
     DocType,
@@ -327,6 +328,15 @@ class Document(relay.Node):
         from schema.circulation import document_circulation_summary
 
         return await document_circulation_summary(info, self.id)
+
+    @strawberry.field(
+        description="For the sender (drafter, registrar, dispatcher, clerks of the issuing unit) of a dispatched "
+        "document: what its recipient units did with it (received, replied, returned …); null otherwise."
+    )
+    async def distribution(self, info: Info) -> Annotated[Distribution, strawberry.lazy("schema.incoming")] | None:
+        from schema.incoming import distribution_of
+
+        return await distribution_of(info, self.id, self.drafter_id, self.issuing_unit_id, self.registered_by_id)
 
     @strawberry.field(description="Approvers' opinions (approvals and returns), oldest first.")
     async def opinions(self, info: Info) -> list[HistoryEntry]:

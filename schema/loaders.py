@@ -24,8 +24,11 @@ from strawberry.dataloader import DataLoader
 
 from documents import attachments as doc_attachments
 from documents import circulation as circ
+from documents import dispatch as docs_dispatch
+from documents import incoming_service as docs_incoming
 from documents import service as docs
 from documents import versions as doc_versions
+from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep
 from office_api.db import Database
 from office_api.org import duties as org_duties
@@ -64,6 +67,10 @@ class Loaders:
         self.unit_members = self._paged(org.members_of)
         self.position_duties = self._grouped(org_duties.duties_of_positions, lambda r: r.position_id)
         self.unit_duty_holders = self._grouped(org_duties.duty_holders_of_units, lambda r: r[0])
+        self.incoming = self._by_id(IncomingDocument)
+        self.document_incoming = self._grouped(docs_dispatch.incoming_of_documents, lambda r: r.document_id)
+        self.incoming_handlers = self._grouped(docs_incoming.handlers_of_incoming, lambda r: r.incoming_id)
+        self.incoming_history = self._grouped(docs_incoming.history_of_incoming, lambda r: r.incoming_id)
 
     def _by_id(self, model: Any) -> DataLoader[int, Any]:
         async def batch(ids: Sequence[int]) -> list[Any]:

@@ -38,10 +38,13 @@ NotificationKindEnum = strawberry.enum(
     NotificationKind,
     name="NotificationKind",
     description="What happened: TASK_ASSIGNED, TASK_CANCELLED, TASK_APPROVED (to the drafter), DOCUMENT_RETURNED, "
-    "DOCUMENT_APPROVED, SUBTASK_APPROVED / SUBTASK_RETURNED (to a unit's clerk: a member acted on a sub-task routed "
-    "within the unit), DOCUMENT_CIRCULATED (to a reader: 传阅), CIRCULATION_READ (to the sender: the reader read it), "
-    "SIGN_OFF_INVALIDATED (to the former signer: the document was edited after sign-off), "
-    "DOCUMENT_REVOKED and DOCUMENT_REPEALED (to the drafter and the signer).",
+    "DOCUMENT_APPROVED, TASK_DELEGATED, TASK_TRANSFERRED, SUBTASK_APPROVED / SUBTASK_RETURNED (to a unit's clerk: a "
+    "member acted on a sub-task routed within the unit), DOCUMENT_CIRCULATED (to a reader: 传阅), CIRCULATION_READ "
+    "(to the sender: the reader read it), SIGN_OFF_INVALIDATED (to the former signer: the document was edited after "
+    "sign-off), DOCUMENT_REVOKED and DOCUMENT_REPEALED (to the drafter and the signer); incoming documents: "
+    "INCOMING_ARRIVED (a dispatched document reached your unit: sign for it), INCOMING_YOUR_TURN (the incoming "
+    "procedure waits for you: 批示, 分办, 承办 …), INCOMING_RETURNED and INCOMING_REPLIED (to the sender: a "
+    "recipient unit returned or replied).",
 )
 
 #: Seconds a subscription waits for a wake-up before re-reading the database anyway.
@@ -73,6 +76,8 @@ class Notification(relay.Node):
             ("parentTaskId", "Task"),
             ("subtaskId", "Task"),
             ("circulationId", "CirculationItem"),
+            ("documentId", "Document"),
+            ("unitId", "OrgUnit"),
         ):
             if key in data:
                 data[key] = str(relay.GlobalID(type_name, str(data[key])))

@@ -48,6 +48,9 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.toRead": USER_ONLY,
     "Query.applicableRouteTemplates": USER_ONLY,
     "Query.routeTemplates": USER_ONLY,
+    "Query.incomingDocuments": USER_ONLY,
+    "Query.incomingDocument": USER_ONLY,
+    "Query.myIncomingTasks": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,
@@ -112,6 +115,18 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.cancelWithinUnit": USER_ONLY,
     "Mutation.circulateDocument": USER_ONLY,
     "Mutation.markCirculationRead": USER_ONLY,
+    # dispatch (核发) and the incoming procedure (收文办理): a unit's people act on them
+    "Mutation.dispatchDocument": USER_ONLY,
+    "Mutation.registerExternalIncoming": USER_ONLY,
+    "Mutation.receiveIncoming": USER_ONLY,
+    "Mutation.registerIncoming": USER_ONLY,
+    "Mutation.precheckIncoming": USER_ONLY,
+    "Mutation.proposeIncoming": USER_ONLY,
+    "Mutation.instructIncoming": USER_ONLY,
+    "Mutation.assignIncoming": USER_ONLY,
+    "Mutation.handleIncoming": USER_ONLY,
+    "Mutation.replyIncoming": USER_ONLY,
+    "Mutation.closeIncoming": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }

@@ -1,7 +1,7 @@
 """unit countersign (sub-tasks routed by a unit's clerk) and circulation for reading (传阅)
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-11-29 13:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import office_api.db
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

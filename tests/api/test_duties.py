@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from office_api.auth import issue_access_token
 from office_api.config import Settings
+from office_api.demo import DEMO_CITIES
 from office_api.org.duties import resolve_duty
 from office_api.org.models import OrgUnit, Position, PositionDuty, User
 from tests.api.test_org import errors_of, gid, make_unit_admin, top_level_code, unit_gid, unit_pk
@@ -69,6 +70,7 @@ DEMO_DUTIES = [
     ("clerk", OFFICE, "clerk"),
     ("finance_head", "370000-finance", "head"),
     ("drc_head", "370000-drc", "head"),
+    *((f"clerk_{code}", code, "clerk") for code, _ in DEMO_CITIES),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import subprocess
 import sys
 
@@ -38,27 +39,37 @@ def expected_notifications(first: int) -> list[dict]:
     ]
 
 
-async def test_walkthrough_from_draft_to_approval(live_server: LiveServer) -> None:
+async def test_walkthrough_from_draft_to_dispatch_and_replies(live_server: LiveServer) -> None:
     walkthrough = load_example("walkthrough")
     lines: list[str] = []
     summary = await asyncio.wait_for(
         walkthrough.run(live_server.graphql_url, DEMO_PASSWORD, log=lines.append), RUN_TIMEOUT
     )
+    title = "山东省人民政府办公厅关于做好2027年元旦春节期间安全生产工作的通知"
     assert summary == {
         "document_id": gid("Document", 1),
-        "title": "山东省人民政府办公厅关于做好2027年元旦春节期间安全生产工作的通知",
-        "status": "APPROVED",
+        "title": title,
+        "status": "DISPATCHED",
+        "doc_number": summary["doc_number"],
         "round": 2,
         "after": 0,
         "notifications": expected_notifications(1),
+        "replies": [
+            {"sequence": 8, "kind": "INCOMING_REPLIED", "title": f"济南市人民政府已答复：{title}"},
+            {"sequence": 9, "kind": "INCOMING_REPLIED", "title": f"青岛市人民政府已答复：{title}"},
+            {"sequence": 10, "kind": "INCOMING_REPLIED", "title": f"淄博市人民政府已答复：{title}"},
+        ],
+        "distribution": {"total": 16, "received": 3, "replied": 3, "returned": 0, "pending": 13},
     }
+    assert re.fullmatch(r"鲁政办发〔20\d\d〕1号", summary["doc_number"]), summary["doc_number"]
     assert any("🔔 clerk ← #7 DOCUMENT_APPROVED" in line for line in lines), lines
+    assert "  3 of 16 cities have received; 3 have replied; 13 not yet signed for" in lines, lines
     live_server.assert_no_errors()
 
     if live_server.backend != "sqlite":
         return  # the command-line checks below do not depend on the database
     # The script as a user runs it, on the database the first run left behind: the clerk
-    # already has 7 notifications, so it subscribes after #7 and gets #8–#14.
+    # already has 10 notifications, so it subscribes after #10 and gets #11–#20.
     script = [sys.executable, str(ROOT / "examples" / "walkthrough.py"), "--url", live_server.graphql_url]
     done = await asyncio.to_thread(
         subprocess.run,
@@ -69,10 +80,12 @@ async def test_walkthrough_from_draft_to_approval(live_server: LiveServer) -> No
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    number = summary["doc_number"].replace("1号", "2号")
     assert done.stdout.splitlines()[-1] == (
-        f"walkthrough OK: document {gid('Document', 2)} APPROVED; clerk received #8 TASK_APPROVED, "
-        "#9 DOCUMENT_RETURNED, #10 TASK_APPROVED, #11 TASK_APPROVED, #12 TASK_APPROVED, #13 TASK_APPROVED, "
-        "#14 DOCUMENT_APPROVED"
+        f"walkthrough OK: document {gid('Document', 2)} {number} DISPATCHED to 16 cities, 3 received, 3 replied; "
+        "clerk received #11 TASK_APPROVED, #12 DOCUMENT_RETURNED, #13 TASK_APPROVED, #14 TASK_APPROVED, "
+        "#15 TASK_APPROVED, #16 TASK_APPROVED, #17 DOCUMENT_APPROVED, #18 INCOMING_REPLIED, #19 INCOMING_REPLIED, "
+        "#20 INCOMING_REPLIED"
     )
 
     # A wrong password: a clear message and exit status 1.
