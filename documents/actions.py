@@ -500,8 +500,8 @@ async def add_signer(
     PARALLEL_ALL, ANY_ONE or QUORUM step their task opens now (QUORUM keeps k); in a SEQUENTIAL
     step it opens in turn, after the last signer. SINGLE steps refuse. Errors: ``NOT_FOUND``
     (document), ``NOT_THE_SENDER``, ``INVALID_STATE`` (not in review), ``INVALID_VALUE`` on
-    ``userId`` (SINGLE step, more than 50 assignees), ``NOT_FOUND``/``INACTIVE``/``DUPLICATE``
-    (already on the step) on ``userId``.
+    ``userId`` (SINGLE step, more than 50 assignees, the document's drafter: nobody countersigns
+    their own draft), ``NOT_FOUND``/``INACTIVE``/``DUPLICATE`` (already on the step) on ``userId``.
     """
     session = uow.session
     text = _opinion(opinion, required=False)
@@ -511,6 +511,8 @@ async def add_signer(
     if rule:
         raise DomainError(ErrorCode.INVALID_VALUE, "userId", detail=rule)
     user = await _active_user(session, user_id, "userId")
+    if user.id == doc.drafter_id:
+        raise DomainError(ErrorCode.INVALID_VALUE, "userId", detail="the drafter does not countersign their own draft")
     live = [t for t in tasks if TaskStatus(t.status) not in routing.INACTIVE]
     if any(r.user_id == user.id for r in rows) or any(_holds(t, user.id) for t in live):
         raise DomainError(ErrorCode.DUPLICATE, "userId", detail=f"{user.display_name} is on the step")

@@ -160,6 +160,24 @@ def header_reason(sources: list[tuple[str, list[str]]]) -> str | None:
     return None
 
 
+def text_mark_reasons(fields: dict[str, str | None]) -> list[tuple[str, str]]:
+    """``(field, reason)`` for each typed-in text field carrying a state-secret mark where a
+    mark sits: a title as one line, a body in its first :data:`HEADER_LINES` non-empty lines
+    (the header block, DOMAIN §3.3 item 2) — the same rule as an uploaded file's header. A
+    bare word in running text (商业秘密, 做好保密工作) is not a mark.
+
+    >>> text_mark_reasons({"title": "机密★关于的通知", "body": "做好保密工作"})
+    [('title', 'state-secret level 机密 (title line 1: 机密★关于的通知)')]
+    """
+    out = []
+    for field, value in fields.items():
+        if value:
+            reason = header_reason([(field, _first_lines([value]))])
+            if reason:
+                out.append((field, reason))
+    return out
+
+
 def _first_lines(texts: list[str], limit: int = HEADER_LINES) -> list[str]:
     out: list[str] = []
     for text in texts:

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from documents.classification import normalise, state_secret_reason
+from documents.file_scan import text_mark_reasons
 from documents.incoming import IncomingState, IncomingStep
 from documents.incoming_models import IncomingDocument
 from documents.incoming_service import TIMEZONE, _clerks, _record, _your_turn, incoming_number, next_serial
@@ -64,6 +65,8 @@ async def register_external(
     reason = state_secret_reason(data.classification)
     if reason is not None:
         errors.add(ErrorCode.STATE_SECRET_REFUSED, "classification", detail=reason)
+    for field_name, mark in text_mark_reasons({"title": data.title}):
+        errors.add(ErrorCode.STATE_SECRET_REFUSED, field_name, detail=mark)
     channel = (data.channel or "").strip().lower()
     if any(word in normalise(data.channel or "") for word in _SECRET_CHANNELS):
         errors.add(ErrorCode.STATE_SECRET_REFUSED, "channel", detail="confidential channel")

@@ -46,12 +46,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, ForeignKey, Text, column, literal_column, select, table, text
+from sqlalchemy import ColumnElement, ForeignKey, Text, column, false, literal_column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from documents.models import Document
 from office_api.db import Base
+from office_api.text import trimmed
 
 #: Distinct terms indexed per document at most (a PostgreSQL tsvector must stay under 1 MB).
 MAX_TERMS = 50_000
@@ -139,11 +140,13 @@ async def reindex(session: AsyncSession, doc: Document) -> None:
 
 def matching(session: AsyncSession, query: str) -> ColumnElement[bool] | None:
     """SQL condition on ``Document.id``: the documents whose terms hold every term of
-    ``query``; None when the query has no searchable character (no filter). The condition is
-    the same set on PostgreSQL (GIN/tsquery) and SQLite (FTS5 MATCH)."""
+    ``query``; None when the query is blank (whitespace and invisible characters only: no
+    filter); a query with text but no searchable character (only punctuation, e.g. ``"`` or
+    ``*``) matches nothing. The condition is the same set on PostgreSQL (GIN/tsquery) and
+    SQLite (FTS5 MATCH)."""
     terms = query_terms(query)
     if not terms:
-        return None
+        return None if not trimmed(query) else false()
     if session.get_bind().dialect.name == "postgresql":
         tsv = literal_column("to_tsvector('simple'::regconfig, document_search.terms)")
         ids = select(DocumentSearch.document_id).where(

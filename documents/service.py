@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents import attachments, routing, search, signoff, validation, versions
 from documents.classification import state_secret_reason
+from documents.file_scan import text_mark_reasons
 from documents.incoming_models import IncomingDocument, incoming_visible_to
 from documents.models import Circulation, Document, DocumentAction, DocumentRecipient, RouteStep, StepAssignee, Task
 from documents.types import (
@@ -208,6 +209,8 @@ async def _validate(session: AsyncSession, data: DocumentInput) -> None:
     reason = state_secret_reason(data.classification)
     if reason is not None:
         errors.add(ErrorCode.STATE_SECRET_REFUSED, "classification", detail=reason)
+    for field_name, mark in text_mark_reasons({"title": data.title, "body": data.body}):
+        errors.add(ErrorCode.STATE_SECRET_REFUSED, field_name, detail=mark)
     title = trimmed(data.title)
     if not title:
         errors.add(ErrorCode.REQUIRED, "title")
@@ -399,7 +402,10 @@ async def update_document(
     A signed-off approved document (not yet registered) may be edited too: a change of a
     :data:`signoff.SUBSTANTIVE` attribute invalidates the sign-off and sends the document back
     to the signer (:func:`signoff.invalidate`, notified through ``broker``); the 成文日期 is
-    the sign-off date and cannot be edited then (``INVALID_VALUE`` on ``issuedOn``).
+    the sign-off date and cannot be edited then (``INVALID_VALUE`` on ``issuedOn``). Such an
+    edit is refused whole with ``ATTACHMENTS_MISMATCH`` when 附件说明 no longer matches the
+    uploaded attachments (no upload can follow sign-off), and with ``WRONG_SIGNER`` when the
+    signer may not sign the edited document (marked important or made upward: REG Art. 22).
     """
     session = uow.session
     doc = await _lock_document(session, document_id)
@@ -434,6 +440,8 @@ async def update_document(
         values["title"] = title
     if len(values.get("body") or "") > MAX_BODY:
         errors.add(ErrorCode.TOO_LONG, "body", limit=MAX_BODY)
+    for field_name, mark in text_mark_reasons({k: changes.get(k) for k in ("title", "body") if k in changes}):
+        errors.add(ErrorCode.STATE_SECRET_REFUSED, field_name, detail=mark)
     main_count = await _main_recipient_count(session, doc.id)
     fields = _format_fields(values, doc.doc_type, main_count)
     _add_format_errors(errors, validation.check_format(fields))
@@ -446,6 +454,15 @@ async def update_document(
     if "important" in changes:
         doc.important = bool(changes["important"])
     doc.version += 1
+    if signed:
+        # No upload can follow sign-off, so 附件说明 must match the attachments now, and the
+        # signer must still be entitled to sign what the document has become (e.g. marked
+        # important, or made upward: the principal leader only). A refusal rolls back the edit.
+        await attachments.check_attachment_list(session, doc)
+        steps = await _steps(session, doc.id)
+        await signoff.check_route(
+            session, doc.issuing_unit_id, doc.direction, doc.important, await signoff.stored_steps(session, steps)
+        )
     if signed and signoff.substantive_values(doc) != before:
         assert broker is not None, "an edit after sign-off notifies the signer"
         await notify(uow, broker, await signoff.invalidate(session, doc, actor))

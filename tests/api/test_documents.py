@@ -524,6 +524,30 @@ async def test_secret_words_in_the_body_are_not_checked(users: dict[str, GraphQL
     assert (doc["title"], doc["body"], doc["status"]) == ("关于做好保密工作的通知", body, "DRAFT")
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "field"),
+    [
+        ("机密★关于做好值班工作的通知", "正文", "title"),
+        ("关于做好值班工作的通知", "机 密 ★ 1 年\n关于……", "body"),
+        ("关于做好值班工作的通知", "\n000123\n秘密\n特急\n正文", "body"),
+    ],
+)
+async def test_a_state_secret_mark_in_the_title_or_body_header_is_refused(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any, title: str, body: str, field: str
+) -> None:
+    # The same rule as an uploaded file's header lines (DOMAIN §3.3 item 2), on create and update.
+    before = await snapshot(platform)
+    payload = await create(users["clerk"], doc_input(demo, title=title, body=body))
+    assert codes(payload["errors"]) == [(field, "STATE_SECRET_REFUSED")]
+    assert await snapshot(platform) == before
+    doc = await create_ok(users["clerk"], doc_input(demo))
+    update = """mutation($input: UpdateDocumentInput!) { updateDocument(input: $input) { errors { field code } } }"""
+    changed = await users["clerk"].execute(
+        update, {"input": {"documentId": doc["id"], field: {"title": title, "body": body}[field]}}
+    )
+    assert codes(changed["data"]["updateDocument"]["errors"]) == [(field, "STATE_SECRET_REFUSED")]
+
+
 async def test_inactive_assignee_and_recipient_are_refused(
     users: dict[str, GraphQLClient], demo: Demo, platform: Any
 ) -> None:

@@ -352,6 +352,7 @@ EXTERNAL = """mutation($input: RegisterExternalIncomingInput!) { registerExterna
         ({"classification": "拟定密级"}, [("classification", "STATE_SECRET_REFUSED")]),
         ({"channel": "密电"}, [("channel", "STATE_SECRET_REFUSED")]),
         ({"channel": "机要交通"}, [("channel", "STATE_SECRET_REFUSED")]),
+        ({"title": "机密★关于做好防汛工作的通知"}, [("title", "STATE_SECRET_REFUSED")]),
         ({"channel": "密码电报"}, [("channel", "STATE_SECRET_REFUSED")]),
         ({"channel": "pigeon"}, [("channel", "INVALID_VALUE")]),
         ({"issuer": " ", "title": "题" * 201}, [("issuer", "REQUIRED"), ("title", "TOO_LONG")]),

@@ -478,6 +478,18 @@ async def test_cell_add_signer_single_is_refused(users: dict[str, GraphQLClient]
     assert await snapshot(platform) == before
 
 
+async def test_the_drafter_cannot_countersign_their_own_draft(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    # Otherwise the drafter could add themselves, remove the others and approve alone.
+    route = {"steps": [step(demo, "会签", "PARALLEL_ALL", "finance_head", "drc_head"), sign_off(demo)]}
+    doc_id = await submitted(users["clerk"], doc_input(demo, route=route))
+    before = await snapshot(platform)
+    refused = await run(users["clerk"], ADD, id=doc_id, u=demo.user("clerk"))
+    assert codes(refused["errors"]) == [("userId", "INVALID_VALUE")]
+    assert await snapshot(platform) == before
+
+
 async def test_only_the_drafter_or_the_sender_changes_signers(
     users: dict[str, GraphQLClient], demo: Demo, platform: Any
 ) -> None:

@@ -91,25 +91,26 @@ WITH_SAFETY = [CHECK, SAFETY]
 
 #: Queries with FTS operator characters, and what they find: the operators are plain text here.
 OPERATOR_CASES = [
-    ('"', ALL),  # nothing searchable: no filter
+    ('"', []),  # text but nothing searchable: nothing matches
     ('"安全', WITH_SAFETY),  # the operator is ignored, the word searched
     ("安全*", WITH_SAFETY),
-    ("*", ALL),
+    ("*", []),
     ("-安全", WITH_SAFETY),
     ("安全 NEAR 生产", []),  # "near" is a word like any other, and occurs nowhere
     ("NEAR(安全 生产)", []),
     ("(安全", WITH_SAFETY),
-    (")", ALL),
-    ("'", ALL),
+    (")", []),
+    ("'", []),
     ("安全' OR '1'='1", []),
     ("AND OR NOT", []),
     ("a:b", []),
     ("^安全", WITH_SAFETY),
     ("安全 & 生产 | !检查 <-> :*", [CHECK]),
-    ("\\", ALL),
+    ("\\", []),
     ("", ALL),
-    ("   ", ALL),
-    ("。，！", ALL),
+    ("   ", ALL),  # blank: no filter
+    ("\u200b", ALL),
+    ("。，！", []),
     ("x" * 500, []),
 ]
 

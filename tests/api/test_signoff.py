@@ -363,3 +363,33 @@ async def test_registering_while_the_drafter_edits_has_one_winner(
                 None,
                 None,
             )
+
+
+async def test_an_edit_after_sign_off_that_the_signer_may_not_sign_is_refused(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    # deputy (DEPUTY_HEAD) signed off an ordinary notice; marking it important would need the
+    # principal leader, so the edit is refused whole instead of routing it to someone who may
+    # not sign it (REG Art. 22).
+    clerk, deputy = users["clerk"], users["deputy"]
+    doc_id = await sign_off_via_api(clerk, deputy, demo.user_pks["deputy"])
+    before = await snapshot(platform)
+    refused = await update(clerk, {"documentId": doc_id, "important": True, "body": "改稿"})
+    assert codes(refused["errors"]) == [("route.steps.0.assignees.0", "WRONG_SIGNER")]
+    assert await snapshot(platform) == before
+    still = await signed(clerk, doc_id)
+    assert (still["status"], still["important"], still["body"]) == ("APPROVED", False, "正文")
+
+
+async def test_an_edit_after_sign_off_must_keep_the_attachment_list_matching(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    # No upload can follow sign-off, so 附件说明 cannot change away from the attachments.
+    clerk = users["clerk"]
+    (pk,) = await signed_off_documents(platform, demo.user_pks["clerk"], demo.unit_pks[GO], 1)
+    doc_id = str(gid("Document", pk))
+    before = await snapshot(platform)
+    refused = await update(clerk, {"documentId": doc_id, "attachmentTitles": ["另一个附件"]})
+    assert codes(refused["errors"]) == [("attachmentTitles", "ATTACHMENTS_MISMATCH")]
+    assert await snapshot(platform) == before
+    assert (await signed(clerk, doc_id))["status"] == "APPROVED"
