@@ -55,7 +55,13 @@ class ErrorPolicy(MaskErrors):
             orig = error.original_error
             if isinstance(orig, GlobalIDValueError):
                 out.append(self._with(error, error.message, {"code": "INVALID_VALUE", "field": None}))
-            elif orig is None and error.path is None and not error.extensions:
+            elif (
+                error.path is None
+                and not error.extensions
+                and not isinstance(orig, (AuthError, DomainError, DomainErrors))
+            ):
+                # Before execution: a parse or validation error, or a variable that does not
+                # coerce to its type (an impossible Date, an Int beyond 32 bits, a list for an ID).
                 code = "QUERY_TOO_COMPLEX" if _LIMIT_MESSAGE.search(error.message) else "GRAPHQL_VALIDATION_FAILED"
                 out.append(self._with(error, error.message, {"code": code}))
             elif orig is None or isinstance(orig, (StrawberryGraphQLError, GraphQLError)) or error.path is None:

@@ -129,6 +129,21 @@ async def test_validation_errors_carry_a_code(client: GraphQLClient) -> None:
     assert data["errors"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query($d: Date!) { __typename } ", {"d": "2026-02-30"}),
+        ("query($n: Int!) { __typename } ", {"n": 2147483648}),
+        ("query($i: ID!) { node: __typename } ", {"i": ["a"]}),
+    ],
+)
+async def test_variables_that_do_not_coerce_carry_a_code(client: GraphQLClient, query: str, variables: dict) -> None:
+    clerk = await client.login("clerk")
+    data = await clerk.execute(query, variables)
+    assert data["data"] is None
+    assert [e["extensions"] for e in data["errors"]] == [{"code": "GRAPHQL_VALIDATION_FAILED"}]
+
+
 async def test_login_is_case_insensitive_like_usernames(client: GraphQLClient) -> None:
     data = await client.execute(
         'mutation { login(input: {username: " CLERK ", password: "Demo@2026"}) { accessToken errors { code } } }'
