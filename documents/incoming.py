@@ -25,6 +25,13 @@ closed, returned_to_sender: final
 Reading-only copies (阅知性): a cc (抄送) copy may be closed right after registration; a
 main (主送) copy must pass the precheck (初审) first and may then be closed as 阅知性.
 Everything else is refused with :class:`Refusal` (``INVALID_STATE`` and the reason).
+
+A copy of a revoked document (撤销, void from the start, REG Art. 33) takes no further step
+except close 办结, allowed then from every state that is not final (pending_receipt
+included), so the unit can file the void copy away. A repealed document (废止) was valid
+until its repeal date: its copies follow the table above unchanged. The sender's revocation
+or repeal is recorded on each copy as a history entry (``revoked`` / ``repealed``) that
+does not change its state.
 """
 
 from __future__ import annotations
@@ -65,6 +72,8 @@ class IncomingStep(StrEnum):
     HANDLE = "handle"  # 承办
     REPLY = "reply"  # 答复
     CLOSE = "close"  # 办结
+    REVOKED = "revoked"  # 撤销 by the sender (history only; the state is unchanged)
+    REPEALED = "repealed"  # 废止 by the sender (history only; the state is unchanged)
 
 
 class Role(StrEnum):
@@ -89,8 +98,10 @@ ACTORS: dict[IncomingStep, frozenset[Role]] = {
     IncomingStep.CLOSE: frozenset({Role.CLERK}),
 }
 
-#: Steps a unit takes (DISPATCH is the sender's).
-UNIT_STEPS = tuple(s for s in IncomingStep if s is not IncomingStep.DISPATCH)
+#: The sender's actions, recorded in a copy's history; never a step of the unit.
+SENDER_STEPS = frozenset({IncomingStep.DISPATCH, IncomingStep.REVOKED, IncomingStep.REPEALED})
+#: Steps a unit takes.
+UNIT_STEPS = tuple(s for s in IncomingStep if s not in SENDER_STEPS)
 
 _TABLE: dict[tuple[IncomingState, IncomingStep], IncomingState] = {
     (IncomingState.PENDING_RECEIPT, IncomingStep.RECEIVE): IncomingState.RECEIVED,
@@ -119,19 +130,31 @@ class Refusal:
     reason: str
 
 
+#: Why a step on a copy of a revoked document is refused.
+REVOKED_REASON = "the document was revoked (void from the start, REG Art. 33): the copy may only be closed"
+
+
 def next_state(
-    state: IncomingState, step: IncomingStep, *, kind: RecipientKind = RecipientKind.MAIN, handlers_left: int = 0
+    state: IncomingState,
+    step: IncomingStep,
+    *,
+    kind: RecipientKind = RecipientKind.MAIN,
+    handlers_left: int = 0,
+    revoked: bool = False,
 ) -> IncomingState | Refusal:
     """The state after taking ``step`` in ``state``, or the :class:`Refusal`.
 
     ``kind``: a cc (抄送) copy may be closed right after registration (阅知性); a main copy
     must pass the precheck first. ``handlers_left``: for ``handle``, how many handlers still
-    have no result *after* this one (0: the copy becomes ``handled``).
+    have no result *after* this one (0: the copy becomes ``handled``). ``revoked``: the
+    document was revoked (REG Art. 33): only close, from any state that is not final.
     """
-    if step is IncomingStep.DISPATCH:
-        return Refusal("dispatch is the sender's action")
+    if step in SENDER_STEPS:
+        return Refusal(f"{step.value} is the sender's action")
     if state in FINAL:
         return Refusal(f"the procedure has ended ({state.value})")
+    if revoked:
+        return IncomingState.CLOSED if step is IncomingStep.CLOSE else Refusal(REVOKED_REASON)
     target = _TABLE.get((state, step))
     if target is None:
         return Refusal(f"{step.value} is not allowed in state {state.value}")
@@ -142,6 +165,8 @@ def next_state(
     return target
 
 
-def allowed_steps(state: IncomingState, kind: RecipientKind = RecipientKind.MAIN) -> list[IncomingStep]:
+def allowed_steps(
+    state: IncomingState, kind: RecipientKind = RecipientKind.MAIN, *, revoked: bool = False
+) -> list[IncomingStep]:
     """The steps :func:`next_state` accepts in ``state`` for a copy of ``kind``, in procedure order."""
-    return [s for s in UNIT_STEPS if not isinstance(next_state(state, s, kind=kind), Refusal)]
+    return [s for s in UNIT_STEPS if not isinstance(next_state(state, s, kind=kind, revoked=revoked), Refusal)]

@@ -10,6 +10,12 @@ bumps ``version`` and tells whoever acts next (one notify call). Errors, on the 
 field concerned: ``NOT_FOUND`` (no such copy, or one the actor cannot see), ``FORBIDDEN``
 (visible but not the actor's step), ``INVALID_STATE`` (the table refuses the step in the
 current state; the detail says why), plus the step's own field errors.
+
+A copy of a revoked document (REG Art. 33) may only be closed (办结, from any state that is
+not final): every other step is ``INVALID_STATE`` on ``incomingId`` with the detail "the
+document was revoked …". A repealed document's copies go on as usual (it was valid until
+its repeal date). :func:`record_void` writes the revocation or repeal onto the copies and
+tells the people holding them.
 """
 
 from __future__ import annotations
@@ -31,12 +37,12 @@ from documents.incoming_models import (
     incoming_visible_to,
 )
 from documents.models import Document
-from documents.types import RecipientKind, Urgency
+from documents.types import DocumentStatus, RecipientKind, Urgency
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
-from office_api.org.duties import resolve_duty
+from office_api.org.duties import duty_holders_of_units, resolve_duty
 from office_api.org.models import Duty, OrgUnit, Position, User
 from office_api.org.permissions import Actor
 from office_api.text import trimmed
@@ -99,8 +105,8 @@ async def _roles(session: AsyncSession, actor: Actor, inc: IncomingDocument) -> 
 async def _begin(
     session: AsyncSession, actor: Actor, incoming_id: int, step: IncomingStep, *, handlers_left: int | None = None
 ) -> tuple[IncomingDocument, IncomingState]:
-    """Lock the copy, check the actor may take ``step`` and that the table allows it now;
-    the copy and the state it moves to."""
+    """Lock the copy, check the actor may take ``step`` and that the table allows it now
+    (only close when the document was revoked); the copy and the state it moves to."""
     inc = await _lock(session, incoming_id)
     if not ACTORS[step] & await _roles(session, actor, inc):
         visible = (
@@ -109,7 +115,14 @@ async def _begin(
             )
         ).first()
         raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "incomingId")
-    target = next_state(IncomingState(inc.state), step, kind=RecipientKind(inc.kind), handlers_left=handlers_left or 0)
+    doc = await _document(session, inc)
+    target = next_state(
+        IncomingState(inc.state),
+        step,
+        kind=RecipientKind(inc.kind),
+        handlers_left=handlers_left or 0,
+        revoked=doc is not None and doc.status == DocumentStatus.REVOKED.value,
+    )
     if isinstance(target, Refusal):
         raise DomainError(ErrorCode.INVALID_STATE, "incomingId", detail=target.reason)
     return inc, target
@@ -529,6 +542,77 @@ async def close(
     _record(session, inc, actor, IncomingStep.CLOSE, target, now, text)
     await session.flush()
     return inc
+
+
+# ---- revocation and repeal by the sender (REG Art. 33) ------------------------------------
+
+
+async def record_void(
+    session: AsyncSession,
+    doc: Document,
+    actor: Actor,
+    step: IncomingStep,
+    kind: NotificationKind,
+    title: str,
+    body: str,
+    opinion: str,
+    now: dt.datetime,
+) -> list[Message]:
+    """Record the revocation (``step`` REVOKED) or repeal (REPEALED) of ``doc`` on each of its
+    dispatched copies and return the messages telling the people who hold them (the caller
+    sends them with its own in one notify call, in the same transaction).
+
+    Every copy but those returned to the sender (退回: the unit gave it back) is locked
+    (so a concurrent step finishes first or sees the document void), gets a history entry
+    by ``actor`` with ``opinion`` and its state unchanged, and a ``version``
+    bump. One ``kind`` message per copy to each of the unit's active clerks (文书, duty
+    ``clerk``), the leader named to instruct (批示) and the handlers (承办人), each once per
+    copy, leaving out the actor; subject the copy (``IncomingDocument``), as other incoming
+    notifications. No copies (a registered, never dispatched document): nothing. Raises
+    nothing.
+    """
+    rows = list(
+        (
+            await session.execute(
+                select(IncomingDocument)
+                .where(
+                    IncomingDocument.document_id == doc.id,
+                    IncomingDocument.state != IncomingState.RETURNED_TO_SENDER.value,
+                )
+                .order_by(IncomingDocument.id)
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    if not rows:
+        return []
+    clerks: dict[int, list[int]] = {}
+    for unit_id, duty, user_id in await duty_holders_of_units(session, [r.unit_id for r in rows]):
+        if duty == Duty.CLERK.value:
+            clerks.setdefault(unit_id, []).append(user_id)
+    handlers: dict[int, list[int]] = {}
+    for h in await handlers_of_incoming(session, [r.id for r in rows]):
+        handlers.setdefault(h.incoming_id, []).append(h.user_id)
+    messages = []
+    for inc in rows:
+        leader = [inc.leader_id] if inc.leader_id is not None else []
+        holders = [*clerks.get(inc.unit_id, []), *leader, *handlers.get(inc.id, [])]
+        inc.version += 1
+        inc.updated_at = now
+        session.add(
+            IncomingAction(
+                incoming_id=inc.id,
+                actor_id=actor.user_id,
+                action=step.value,
+                state=inc.state,
+                opinion=opinion,
+                created_at=now,
+            )
+        )
+        messages += [
+            _message(uid, kind, inc, doc, actor, title, body) for uid in dict.fromkeys(holders) if uid != actor.user_id
+        ]
+    return messages
 
 
 # ---- reads -------------------------------------------------------------------------------

@@ -12,7 +12,15 @@ Others get ``NOT_FOUND`` when they cannot see the document, else ``FORBIDDEN``.
 A reason is required (at most :data:`MAX_REASON` characters). Each writes a history entry
 (``revoked`` / ``repealed``, the reason as its opinion) and notifies the drafter and the
 signer (not the actor). The document row is locked, so two concurrent attempts end with one
-winner and one ``INVALID_STATE``.
+winner and one ``INVALID_STATE``; dispatch locks it too, so a dispatch racing a revocation
+either comes first (the copies exist and are told) or is refused (``INVALID_STATE``).
+
+A dispatched document's recipient units are told as well
+(:func:`documents.incoming_service.record_void`): every copy not returned to the sender gets
+a ``revoked`` / ``repealed`` history entry (state unchanged), and the unit's clerks, the
+copy's named leader and its handlers get the same notification kind, subject the copy; all
+in the same transaction and one notify call. After a revocation the copies may only be
+closed (办结); after a repeal their procedure goes on (:mod:`documents.incoming`).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from documents.incoming import IncomingStep
+from documents.incoming_service import record_void
 from documents.models import Document, DocumentAction
 from documents.service import _lock_document, visible_to
 from documents.types import ActionKind, DocumentStatus
@@ -84,9 +94,11 @@ async def revoke_document(
     Sets status ``revoked``, ``revoked_at`` = ``now`` (UTC, aware), ``void_reason`` and
     ``voided_by_id``; bumps ``version``. Errors: ``NOT_FOUND``/``FORBIDDEN`` (not the head or
     a clerk of the issuing unit), ``INVALID_STATE`` (not registered or dispatched, e.g.
-    revoked already), ``REQUIRED``/``TOO_LONG`` on ``reason``.
+    revoked already), ``REQUIRED``/``TOO_LONG`` on ``reason``. When it was dispatched, the
+    recipient units' copies are told and may from then on only be closed (module docstring).
     """
     doc, text = await _load_for_void(uow, actor, document_id, reason)
+    dispatched = doc.status == DocumentStatus.DISPATCHED.value
     doc.status = DocumentStatus.REVOKED.value
     doc.revoked_at = now
     doc.void_reason = text
@@ -103,13 +115,12 @@ async def revoke_document(
         )
     )
     name = doc.doc_number or doc.title
-    await notify(
-        uow,
-        broker,
-        _messages(
-            doc, actor, NotificationKind.DOCUMENT_REVOKED, f"已撤销：{doc.title}", f"{name} 已撤销，自始无效：{text}"
-        ),
-    )
+    kind, title = NotificationKind.DOCUMENT_REVOKED, f"已撤销：{doc.title}"
+    messages = _messages(doc, actor, kind, title, f"{name} 已撤销，自始无效：{text}")
+    if dispatched:
+        body = f"{name} 已撤销，自始无效，收文停止办理（可办结归档）：{text}"
+        messages += await record_void(uow.session, doc, actor, IncomingStep.REVOKED, kind, title, body, text, now)
+    await notify(uow, broker, messages)
     await uow.session.flush()
     return doc
 
@@ -130,12 +141,14 @@ async def repeal_document(
     Sets status ``repealed``, ``repealed_on``, ``void_reason``, ``voided_by_id``; bumps
     ``version``; the history entry is dated ``now`` (UTC). Errors as
     :func:`revoke_document`, plus ``INVALID_VALUE`` on ``effectiveOn`` before ``issued_on``.
+    When it was dispatched, the recipient units' copies are told; their procedure goes on.
     """
     doc, text = await _load_for_void(uow, actor, document_id, reason)
     if doc.issued_on is not None and effective_on < doc.issued_on:
         raise DomainError(
             ErrorCode.INVALID_VALUE, "effectiveOn", detail=f"not before the 成文日期 {doc.issued_on.isoformat()}"
         )
+    dispatched = doc.status == DocumentStatus.DISPATCHED.value
     doc.status = DocumentStatus.REPEALED.value
     doc.repealed_on = effective_on
     doc.void_reason = text
@@ -153,12 +166,11 @@ async def repeal_document(
     )
     name = doc.doc_number or doc.title
     day = f"{effective_on.year}年{effective_on.month}月{effective_on.day}日"
-    await notify(
-        uow,
-        broker,
-        _messages(
-            doc, actor, NotificationKind.DOCUMENT_REPEALED, f"已废止：{doc.title}", f"{name} 自{day}起废止：{text}"
-        ),
-    )
+    kind, title, body = NotificationKind.DOCUMENT_REPEALED, f"已废止：{doc.title}", f"{name} 自{day}起废止：{text}"
+    messages = _messages(doc, actor, kind, title, body)
+    if dispatched:
+        opinion = f"自{day}起废止：{text}"
+        messages += await record_void(uow.session, doc, actor, IncomingStep.REPEALED, kind, title, body, opinion, now)
+    await notify(uow, broker, messages)
     await uow.session.flush()
     return doc

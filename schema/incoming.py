@@ -46,7 +46,9 @@ IncomingStepEnum = strawberry.enum(
     IncomingStep,
     name="IncomingStep",
     description="A step of the incoming procedure: DISPATCH 核发 (by the sender), RECEIVE 签收, REGISTER 登记, "
-    "ACCEPT / RETURN (初审), PROPOSE 拟办, INSTRUCT 批示, ASSIGN 分办, HANDLE 承办, REPLY 答复, CLOSE 办结.",
+    "ACCEPT / RETURN (初审), PROPOSE 拟办, INSTRUCT 批示, ASSIGN 分办, HANDLE 承办, REPLY 答复, CLOSE 办结; "
+    "REVOKED 撤销 / REPEALED 废止: the sender voided the document (history only, the state is unchanged). "
+    "A revoked document's copy may only be closed (from any state not final); a repealed one's procedure goes on.",
 )
 RecipientKindEnum = strawberry.enum(
     RecipientKind, name="RecipientKind", description="MAIN 主送 (to act on it) or CC 抄送 (to know of it)."

@@ -81,8 +81,30 @@ def test_allowed_steps() -> None:
 
 
 def test_who_acts() -> None:
-    assert set(ACTORS) == set(IncomingStep) - {A.DISPATCH}
+    assert set(ACTORS) == set(IncomingStep) - {A.DISPATCH, A.REVOKED, A.REPEALED}
     assert ACTORS[A.INSTRUCT] == {Role.LEADER}
     assert ACTORS[A.ASSIGN] == {Role.CLERK, Role.LEADER}
     assert ACTORS[A.HANDLE] == {Role.HANDLER}
     assert all(ACTORS[s] == {Role.CLERK} for s in (A.RECEIVE, A.REGISTER, A.ACCEPT, A.RETURN, A.REPLY, A.CLOSE))
+
+
+@pytest.mark.parametrize("state", list(IncomingState))
+def test_a_revoked_documents_copy_may_only_be_closed(state: IncomingState) -> None:
+    """REG Art. 33: void from the start; the unit files its copy away (办结) from any state not final."""
+    for kind in RecipientKind:
+        if state in (S.CLOSED, S.RETURNED_TO_SENDER):
+            assert allowed_steps(state, kind, revoked=True) == []
+            assert next_state(state, A.CLOSE, kind=kind, revoked=True) == Refusal(
+                f"the procedure has ended ({state.value})"
+            )
+        else:
+            assert allowed_steps(state, kind, revoked=True) == [A.CLOSE]
+            assert next_state(state, A.CLOSE, kind=kind, revoked=True) == S.CLOSED
+            refusal = next_state(state, A.RECEIVE, kind=kind, revoked=True)
+            assert isinstance(refusal, Refusal)
+            assert "revoked" in refusal.reason
+
+
+def test_the_senders_actions_are_history_only() -> None:
+    for step in (A.DISPATCH, A.REVOKED, A.REPEALED):
+        assert next_state(S.PENDING_RECEIPT, step) == Refusal(f"{step.value} is the sender's action")
