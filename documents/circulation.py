@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents import service
@@ -270,24 +270,6 @@ async def circulation_of_documents(session: AsyncSession, document_ids: Sequence
     """The circulation items of several documents, oldest first (one query)."""
     q = select(Circulation).where(Circulation.document_id.in_(list(document_ids))).order_by(Circulation.id)
     return list((await session.execute(q)).scalars())
-
-
-async def to_read(
-    session: AsyncSession, user_id: int, unread: bool | None, before_id: int | None, limit: int
-) -> tuple[list[Circulation], int]:
-    """``user_id``'s circulation items (待阅), newest first, ``limit`` after the cursor, and the
-    total; ``unread`` True: only unread ones, False: only read ones, None: all."""
-    where = [Circulation.reader_id == user_id]
-    if unread is True:
-        where.append(Circulation.read_at.is_(None))
-    elif unread is False:
-        where.append(Circulation.read_at.is_not(None))
-    q = select(Circulation).where(*where).order_by(Circulation.id.desc()).limit(limit)
-    if before_id is not None:
-        q = q.where(Circulation.id < before_id)
-    rows = list((await session.execute(q)).scalars())
-    total = int((await session.execute(select(func.count()).select_from(Circulation).where(*where))).scalar_one())
-    return rows, total
 
 
 async def visible_items(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Circulation]:

@@ -639,21 +639,6 @@ async def may_list_unit(session: AsyncSession, actor: Actor, unit_id: int) -> bo
     return False
 
 
-async def incoming_of_unit(
-    session: AsyncSession, unit_id: int, state: IncomingState | None, before_id: int | None, limit: int
-) -> tuple[list[IncomingDocument], int]:
-    """A page of the unit's incoming copies, newest first (descending id), and the total count."""
-    where = [IncomingDocument.unit_id == unit_id]
-    if state is not None:
-        where.append(IncomingDocument.state == state.value)
-    q = select(IncomingDocument).where(*where).order_by(IncomingDocument.id.desc()).limit(limit)
-    if before_id is not None:
-        q = q.where(IncomingDocument.id < before_id)
-    rows = list((await session.execute(q)).scalars())
-    total = int((await session.execute(select(func.count()).select_from(IncomingDocument).where(*where))).scalar_one())
-    return rows, total
-
-
 async def waiting_on(
     session: AsyncSession, user_id: int, before_id: int | None, limit: int
 ) -> tuple[list[IncomingDocument], int]:

@@ -1,9 +1,13 @@
 """The lists people work from (办公箱): to do 待办, done 已办, my outgoing documents 我的发文,
-archived 归档, and a search over everything one may read.
+archived 归档, to read 待阅, a unit's incoming documents 收文, and a search over everything
+one may read.
 
-A list is a :class:`Box`: what it returns (tasks or documents), ONE predicate saying which
-rows belong to the user, and the instant it is ordered and date-filtered by. Everything
-else (filters, full-text search, ordering, cursors, the total) is shared by every box:
+A list is a :class:`Box`: what it returns (tasks, documents, circulation items or incoming
+copies), ONE predicate saying which rows belong to the owner (a user; for ``incoming`` the
+recipient unit, whose permission the caller checks), and the instant it is ordered and
+date-filtered by. Everything else (filters, full-text search, ordering, cursors, the total)
+is shared by every box; a box's own arguments (``unread``, ``state``) are extra conditions
+passed to :func:`page`:
 
 =============  ======  ==============================================  ============================
 box            rows    predicate (for user ``u``)                      time (order, ``from``/``to``)
@@ -13,21 +17,24 @@ box            rows    predicate (for user ``u``)                      time (ord
 ``drafted``    Doc     drafter ``u``                                    ``Document.created_at``
 ``archived``   Doc     visible to ``u`` and ARCHIVED                    ``Document.updated_at`` (*)
 ``visible``    Doc     visible to ``u`` (service.visible_to)            ``Document.created_at``
+``to_read``    Circ    circulated to ``u`` (reader ``u``)               ``Circulation.sent_at`` (sent)
+``incoming``   Inc     copies of recipient unit ``u`` (**)              ``IncomingDocument.dispatched_at``
 =============  ======  ==============================================  ============================
 
 (*) an archived document is read-only, so its last change is its archiving.
 
-Adding a box (e.g. the unit's incoming box 收文 or the to-read box 待阅) is one entry in
-:data:`BOXES`, e.g.::
+(**) ``u`` is the unit id here. ``dispatched_at`` is when the copy was dispatched (核发), or
+for an external document (no Document row, ``document_id`` null) when it was entered on
+arrival. Task, Circ(ulation) and Inc(oming) rows are joined to their Document; incoming
+copies with an OUTER join, so external copies are listed when no document filter is given.
+Document filters on an external copy use what its header says: ``urgency`` its
+``external_urgency``, ``search`` every term as a substring (case-insensitive) of its
+``external_number``, ``external_title`` or ``external_issuer``; ``doc_type`` and ``status``
+(which an external document does not have) exclude it.
 
-    "to_read": Box(Document, lambda u: exists().where(ReadItem.document_id == Document.id,
-                                                      ReadItem.user_id == u,
-                                                      ReadItem.read_at.is_(None)),
-                   Document.created_at),
-
-plus one root field in schema/document_lists.py calling ``_box_connection(info, "to_read",
-…)`` (a Task-like row type needs its GraphQL type's ``from_model``). Filters, search,
-cursors and the query-count behaviour come for free.
+Adding a box is one entry in :data:`BOXES` plus one root field calling
+``box_connection(info, "<box>", …)`` of schema/document_lists.py (with the row's GraphQL
+type's ``from_model``). Filters, search, cursors and the query-count behaviour come for free.
 
 Filters (all optional, AND): ``doc_type``, ``urgency``, ``status`` (the document's),
 ``date_from``/``date_to`` (Asia/Shanghai calendar dates, inclusive, on the box's time:
@@ -45,12 +52,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from documents import search as fts
-from documents.models import Document, Task
+from documents.incoming_models import IncomingDocument
+from documents.models import Circulation, Document, Task
 from documents.service import visible_to
 from documents.types import DocumentStatus, TaskStatus
 from office_api.errors import DomainError, ErrorCode
@@ -61,14 +69,30 @@ TIMEZONE = ZoneInfo("Asia/Shanghai")
 MAX_KEY = 2**31 - 1
 
 
+def _external_search(words: list[str]) -> ColumnElement[bool]:
+    """Every one of ``words`` (plain search terms, no LIKE wildcard) occurs in the external
+    copy's number, title or issuer (case-insensitive)."""
+    header = func.lower(
+        func.coalesce(IncomingDocument.external_number, "")
+        + literal(" ")
+        + func.coalesce(IncomingDocument.external_title, "")
+        + literal(" ")
+        + func.coalesce(IncomingDocument.external_issuer, "")
+    )
+    return and_(IncomingDocument.document_id.is_(None), *[header.contains(w, autoescape=True) for w in words])
+
+
 @dataclass(frozen=True)
 class Box:
-    """One list: ``rows`` (Task or Document), ``where(user_id)`` the predicate of the rows
-    that belong to the user, ``time`` the instant column it is ordered and filtered by."""
+    """One list: ``rows`` (Task, Document, Circulation or IncomingDocument), ``where(owner)``
+    the predicate of the rows that belong to the owner, ``time`` the instant column it is
+    ordered and filtered by. ``outer``: rows may have no document (outer join; external
+    incoming copies), filtered by ``urgency`` and ``external_search`` instead."""
 
-    rows: type[Task] | type[Document]
+    rows: type[Task] | type[Document] | type[Circulation] | type[IncomingDocument]
     where: Callable[[int], ColumnElement[bool]]
     time: InstrumentedAttribute[Any]
+    outer: bool = False
 
 
 BOXES: dict[str, Box] = {
@@ -85,6 +109,10 @@ BOXES: dict[str, Box] = {
         Document.updated_at,
     ),
     "visible": Box(Document, visible_to, Document.created_at),
+    "to_read": Box(Circulation, lambda u: Circulation.reader_id == u, Circulation.sent_at),
+    "incoming": Box(
+        IncomingDocument, lambda unit: IncomingDocument.unit_id == unit, IncomingDocument.dispatched_at, True
+    ),
 }
 
 
@@ -140,15 +168,19 @@ def local_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), TIMEZONE).astimezone(dt.UTC)
 
 
-def _filtered(session: AsyncSession, box: Box, user_id: int, flt: ListFilter) -> Select[Any]:
+def _filtered(
+    session: AsyncSession, box: Box, owner_id: int, flt: ListFilter, extra: tuple[ColumnElement[bool], ...]
+) -> Select[Any]:
     q = select(box.rows)
-    if box.rows is Task:
-        q = q.join(Document, Document.id == Task.document_id)
-    q = q.where(box.where(user_id))
+    if box.rows is not Document:
+        onclause = Document.id == box.rows.document_id
+        q = q.outerjoin(Document, onclause) if box.outer else q.join(Document, onclause)
+    q = q.where(box.where(owner_id), *extra)
     if flt.doc_type is not None:
         q = q.where(Document.doc_type == flt.doc_type)
     if flt.urgency is not None:
-        q = q.where(Document.urgency == flt.urgency)
+        urgency = func.coalesce(Document.urgency, IncomingDocument.external_urgency) if box.outer else Document.urgency
+        q = q.where(urgency == flt.urgency)
     if flt.status is not None:
         q = q.where(Document.status == flt.status)
     if flt.date_from is not None:
@@ -158,6 +190,8 @@ def _filtered(session: AsyncSession, box: Box, user_id: int, flt: ListFilter) ->
     if flt.search:
         cond = fts.matching(session, flt.search)
         if cond is not None:
+            if box.outer:
+                cond = or_(and_(Document.id.is_not(None), cond), _external_search(fts.query_words(flt.search)))
             q = q.where(cond)
     return q
 
@@ -169,13 +203,20 @@ def check_filter(flt: ListFilter) -> None:
 
 
 async def page(
-    session: AsyncSession, box_name: str, user_id: int, flt: ListFilter, after: Cursor | None, limit: int
+    session: AsyncSession,
+    box_name: str,
+    owner_id: int,
+    flt: ListFilter,
+    after: Cursor | None,
+    limit: int,
+    extra: tuple[ColumnElement[bool], ...] = (),
 ) -> tuple[list[Any], int]:
-    """``limit`` rows of box ``box_name`` for ``user_id`` after the cursor, newest first,
-    and the total matching the filters (two queries, whatever the page size)."""
+    """``limit`` rows of box ``box_name`` for ``owner_id`` (a user; the unit for ``incoming``)
+    after the cursor, newest first, and the total matching the filters and the box's own
+    ``extra`` conditions (two queries, whatever the page size)."""
     check_filter(flt)
     box = BOXES[box_name]
-    q = _filtered(session, box, user_id, flt)
+    q = _filtered(session, box, owner_id, flt, extra)
     total = int((await session.execute(select(func.count()).select_from(q.subquery()))).scalar_one())
     row_id = box.rows.id
     if after is not None and after.time is None:

@@ -111,16 +111,22 @@ def index_terms(*texts: str | None) -> list[str]:
     return list(seen)
 
 
-def query_terms(query: str | None) -> list[str]:
-    """The distinct encoded terms a document must all contain to match ``query`` (cut to
-    :data:`MAX_QUERY` characters): bigrams of CJK runs (a lone character as itself) and
-    letter/digit runs. Empty when the query holds no searchable character."""
+def query_words(query: str | None) -> list[str]:
+    """The distinct plain (not encoded) terms of ``query`` (cut to :data:`MAX_QUERY`
+    characters): bigrams of CJK runs (a lone character as itself) and letter/digit runs,
+    NFKC-normalised and lower-cased. They hold no punctuation (so no LIKE wildcard)."""
     seen: dict[str, None] = {}
     for is_cjk, run in _runs((query or "")[:MAX_QUERY]):
         terms = [run[i : i + 2] for i in range(len(run) - 1)] if is_cjk and len(run) > 1 else [run]
         for t in terms:
-            seen.setdefault(_encode(t), None)
+            seen.setdefault(t, None)
     return list(seen)
+
+
+def query_terms(query: str | None) -> list[str]:
+    """The distinct encoded terms a document must all contain to match ``query``: the
+    :func:`query_words`, encoded. Empty when the query holds no searchable character."""
+    return [_encode(t) for t in query_words(query)]
 
 
 async def reindex(session: AsyncSession, doc: Document) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Annotated
 
 import strawberry
+from sqlalchemy import ColumnElement
 from strawberry import relay
 from strawberry.types import Info
 
@@ -16,15 +17,13 @@ from schema.common import (
     Connection,
     IsAuthenticated,
     UserError,
-    decode_cursor,
     decode_id,
     decode_ids,
     idempotency_key_field,
-    make_connection,
-    page_size,
     require_actor,
     run_mutation,
 )
+from schema.document_lists import FilterArg, box_connection
 from schema.documents import Document
 from schema.org import User
 
@@ -142,8 +141,10 @@ class MarkCirculationReadPayload:
 @strawberry.type
 class CirculationQuery:
     @strawberry.field(
-        description="Your to-read list (待阅): documents circulated to you, newest first. `unread`: true = only unread "
-        "items, false = only read ones, omitted = all. `first`: 1–100, default 20.",
+        description="Your to-read list (待阅): documents circulated to you, newest first (by when they were sent). "
+        "`unread`: true = only unread items, false = only read ones, omitted = all. `filter`: the same filters as "
+        "the other lists, on the circulated document (`from`/`to` on when it was sent to you). `first`: 1–100, "
+        "default 20; totalCount counts the filtered list.",
         permission_classes=[IsAuthenticated],
     )
     async def to_read(
@@ -154,12 +155,14 @@ class CirculationQuery:
         ] = None,
         first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 20).")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor of the last item seen.")] = None,
+        filter: FilterArg = None,
     ) -> Connection[CirculationItem]:
-        actor = await require_actor(info)
-        limit = page_size(first)
-        async with info.context.db.read() as s:
-            rows, total = await circ.to_read(s, actor.user_id, unread, decode_cursor(after), limit + 1)
-        return make_connection(rows, limit, lambda r: r.id, CirculationItem.from_model, after=after, total_count=total)
+        extra: tuple[ColumnElement[bool], ...] = ()
+        if unread is True:
+            extra = (CirculationModel.read_at.is_(None),)
+        elif unread is False:
+            extra = (CirculationModel.read_at.is_not(None),)
+        return await box_connection(info, "to_read", CirculationItem.from_model, filter, first, after, extra=extra)
 
 
 @strawberry.type

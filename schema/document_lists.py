@@ -4,15 +4,18 @@ archiving (documents/archive.py)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.types import Info
 
 from documents import archive, lists
 from documents.types import DocType, DocumentStatus, Urgency
+from office_api.org.permissions import Actor
 from schema.common import (
     Connection,
     Edge,
@@ -29,7 +32,10 @@ from schema.documents import DocTypeEnum, Document, DocumentPayload, DocumentSta
 @strawberry.input(
     description="Filters of a list; all optional, combined with AND. `from`/`to` are Asia/Shanghai calendar dates "
     "(both inclusive) on the list's own time: when a to-do was received (myTasks), when you acted (myDoneTasks), "
-    "when the document was created (myDraftedDocuments, searchDocuments) or archived (myArchivedDocuments)."
+    "when the document was created (myDraftedDocuments, searchDocuments) or archived (myArchivedDocuments), when "
+    "it was circulated to you (toRead), when the copy was dispatched or, for an external document, registered on "
+    "arrival (incomingDocuments). On an external incoming document (no document in the system) `urgency` and "
+    "`search` apply to what its header says (urgency; number, title and issuer), `docType` and `status` exclude it."
 )
 class DocumentListFilter:
     doc_type: DocTypeEnum | None = strawberry.field(default=None, description="Only this document type.")  # type: ignore[valid-type]
@@ -64,21 +70,30 @@ def _filter(f: DocumentListFilter | None) -> lists.ListFilter:
     )
 
 
-async def _box_connection(
+async def box_connection(
     info: Info,
     box: str,
     convert: Callable[[Any], Any],
     flt: DocumentListFilter | None,
     first: int | None,
     after: str | None,
+    *,
+    owner_id: int | None = None,
+    extra: tuple[ColumnElement[bool], ...] = (),
+    check: Callable[[AsyncSession, Actor], Awaitable[None]] | None = None,
 ) -> Connection[Any]:
-    """One page of box ``box`` for the signed-in person (two SQL statements; the rows' fields
-    are read through the request's DataLoaders)."""
+    """One page of box ``box`` (two SQL statements; the rows' fields are read through the
+    request's DataLoaders). ``owner_id``: whose box (default the signed-in person); ``extra``:
+    the box's own conditions; ``check``: a permission check run first in the same session."""
     actor = await require_actor(info)
     limit = page_size(first)
     cursor = lists.Cursor.decode(after)
+    flt_ = _filter(flt)
     async with info.context.db.read() as s:
-        rows, total = await lists.page(s, box, actor.user_id, _filter(flt), cursor, limit + 1)
+        if check is not None:
+            await check(s, actor)
+        owner = actor.user_id if owner_id is None else owner_id
+        rows, total = await lists.page(s, box, owner, flt_, cursor, limit + 1, extra)
     has_next = len(rows) > limit
     rows = rows[:limit]
     edges = [Edge(cursor=lists.cursor_of(box, r), node=convert(r)) for r in rows]
@@ -109,7 +124,7 @@ class DocumentListQuery:
     async def my_tasks(
         self, info: Info, first: FirstArg = None, after: AfterArg = None, filter: FilterArg = None
     ) -> Connection[Task]:
-        return await _box_connection(info, "todo", Task.from_model, filter, first, after)
+        return await box_connection(info, "todo", Task.from_model, filter, first, after)
 
     @strawberry.field(
         description="Done (已办): the tasks you approved or returned, most recently acted on first.",
@@ -118,7 +133,7 @@ class DocumentListQuery:
     async def my_done_tasks(
         self, info: Info, first: FirstArg = None, after: AfterArg = None, filter: FilterArg = None
     ) -> Connection[Task]:
-        return await _box_connection(info, "done", Task.from_model, filter, first, after)
+        return await box_connection(info, "done", Task.from_model, filter, first, after)
 
     @strawberry.field(
         description="My outgoing documents (我的发文): the documents you drafted, in any status, newest first.",
@@ -127,7 +142,7 @@ class DocumentListQuery:
     async def my_drafted_documents(
         self, info: Info, first: FirstArg = None, after: AfterArg = None, filter: FilterArg = None
     ) -> Connection[Document]:
-        return await _box_connection(info, "drafted", Document.from_model, filter, first, after)
+        return await box_connection(info, "drafted", Document.from_model, filter, first, after)
 
     @strawberry.field(
         description="Archived (归档): the ARCHIVED documents you can read (drafted or on their route), most recently "
@@ -137,7 +152,7 @@ class DocumentListQuery:
     async def my_archived_documents(
         self, info: Info, first: FirstArg = None, after: AfterArg = None, filter: FilterArg = None
     ) -> Connection[Document]:
-        return await _box_connection(info, "archived", Document.from_model, filter, first, after)
+        return await box_connection(info, "archived", Document.from_model, filter, first, after)
 
     @strawberry.field(
         description="Every document you can read (drafted or on its route), newest first; with `filter.search` a "
@@ -147,7 +162,7 @@ class DocumentListQuery:
     async def search_documents(
         self, info: Info, first: FirstArg = None, after: AfterArg = None, filter: FilterArg = None
     ) -> Connection[Document]:
-        return await _box_connection(info, "visible", Document.from_model, filter, first, after)
+        return await box_connection(info, "visible", Document.from_model, filter, first, after)
 
 
 @strawberry.input(description="Archive (归档) a handled document.")

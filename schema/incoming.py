@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.types import Info
 
@@ -18,6 +19,7 @@ from documents.incoming_models import IncomingDocument as IncomingModel
 from documents.incoming_models import IncomingHandler as HandlerModel
 from documents.types import RecipientKind, Urgency
 from office_api.errors import AuthError, ErrorCode
+from office_api.org.permissions import Actor
 from schema.common import (
     Connection,
     IsAuthenticated,
@@ -31,6 +33,7 @@ from schema.common import (
     require_actor,
     run_mutation,
 )
+from schema.document_lists import FilterArg, box_connection
 from schema.documents import Document, DocumentPayload, UrgencyEnum
 from schema.org import OrgUnit, User
 
@@ -423,9 +426,12 @@ _ERRORS = (
 @strawberry.type
 class IncomingQuery:
     @strawberry.field(
-        description="A unit's incoming documents (收文), newest first, optionally in one state; for the unit's "
-        "clerks (文书), head and deputy heads; anyone else gets FORBIDDEN. "
-        "`first`: 1–100, default 20.",
+        description="A unit's incoming documents (收文), newest first (by when the copy was dispatched, or for an "
+        "external document registered on arrival), optionally in one state; for the unit's clerks (文书), head and "
+        "deputy heads; anyone else gets FORBIDDEN. `filter`: the same filters as the other lists, on the dispatched "
+        "document; an external document (none in the system) is matched by `urgency` and `search` (number, title, "
+        "issuer) on its header and excluded by `docType` and `status`. `first`: 1–100, default 20; totalCount "
+        "counts the filtered list.",
         permission_classes=[IsAuthenticated],
     )
     async def incoming_documents(
@@ -438,17 +444,18 @@ class IncomingQuery:
         ] = None,
         first: Annotated[int | None, strawberry.argument(description="Page size, 1–100 (default 20).")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor of the last edge seen.")] = None,
+        filter: FilterArg = None,
     ) -> Connection[IncomingDocument]:
-        actor = await require_actor(info)
         pk = decode_id(unit_id, "OrgUnit", "unitId")
-        limit = page_size(first)
-        async with info.context.db.read() as s:
+        extra = (IncomingModel.state == IncomingState(state).value,) if state else ()
+
+        async def check(s: AsyncSession, actor: Actor) -> None:
             if not await svc.may_list_unit(s, actor, pk):
                 raise AuthError(ErrorCode.FORBIDDEN)
-            rows, total = await svc.incoming_of_unit(
-                s, pk, IncomingState(state) if state else None, decode_cursor(after), limit + 1
-            )
-        return make_connection(rows, limit, lambda r: r.id, IncomingDocument.from_model, after=after, total_count=total)
+
+        return await box_connection(
+            info, "incoming", IncomingDocument.from_model, filter, first, after, owner_id=pk, extra=extra, check=check
+        )
 
     @strawberry.field(
         description="Incoming copies waiting on you as leader or handler (your 待办 of the incoming procedure): "

@@ -7,11 +7,16 @@ drc_head can read the document only once it is circulated to them.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
+from sqlalchemy import update
+
+from documents.models import Circulation
 from tests.api import test_documents as shared
 from tests.api.test_documents import Demo, codes, create_ok, doc_input, notifications, snapshot, step, submitted
 from tests.conftest import GraphQLClient, count_statements
+from tests.documents_helpers import pk_of
 
 demo = shared.demo
 users = shared.users
@@ -265,3 +270,99 @@ async def test_double_tapped_mark_read_records_one_reading(users: dict[str, Grap
     assert doc is not None
     assert [h["action"] for h in doc["history"]].count("CIRCULATION_READ") == 1
     assert [n["kind"] for n in await notifications(users["clerk"])] == ["CIRCULATION_READ"]
+
+
+TO_READ_FILTERED = """query($unread: Boolean, $f: DocumentListFilter, $first: Int, $after: String) {
+  toRead(unread: $unread, filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id sentAt sentBy { username } document { id title urgency docType circulationSummary { read } } } }
+  } }"""
+
+
+async def filtered(
+    c: GraphQLClient, flt: dict | None = None, unread: bool | None = None, first: int = 20, after: str | None = None
+) -> dict:
+    data = await c.execute(TO_READ_FILTERED, {"unread": unread, "f": flt, "first": first, "after": after})
+    assert "errors" not in data, data
+    return data["data"]["toRead"]
+
+
+def read_titles(conn: dict) -> list[str]:
+    return [e["node"]["document"]["title"] for e in conn["edges"]]
+
+
+async def test_to_read_takes_the_list_filters_ordered_by_when_sent(
+    users: dict[str, GraphQLClient], demo: Demo, platform: Any
+) -> None:
+    clerk, reader = users["clerk"], users["drc_head"]
+    a = await in_review(users, demo, title="关于做好安全生产工作的通知")
+    b = await in_review(users, demo, title="关于做好防汛工作的通知", urgency="URGENT")
+    c = await in_review(users, demo, title="关于预算执行事项的函", docType="LETTER")
+    for doc_id in (a, b, c):
+        assert (await circulate(clerk, doc_id, [demo.user("drc_head")]))["errors"] == []
+    # Sent: a on 3 June, b at 00:30 on 2 June, c at 23:30 on 1 June (Shanghai): newest first is
+    # a, b, c although the items were created c last.
+    sent = {
+        a: dt.datetime(2026, 6, 3, 2, 0, tzinfo=dt.UTC),
+        b: dt.datetime(2026, 6, 1, 16, 30, tzinfo=dt.UTC),
+        c: dt.datetime(2026, 6, 1, 15, 30, tzinfo=dt.UTC),
+    }
+    async with platform.db.unit_of_work() as uow:
+        for doc_id, at in sent.items():
+            await uow.session.execute(
+                update(Circulation).where(Circulation.document_id == pk_of(doc_id)).values(sent_at=at)
+            )
+    every = await filtered(reader)
+    assert (read_titles(every), every["totalCount"]) == (
+        ["关于做好安全生产工作的通知", "关于做好防汛工作的通知", "关于预算执行事项的函"],
+        3,
+    )
+    assert read_titles(await filtered(reader, {"docType": "LETTER"})) == ["关于预算执行事项的函"]
+    assert read_titles(await filtered(reader, {"urgency": "URGENT"})) == ["关于做好防汛工作的通知"]
+    assert read_titles(await filtered(reader, {"search": "安全生产"})) == ["关于做好安全生产工作的通知"]
+    assert read_titles(await filtered(reader, {"search": "做好 工作"})) == [
+        "关于做好安全生产工作的通知",
+        "关于做好防汛工作的通知",
+    ]
+    assert read_titles(await filtered(reader, {"from": "2026-06-01", "to": "2026-06-01"})) == ["关于预算执行事项的函"]
+    assert read_titles(await filtered(reader, {"from": "2026-06-02", "to": "2026-06-02"})) == ["关于做好防汛工作的通知"]
+    assert (await filtered(reader, {"to": "2026-05-31"}))["totalCount"] == 0
+    assert (await filtered(reader, {"status": "IN_REVIEW"}))["totalCount"] == 3
+    assert (await filtered(reader, {"status": "DRAFT"}))["totalCount"] == 0
+    # The filter and `unread` combine (AND).
+    item_a = every["edges"][0]["node"]["id"]
+    assert (await mark(reader, item_a))["errors"] == []
+    unread_notices = await filtered(reader, {"search": "做好"}, unread=True)
+    assert (read_titles(unread_notices), unread_notices["totalCount"]) == (["关于做好防汛工作的通知"], 1)
+    assert read_titles(await filtered(reader, {"search": "做好"}, unread=False)) == ["关于做好安全生产工作的通知"]
+    # Someone else's to-read list stays empty whatever the filter.
+    assert (await filtered(users["finance_head"], {"search": "做好"}))["totalCount"] == 0
+
+    # Pages are stable while newer items arrive.
+    page1 = await filtered(reader, {"search": "关于"}, first=2)
+    assert (read_titles(page1), page1["pageInfo"]["hasNextPage"]) == (
+        ["关于做好安全生产工作的通知", "关于做好防汛工作的通知"],
+        True,
+    )
+    d = await in_review(users, demo, title="关于新到事项的通知")
+    assert (await circulate(clerk, d, [demo.user("drc_head")]))["errors"] == []
+    page2 = await filtered(reader, {"search": "关于"}, first=2, after=page1["pageInfo"]["endCursor"])
+    assert (read_titles(page2), page2["pageInfo"]["hasNextPage"], page2["totalCount"]) == (
+        ["关于预算执行事项的函"],
+        False,
+        4,
+    )
+    assert read_titles(await filtered(reader, {"search": "关于"}, first=1)) == ["关于新到事项的通知"]
+
+    # The filtered page costs the same number of statements whatever its size.
+    counts = {}
+    for first in (1, 4):
+        with count_statements(platform) as statements:
+            conn = await filtered(reader, {"search": "关于", "from": "2026-01-01"}, first=first)
+        assert len(conn["edges"]) == first
+        counts[first] = len(statements)
+    assert counts[1] == counts[4], counts
+
+    bad = await reader.execute(TO_READ_FILTERED, {"f": {"from": "2026-06-02", "to": "2026-06-01"}})
+    assert bad["data"] is None
+    assert bad["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "filter.to"}

@@ -12,9 +12,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from documents.incoming_models import IncomingDocument
+from documents.models import Document
 from office_api.config import Settings
 from office_api.org.models import Duty
 from tests.conftest import GraphQLClient, count_statements
@@ -431,3 +432,107 @@ async def test_two_handlers_finishing_at_once(as_, ids: dict[str, int], platform
     assert got["state"] == "HANDLED"
     assert [h["state"] for h in got["history"][-2:]] == ["HANDLING", "HANDLED"]
     assert {h["result"] for h in got["handlers"]} == {"主办完成", "协办完成"}
+
+
+INBOX_FILTERED = """query($unit: ID!, $state: IncomingState, $f: DocumentListFilter, $first: Int, $after: String) {
+  incomingDocuments(unitId: $unit, state: $state, filter: $f, first: $first, after: $after) { totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id state externalTitle handlers { isLead } history { action actor { username } }
+                   document { title docType urgency } } } } }"""
+
+
+async def inbox(
+    c: GraphQLClient,
+    unit: str,
+    flt: dict | None = None,
+    state: str | None = None,
+    first: int = 20,
+    after: str | None = None,
+) -> dict[str, Any]:
+    data = await c.execute(INBOX_FILTERED, {"unit": unit, "state": state, "f": flt, "first": first, "after": after})
+    assert "errors" not in data, data
+    return data["data"]["incomingDocuments"]
+
+
+def inbox_titles(conn: dict[str, Any]) -> list[str]:
+    return [(e["node"]["document"] or {}).get("title") or e["node"]["externalTitle"] for e in conn["edges"]]
+
+
+async def test_incoming_documents_take_the_list_filters(as_, ids: dict[str, int], platform: Any) -> None:
+    flood = "山东省人民政府办公厅关于做好防汛工作的通知"
+    letter = "山东省人民政府办公厅关于商请支持项目建设的函"
+    budget = "财政部办公厅关于做好2026年预算执行工作的通知"
+    _, copies_flood = await dispatched(as_, platform, ids, main=[FINANCE], urgency="urgent", title=flood)
+    doc_letter, copies_letter = await dispatched(as_, platform, ids, main=[FINANCE], title=letter)
+    clerk, unit = as_("zhang_wei"), gid("OrgUnit", ids[FINANCE])
+    external = {
+        "unitId": unit,
+        "issuer": "财政部办公厅",
+        "number": "财办发〔2026〕8号",
+        "title": budget,
+        "channel": "paper",
+        "urgency": "EXTRA_URGENT",
+    }
+    result = (await clerk.execute(EXTERNAL, {"input": external}))["data"]["registerExternalIncoming"]
+    assert result["errors"] == [], result
+    # Dispatched / registered: the letter on 3 June, the external one at 00:30 on 2 June, the
+    # flood notice at 23:30 on 1 June (Shanghai): newest first is the reverse of creation for two.
+    times = {
+        pk_of(copies_letter[FINANCE]): dt.datetime(2026, 6, 3, 2, 0, tzinfo=dt.UTC),
+        pk_of(result["incoming"]["id"]): dt.datetime(2026, 6, 1, 16, 30, tzinfo=dt.UTC),
+        pk_of(copies_flood[FINANCE]): dt.datetime(2026, 6, 1, 15, 30, tzinfo=dt.UTC),
+    }
+    async with platform.db.unit_of_work() as uow:
+        for pk, at in times.items():
+            await uow.session.execute(
+                update(IncomingDocument).where(IncomingDocument.id == pk).values(dispatched_at=at)
+            )
+        await uow.session.execute(update(Document).where(Document.id == doc_letter).values(doc_type="letter"))
+
+    every = await inbox(clerk, unit)
+    assert (inbox_titles(every), every["totalCount"]) == ([letter, budget, flood], 3)
+    assert [e["node"]["document"] for e in every["edges"]][1] is None
+    # Document filters; an external copy matches urgency and search on its header only.
+    assert inbox_titles(await inbox(clerk, unit, {"docType": "LETTER"})) == [letter]
+    assert inbox_titles(await inbox(clerk, unit, {"docType": "NOTICE"})) == [flood]
+    assert inbox_titles(await inbox(clerk, unit, {"status": "DISPATCHED"})) == [letter, flood]
+    assert inbox_titles(await inbox(clerk, unit, {"urgency": "URGENT"})) == [flood]
+    assert inbox_titles(await inbox(clerk, unit, {"urgency": "EXTRA_URGENT"})) == [budget]
+    assert inbox_titles(await inbox(clerk, unit, {"urgency": "NORMAL"})) == [letter]
+    assert inbox_titles(await inbox(clerk, unit, {"search": "防汛"})) == [flood]
+    assert inbox_titles(await inbox(clerk, unit, {"search": "预算执行"})) == [budget]
+    assert inbox_titles(await inbox(clerk, unit, {"search": "财办发〔2026〕8号"})) == [budget]
+    assert inbox_titles(await inbox(clerk, unit, {"search": "财政部"})) == [budget]
+    assert inbox_titles(await inbox(clerk, unit, {"search": "关于做好"})) == [budget, flood]
+    assert inbox_titles(await inbox(clerk, unit, {"search": "预算", "urgency": "URGENT"})) == []
+    assert inbox_titles(await inbox(clerk, unit, {"from": "2026-06-01", "to": "2026-06-01"})) == [flood]
+    assert inbox_titles(await inbox(clerk, unit, {"from": "2026-06-02", "to": "2026-06-02"})) == [budget]
+    assert inbox_titles(await inbox(clerk, unit, {"from": "2026-06-02"})) == [letter, budget]
+    assert (await inbox(clerk, unit, {"to": "2026-05-31"}))["totalCount"] == 0
+    # The filter and `state` combine (AND).
+    assert inbox_titles(await inbox(clerk, unit, {"search": "关于做好"}, state="REGISTERED")) == [budget]
+    assert inbox_titles(await inbox(clerk, unit, {"search": "关于做好"}, state="PENDING_RECEIPT")) == [flood]
+
+    # Pages are stable while newer copies arrive.
+    page1 = await inbox(clerk, unit, first=2)
+    assert (inbox_titles(page1), page1["pageInfo"]["hasNextPage"]) == ([letter, budget], True)
+    platform.clock = lambda: dt.datetime(2026, 6, 4, 2, 0, tzinfo=dt.UTC)
+    await dispatched(as_, platform, ids, main=[FINANCE], title="山东省人民政府办公厅关于新到事项的通知")
+    page2 = await inbox(clerk, unit, first=2, after=page1["pageInfo"]["endCursor"])
+    assert (inbox_titles(page2), page2["pageInfo"]["hasNextPage"], page2["totalCount"]) == ([flood], False, 4)
+
+    # A filtered page costs the same number of statements whatever its size.
+    counts = {}
+    for first in (1, 4):
+        with count_statements(platform) as statements:
+            conn = await inbox(clerk, unit, {"from": "2026-01-01", "search": "关于"}, first=first)
+        assert len(conn["edges"]) == first
+        counts[first] = len(statements)
+    assert counts[1] == counts[4], counts
+
+    # Permission as before: a non-member gets FORBIDDEN, with or without a filter; bad input is typed.
+    refused = await as_("clerk_370100").execute(INBOX_FILTERED, {"unit": unit, "f": {"search": "预算"}})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    bad = await clerk.execute(INBOX_FILTERED, {"unit": unit, "f": {"from": "2026-06-02", "to": "2026-06-01"}})
+    assert bad["data"] is None
+    assert bad["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "filter.to"}
