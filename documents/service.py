@@ -396,7 +396,8 @@ async def update_document(
     ``printed_on_text``, the dates written as ``2026年1月5日``) to new values; a missing key
     leaves the attribute as it is, None clears it. The result is checked as a whole by
     :func:`validation.check_format`: any error refuses the whole update (nothing written).
-    Errors: ``NOT_FOUND`` (not the drafter), ``INVALID_STATE`` (not draft or returned),
+    Errors: ``NOT_FOUND`` (cannot see the document), ``FORBIDDEN`` (may read it but is not
+    the drafter), ``INVALID_STATE`` (not draft or returned),
     ``STALE_VERSION`` (``expected_version`` given and not current), field errors.
 
     A signed-off approved document (not yet registered) may be edited too: a change of a
@@ -410,7 +411,10 @@ async def update_document(
     session = uow.session
     doc = await _lock_document(session, document_id)
     if doc.drafter_id != actor.user_id:
-        raise DomainError(ErrorCode.NOT_FOUND, "documentId")
+        seen = (
+            await session.execute(select(Document.id).where(Document.id == doc.id, visible_to(actor.user_id)))
+        ).first()
+        raise DomainError(ErrorCode.FORBIDDEN if seen else ErrorCode.NOT_FOUND, "documentId")
     signed = signoff.editable_after_sign_off(doc)
     if not (routing.can_submit(DocumentStatus(doc.status)) or signed):
         raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)

@@ -1027,8 +1027,9 @@ class DocumentMutation:
 
     @strawberry.mutation(
         description="Change a draft or returned document you drafted (title, body, urgency, GB/T 9704 format "
-        "elements). Format errors refuse the whole change; warnings come back in the payload. Errors: NOT_FOUND, "
-        "INVALID_STATE, STALE_VERSION, field errors. A signed-off APPROVED document (not yet registered) may be "
+        "elements). Format errors refuse the whole change; warnings come back in the payload. Errors: NOT_FOUND "
+        "(you cannot see it), FORBIDDEN (you read it but did not draft it), INVALID_STATE, STALE_VERSION, field "
+        "errors. A signed-off APPROVED document (not yet registered) may be "
         "edited too: changing its title, body, attachment titles, direction or importance invalidates the sign-off "
         "(history SIGN_OFF_INVALIDATED) and sends it back IN_REVIEW to the signer; other format elements change "
         "without that; issuedOn (the sign-off date) cannot change.",

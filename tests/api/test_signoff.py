@@ -379,6 +379,8 @@ async def test_an_edit_after_sign_off_that_the_signer_may_not_sign_is_refused(
     assert await snapshot(platform) == before
     still = await signed(clerk, doc_id)
     assert (still["status"], still["important"], still["body"]) == ("APPROVED", False, "正文")
+    # The signer reads the document but only its drafter edits it.
+    assert codes((await update(deputy, {"documentId": doc_id, "body": "x"}))["errors"]) == [("documentId", "FORBIDDEN")]
 
 
 async def test_an_edit_after_sign_off_must_keep_the_attachment_list_matching(
