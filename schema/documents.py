@@ -42,7 +42,7 @@ from schema.common import (
     run_mutation,
 )
 from schema.open_log import record_opening
-from schema.org import DutyEnum, OrgUnit, User
+from schema.org import DutyEnum, OrgUnit, User, unit_by_id, user_by_id
 
 if TYPE_CHECKING:
     from schema.attachments import Attachment, BodyVersion
@@ -190,17 +190,11 @@ class Document(relay.Node):
 
     @strawberry.field(description="Who signed it off (签发人); null until signed off.")
     async def signed_off_by(self, info: Info) -> User | None:
-        if self.signed_off_by_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.signed_off_by_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.signed_off_by_id)
 
     @strawberry.field(description="Who revoked or repealed it; null otherwise.")
     async def voided_by(self, info: Info) -> User | None:
-        if self.voided_by_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.voided_by_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.voided_by_id)
 
     @strawberry.field(
         description="成文日期 as printed (GB/T 9704-2012): 2026年1月5日, no leading zeros; null if unset."
@@ -307,10 +301,7 @@ class Document(relay.Node):
 
     @strawberry.field(description="Who registered it (assigned the 发文字号); null until registered.")
     async def registered_by(self, info: Info) -> User | None:
-        if self.registered_by_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.registered_by_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.registered_by_id)
 
     @strawberry.field(
         description="The circulation trail (传阅), oldest first: who sent it to whom, when, read when, with which "
@@ -470,10 +461,7 @@ class Task(relay.Node):
         description="The delegator (委托人) the assignee acts for, when delegation routed the task; null otherwise."
     )
     async def on_behalf_of(self, info: Info) -> User | None:
-        if self.on_behalf_of_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.on_behalf_of_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.on_behalf_of_id)
 
     # ---- countersign inside a unit (schema/unit_countersign.py)
 
@@ -482,10 +470,7 @@ class Task(relay.Node):
         "for a task sent to a person or by another duty, and on sub-tasks."
     )
     async def unit(self, info: Info) -> OrgUnit | None:
-        if self.unit_id is None:
-            return None
-        m = await info.context.loaders.unit.load(self.unit_id)
-        return OrgUnit.from_model(m) if m else None
+        return await unit_by_id(info, self.unit_id)
 
     @strawberry.field(description="On a sub-task routed within a unit: the clerk's task it belongs to; null otherwise.")
     async def parent_task(self, info: Info) -> Task | None:
@@ -525,10 +510,7 @@ class HistoryEntry:
         "the signer added or removed (SIGNER_ADDED, SIGNER_REMOVED); null otherwise."
     )
     async def target_user(self, info: Info) -> User | None:
-        if self.target_user_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.target_user_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.target_user_id)
 
     @classmethod
     def from_model(cls, m: ActionModel) -> HistoryEntry:
@@ -570,24 +552,15 @@ class RoutePreviewRecipient:
         description="Who receives the task; null when nobody holds the duty (submission refuses with NO_ASSIGNEE)."
     )
     async def user(self, info: Info) -> User | None:
-        if self.user_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.user_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.user_id)
 
     @strawberry.field(description="The unit of a DUTY or UNIT_CLERK assignee; null for USER.")
     async def unit(self, info: Info) -> OrgUnit | None:
-        if self.unit_id is None:
-            return None
-        m = await info.context.loaders.unit.load(self.unit_id)
-        return OrgUnit.from_model(m) if m else None
+        return await unit_by_id(info, self.unit_id)
 
     @strawberry.field(description="The person who delegated the task (委托人) on DELEGATION; null otherwise.")
     async def delegator(self, info: Info) -> User | None:
-        if self.delegator_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.delegator_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.delegator_id)
 
     @classmethod
     def from_recipient(cls, r: docs.Recipient) -> RoutePreviewRecipient:

@@ -35,7 +35,7 @@ from schema.common import (
 )
 from schema.document_lists import FilterArg, box_connection
 from schema.documents import Document, DocumentPayload, UrgencyEnum
-from schema.org import OrgUnit, User
+from schema.org import OrgUnit, User, user_by_id
 
 IncomingStateEnum = strawberry.enum(
     IncomingState,
@@ -186,17 +186,11 @@ class IncomingDocument(relay.Node):
 
     @strawberry.field(description="Who signed for it (签收人); null before receipt.")
     async def received_by(self, info: Info) -> User | None:
-        if self.received_by_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.received_by_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.received_by_id)
 
     @strawberry.field(description="The leader named to instruct (批示); null before the proposal.")
     async def leader(self, info: Info) -> User | None:
-        if self.leader_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.leader_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.leader_id)
 
     @strawberry.field(description="The handlers (承办人), lead first; empty before assignment.")
     async def handlers(self, info: Info) -> list[IncomingHandler]:

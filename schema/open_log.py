@@ -29,7 +29,7 @@ from schema.common import (
     make_connection,
     page_size,
 )
-from schema.org import User
+from schema.org import User, user_by_id
 
 log = logging.getLogger("office_api.open_log")
 
@@ -84,10 +84,7 @@ class DocumentOpenEntry:
 
     @strawberry.field(description="The person who opened it; null for an integration client.")
     async def user(self, info: Info) -> User | None:
-        if self.user_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.user_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.user_id)
 
     @classmethod
     def from_model(cls, m: OpenModel) -> DocumentOpenEntry:

@@ -93,10 +93,7 @@ class OrgUnit(relay.Node):
 
     @strawberry.field(description="The parent unit; null for the root.")
     async def parent(self, info: Info) -> OrgUnit | None:
-        if self.parent_id is None:
-            return None
-        m = await info.context.loaders.unit.load(self.parent_id)
-        return OrgUnit.from_model(m) if m else None
+        return await unit_by_id(info, self.parent_id)
 
     @strawberry.field(description="Direct children, by creation order. `first`: 1–100, default 20.")
     async def children(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[OrgUnit]:
@@ -314,6 +311,22 @@ class LoginPayload:
         "TOTP_ENROLLMENT_REQUIRED until you enroll.",
     )
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
+
+
+async def user_by_id(info: Info, user_id: int | None) -> User | None:
+    """The user with id ``user_id`` through the request's DataLoader; None for None or no such user."""
+    if user_id is None:
+        return None
+    m = await info.context.loaders.user.load(user_id)
+    return User.from_model(m) if m else None
+
+
+async def unit_by_id(info: Info, unit_id: int | None) -> OrgUnit | None:
+    """The unit with id ``unit_id`` through the request's DataLoader; None for None or no such unit."""
+    if unit_id is None:
+        return None
+    m = await info.context.loaders.unit.load(unit_id)
+    return OrgUnit.from_model(m) if m else None
 
 
 def _login_payload(

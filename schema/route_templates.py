@@ -26,7 +26,7 @@ from schema.common import (
     run_mutation,
 )
 from schema.documents import DocTypeEnum, RouteStepInput, StepModeEnum
-from schema.org import DutyEnum, OrgUnit, User
+from schema.org import DutyEnum, OrgUnit, User, unit_by_id, user_by_id
 
 
 @strawberry.type(
@@ -45,17 +45,11 @@ class RouteTemplateAssignee:
 
     @strawberry.field(description="The user named by id; null otherwise.")
     async def user(self, info: Info) -> User | None:
-        if self.user_id is None:
-            return None
-        m = await info.context.loaders.user.load(self.user_id)
-        return User.from_model(m) if m else None
+        return await user_by_id(info, self.user_id)
 
     @strawberry.field(description="The unit of a duty or clerk assignee; null for a user or the issuing unit.")
     async def unit(self, info: Info) -> OrgUnit | None:
-        if self.unit_id is None:
-            return None
-        m = await info.context.loaders.unit.load(self.unit_id)
-        return OrgUnit.from_model(m) if m else None
+        return await unit_by_id(info, self.unit_id)
 
 
 @strawberry.type(description="One step of a route template.")
