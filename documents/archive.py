@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-
 from documents.models import Document, DocumentAction
-from documents.service import _lock_document, visible_to
+from documents.service import _lock_document, require_drafter_or_clerk
 from documents.types import ActionKind, DocumentStatus
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode
-from office_api.org.duties import resolve_duty
-from office_api.org.models import Duty
 from office_api.org.permissions import Actor
 
 #: Statuses from which a document may be archived.
@@ -51,13 +47,7 @@ async def archive_document(
     """
     session = uow.session
     doc = await _lock_document(session, document_id)
-    if doc.drafter_id != actor.user_id and actor.user_id not in await resolve_duty(
-        session, doc.issuing_unit_id, Duty.CLERK
-    ):
-        visible = (
-            await session.execute(select(Document.id).where(Document.id == doc.id, visible_to(actor.user_id)))
-        ).first()
-        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "documentId")
+    await require_drafter_or_clerk(session, actor, doc)
     status = DocumentStatus(doc.status)
     if status is DocumentStatus.ARCHIVED:
         return doc

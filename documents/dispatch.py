@@ -19,27 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from documents.incoming import IncomingState, IncomingStep
 from documents.incoming_models import IncomingAction, IncomingDocument
 from documents.models import Document, DocumentAction
-from documents.service import _lock_document, recipients_of_documents, visible_to
+from documents.service import _lock_document, recipients_of_documents, require_drafter_or_clerk
 from documents.types import ActionKind, DocumentStatus, RecipientKind
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
-from office_api.org.duties import duty_holders_of_units, resolve_duty
+from office_api.org.duties import duty_holders_of_units
 from office_api.org.models import Duty, OrgUnit
 from office_api.org.permissions import Actor
-
-
-async def _require_sender(session: AsyncSession, actor: Actor, doc: Document) -> None:
-    """The drafter or a clerk of the issuing unit; else ``FORBIDDEN`` (can see it) or ``NOT_FOUND``."""
-    if doc.drafter_id == actor.user_id:
-        return
-    if actor.user_id in await resolve_duty(session, doc.issuing_unit_id, Duty.CLERK):
-        return
-    visible = (
-        await session.execute(select(Document.id).where(Document.id == doc.id, visible_to(actor.user_id)))
-    ).first()
-    raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "documentId")
 
 
 async def dispatch_document(
@@ -60,7 +48,7 @@ async def dispatch_document(
     """
     session = uow.session
     doc = await _lock_document(session, document_id)
-    await _require_sender(session, actor, doc)
+    await require_drafter_or_clerk(session, actor, doc)
     if doc.status == DocumentStatus.DISPATCHED.value:
         return doc
     if doc.status != DocumentStatus.REGISTERED.value:

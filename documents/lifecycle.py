@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-
 from documents.incoming import IncomingStep
 from documents.incoming_service import record_void
 from documents.models import Document, DocumentAction
-from documents.service import _lock_document, visible_to
+from documents.service import _lock_document, refuse
 from documents.types import ActionKind, DocumentStatus
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
@@ -54,10 +52,7 @@ async def _load_for_void(uow: UnitOfWork, actor: Actor, document_id: int, reason
     may = set(await resolve_duty(session, doc.issuing_unit_id, Duty.HEAD))
     may |= set(await resolve_duty(session, doc.issuing_unit_id, Duty.CLERK))
     if actor.user_id not in may:
-        visible = (
-            await session.execute(select(Document.id).where(Document.id == doc.id, visible_to(actor.user_id)))
-        ).first()
-        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "documentId")
+        await refuse(session, actor, doc)
     if doc.status not in VOIDABLE:
         raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)
     text = trimmed(reason)
@@ -86,6 +81,50 @@ def _messages(doc: Document, actor: Actor, kind: NotificationKind, title: str, b
     ]
 
 
+async def _void(
+    uow: UnitOfWork,
+    broker: Publisher,
+    actor: Actor,
+    doc: Document,
+    reason: str,
+    now: dt.datetime,
+    *,
+    status: DocumentStatus,
+    kind: NotificationKind,
+    title: str,
+    body: str,
+    copy_body: str,
+    copy_opinion: str,
+) -> Document:
+    """What revoking and repealing share: the status, reason and actor, a history entry
+    (``revoked``/``repealed``, dated ``now``), the drafter and signer told (``body``) and, when
+    the document was dispatched, every recipient copy told (``copy_body``) with an entry
+    carrying ``copy_opinion`` (:func:`record_void`); one notify call."""
+    dispatched = doc.status == DocumentStatus.DISPATCHED.value
+    doc.status = status.value
+    doc.void_reason = reason
+    doc.voided_by_id = actor.user_id
+    doc.version += 1
+    action = ActionKind.REVOKED if status is DocumentStatus.REVOKED else ActionKind.REPEALED
+    uow.session.add(
+        DocumentAction(
+            document_id=doc.id,
+            actor_id=actor.user_id,
+            action=action.value,
+            round=doc.round,
+            opinion=reason,
+            created_at=now,
+        )
+    )
+    messages = _messages(doc, actor, kind, title, body)
+    if dispatched:
+        step = IncomingStep.REVOKED if status is DocumentStatus.REVOKED else IncomingStep.REPEALED
+        messages += await record_void(uow.session, doc, actor, step, kind, title, copy_body, copy_opinion, now)
+    await notify(uow, broker, messages)
+    await uow.session.flush()
+    return doc
+
+
 async def revoke_document(
     uow: UnitOfWork, broker: Publisher, actor: Actor, document_id: int, reason: str | None, *, now: dt.datetime
 ) -> Document:
@@ -98,31 +137,22 @@ async def revoke_document(
     recipient units' copies are told and may from then on only be closed (module docstring).
     """
     doc, text = await _load_for_void(uow, actor, document_id, reason)
-    dispatched = doc.status == DocumentStatus.DISPATCHED.value
-    doc.status = DocumentStatus.REVOKED.value
     doc.revoked_at = now
-    doc.void_reason = text
-    doc.voided_by_id = actor.user_id
-    doc.version += 1
-    uow.session.add(
-        DocumentAction(
-            document_id=doc.id,
-            actor_id=actor.user_id,
-            action=ActionKind.REVOKED.value,
-            round=doc.round,
-            opinion=text,
-            created_at=now,
-        )
-    )
     name = doc.doc_number or doc.title
-    kind, title = NotificationKind.DOCUMENT_REVOKED, f"已撤销：{doc.title}"
-    messages = _messages(doc, actor, kind, title, f"{name} 已撤销，自始无效：{text}")
-    if dispatched:
-        body = f"{name} 已撤销，自始无效，收文停止办理（可办结归档）：{text}"
-        messages += await record_void(uow.session, doc, actor, IncomingStep.REVOKED, kind, title, body, text, now)
-    await notify(uow, broker, messages)
-    await uow.session.flush()
-    return doc
+    return await _void(
+        uow,
+        broker,
+        actor,
+        doc,
+        text,
+        now,
+        status=DocumentStatus.REVOKED,
+        kind=NotificationKind.DOCUMENT_REVOKED,
+        title=f"已撤销：{doc.title}",
+        body=f"{name} 已撤销，自始无效：{text}",
+        copy_body=f"{name} 已撤销，自始无效，收文停止办理（可办结归档）：{text}",
+        copy_opinion=text,
+    )
 
 
 async def repeal_document(
@@ -148,29 +178,21 @@ async def repeal_document(
         raise DomainError(
             ErrorCode.INVALID_VALUE, "effectiveOn", detail=f"not before the 成文日期 {doc.issued_on.isoformat()}"
         )
-    dispatched = doc.status == DocumentStatus.DISPATCHED.value
-    doc.status = DocumentStatus.REPEALED.value
     doc.repealed_on = effective_on
-    doc.void_reason = text
-    doc.voided_by_id = actor.user_id
-    doc.version += 1
-    uow.session.add(
-        DocumentAction(
-            document_id=doc.id,
-            actor_id=actor.user_id,
-            action=ActionKind.REPEALED.value,
-            round=doc.round,
-            opinion=text,
-            created_at=now,
-        )
-    )
     name = doc.doc_number or doc.title
     day = f"{effective_on.year}年{effective_on.month}月{effective_on.day}日"
-    kind, title, body = NotificationKind.DOCUMENT_REPEALED, f"已废止：{doc.title}", f"{name} 自{day}起废止：{text}"
-    messages = _messages(doc, actor, kind, title, body)
-    if dispatched:
-        opinion = f"自{day}起废止：{text}"
-        messages += await record_void(uow.session, doc, actor, IncomingStep.REPEALED, kind, title, body, opinion, now)
-    await notify(uow, broker, messages)
-    await uow.session.flush()
-    return doc
+    body = f"{name} 自{day}起废止：{text}"
+    return await _void(
+        uow,
+        broker,
+        actor,
+        doc,
+        text,
+        now,
+        status=DocumentStatus.REPEALED,
+        kind=NotificationKind.DOCUMENT_REPEALED,
+        title=f"已废止：{doc.title}",
+        body=body,
+        copy_body=body,
+        copy_opinion=f"自{day}起废止：{text}",
+    )

@@ -22,12 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents import doc_number, search, signoff
 from documents.models import DocNumberCounter, Document, DocumentAction
-from documents.service import visible_to
+from documents.service import require_drafter_or_clerk
 from documents.types import ActionKind, DocType, DocumentStatus
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode
-from office_api.org.duties import resolve_duty
-from office_api.org.models import Duty, OrgUnit
+from office_api.org.models import OrgUnit
 from office_api.org.permissions import Actor
 
 #: Registration years and dates are those of the platform's time zone.
@@ -94,13 +93,7 @@ async def register_document(uow: UnitOfWork, actor: Actor, document_id: int, *, 
     ).scalar_one_or_none()
     if doc is None:
         raise DomainError(ErrorCode.NOT_FOUND, "documentId")
-    if doc.drafter_id != actor.user_id and actor.user_id not in await resolve_duty(
-        session, doc.issuing_unit_id, Duty.CLERK
-    ):
-        visible = (
-            await session.execute(select(Document.id).where(Document.id == doc.id, visible_to(actor.user_id)))
-        ).first()
-        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "documentId")
+    await require_drafter_or_clerk(session, actor, doc)
     if doc.doc_number is not None:
         return doc
     if doc.status != DocumentStatus.APPROVED.value:

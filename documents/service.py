@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -381,6 +381,24 @@ def _step_refs(steps: Sequence[StepInput]) -> list[signoff.StepRef]:
     return out
 
 
+async def refuse(session: AsyncSession, actor: Actor, doc: Document) -> NoReturn:
+    """Refuse ``actor`` an act on ``doc``: ``FORBIDDEN`` when they may read it, ``NOT_FOUND``
+    otherwise (existence is not revealed). Field ``documentId``."""
+    visible = (
+        await session.execute(select(Document.id).where(Document.id == doc.id, visible_to(actor.user_id)))
+    ).first()
+    raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "documentId")
+
+
+async def require_drafter_or_clerk(session: AsyncSession, actor: Actor, doc: Document) -> None:
+    """The acts of the issuing side after approval (register, dispatch, archive) are for the
+    drafter or a clerk (duty CLERK, 文书) of the issuing unit; others: :func:`refuse`."""
+    if doc.drafter_id == actor.user_id:
+        return
+    if actor.user_id not in await resolve_duty(session, doc.issuing_unit_id, Duty.CLERK):
+        await refuse(session, actor, doc)
+
+
 async def update_document(
     uow: UnitOfWork,
     actor: Actor,
@@ -411,10 +429,7 @@ async def update_document(
     session = uow.session
     doc = await _lock_document(session, document_id)
     if doc.drafter_id != actor.user_id:
-        seen = (
-            await session.execute(select(Document.id).where(Document.id == doc.id, visible_to(actor.user_id)))
-        ).first()
-        raise DomainError(ErrorCode.FORBIDDEN if seen else ErrorCode.NOT_FOUND, "documentId")
+        await refuse(session, actor, doc)
     signed = signoff.editable_after_sign_off(doc)
     if not (routing.can_submit(DocumentStatus(doc.status)) or signed):
         raise DomainError(ErrorCode.INVALID_STATE, "documentId", detail=doc.status)
@@ -997,28 +1012,6 @@ async def get_document_in_subtree(session: AsyncSession, unit_path: str, documen
 async def visible_document_ids(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> set[int]:
     rows = await session.execute(select(Document.id).where(Document.id.in_(list(ids)), visible_to(actor.user_id)))
     return set(rows.scalars())
-
-
-async def pending_tasks(session: AsyncSession, user_id: int, before_id: int | None, limit: int) -> list[Task]:
-    """``user_id``'s pending tasks, newest first (descending id), ``limit`` after the cursor."""
-    q = (
-        select(Task)
-        .where(Task.assignee_id == user_id, Task.status == TaskStatus.PENDING.value)
-        .order_by(Task.id.desc())
-        .limit(limit)
-    )
-    if before_id is not None:
-        q = q.where(Task.id < before_id)
-    return list((await session.execute(q)).scalars())
-
-
-async def count_pending_tasks(session: AsyncSession, user_id: int) -> int:
-    q = (
-        select(func.count())
-        .select_from(Task)
-        .where(Task.assignee_id == user_id, Task.status == TaskStatus.PENDING.value)
-    )
-    return int((await session.execute(q)).scalar_one())
 
 
 async def steps_of_documents(session: AsyncSession, document_ids: Sequence[int]) -> list[RouteStep]:
