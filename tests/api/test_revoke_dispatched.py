@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from documents.incoming_models import IncomingDocument
 from documents.models import Document
-from office_api.config import Settings
-from office_api.org.models import Duty, OrgUnit
+from office_api.org.models import OrgUnit
+from tests.api import test_incoming as incoming_tests
 from tests.conftest import GraphQLClient
-from tests.dispatch_helpers import NOW, gid, give_duty, ids_of, registered_document, signed_in
+from tests.dispatch_helpers import NOW, gid, registered_document
 
 FINANCE = "370000-finance"
 JINAN, QINGDAO, ZIBO = "370100", "370200", "370300"
@@ -50,19 +49,9 @@ ONE = f"query($id: ID!) {{ incomingDocument(id: $id) {{ {FIELDS} document {{ sta
 NOTES = "{ notifications(first: 100) { edges { node { kind title body subjectType subjectId data } } } }"
 
 
-@pytest.fixture
-async def ids(platform: Any) -> dict[str, int]:
-    platform.clock = lambda: NOW
-    await give_duty(platform, "zhang_wei", FINANCE, Duty.CLERK)
-    return await ids_of(platform)
-
-
-@pytest.fixture
-def as_(client: GraphQLClient, ids: dict[str, int], settings: Settings):
-    def make(username: str) -> GraphQLClient:
-        return signed_in(client, settings, ids[username])
-
-    return make
+# The same organization set-up as the incoming-procedure tests (zhang_wei is 财政厅's clerk).
+ids = incoming_tests.ids
+as_ = incoming_tests.as_
 
 
 async def run(c: GraphQLClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
