@@ -83,6 +83,11 @@ class ErrorCode(StrEnum):
     # incoming procedure (收文办理)
     LEAD_REQUIRED = "LEAD_REQUIRED"
     DEADLINE_REQUIRED = "DEADLINE_REQUIRED"
+    # working-day calendar, deadlines, reminders and extensions (工作日、办理时限、催办、延期)
+    CALENDAR_DAY_CONFLICT = "CALENDAR_DAY_CONFLICT"
+    DEADLINE_CLOSED = "DEADLINE_CLOSED"
+    EXTENSION_AFTER_DEADLINE = "EXTENSION_AFTER_DEADLINE"
+    EXTENSION_OVER_LIMIT = "EXTENSION_OVER_LIMIT"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -238,6 +243,22 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.DEADLINE_REQUIRED: (
         "紧急公文须明确办理时限",
         "An urgent document needs an explicit handling deadline",
+    ),
+    ErrorCode.CALENDAR_DAY_CONFLICT: (
+        "{day} 不能既是放假日又是调休上班日",
+        "{day} cannot be both a holiday and a make-up working day",
+    ),
+    ErrorCode.DEADLINE_CLOSED: (
+        "该事项已办结或已撤销，不能再催办、延期或变更时限（{detail}）",
+        "The item is closed or cancelled; it cannot be urged, extended or re-timed ({detail})",
+    ),
+    ErrorCode.EXTENSION_AFTER_DEADLINE: (
+        "延期申请须在办理期限届满前提出（期限 {due}）",
+        "An extension must be requested before the deadline passes (due {due})",
+    ),
+    ErrorCode.EXTENSION_OVER_LIMIT: (
+        "延期超过政策允许的上限（还可延期 {left} 个工作日）",
+        "The extension exceeds what the policy allows ({left} working days left to grant)",
     ),
 }
 

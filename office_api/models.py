@@ -8,8 +8,11 @@ from documents import phrases as documents_phrases  # noqa: F401
 from documents import search as documents_search  # noqa: F401
 from documents import versions as version_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
+from office_api import deadlines as deadline_models  # noqa: F401
 from office_api import idempotency as idempotency_models  # noqa: F401
 from office_api import scheduler as scheduler_models  # noqa: F401
+from office_api import sla as sla_models  # noqa: F401
+from office_api import workdays as workday_models  # noqa: F401
 from office_api.clients import models as clients_models  # noqa: F401
 from office_api.db import Base
 from office_api.org import models as org_models  # noqa: F401

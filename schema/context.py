@@ -18,6 +18,7 @@ from office_api.db import Database, utcnow
 from office_api.errors import DomainError
 from office_api.org.permissions import Actor, load_actor
 from office_api.scheduler import Scheduler
+from office_api.workdays import WorkCalendar, load_calendar
 from schema.loaders import Loaders
 
 
@@ -69,6 +70,7 @@ class Context(BaseContext):
         #: The integration client of a client token (``get_client``); None for users.
         self.client: ClientPrincipal | None = None
         self._client_loaded = False
+        self._calendar: WorkCalendar | None = None
 
     def _token(self) -> str | None:
         if self._authorization is not None:
@@ -107,6 +109,13 @@ class Context(BaseContext):
                 self.client = await load_principal(session, claims)
         self._client_loaded = True
         return self.client
+
+    async def work_calendar(self) -> WorkCalendar:
+        """The working-day calendar, read once per request (office_api.workdays)."""
+        if self._calendar is None:
+            async with self.db.read() as session:
+                self._calendar = await load_calendar(session)
+        return self._calendar
 
     def reset_actor(self) -> None:
         """Forget the cached actor (after the websocket's connection_init)."""

@@ -30,6 +30,8 @@ from documents import service as docs
 from documents import versions as doc_versions
 from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep
+from office_api import deadlines as clock
+from office_api import sla
 from office_api.db import Database
 from office_api.org import duties as org_duties
 from office_api.org import service as org
@@ -71,6 +73,24 @@ class Loaders:
         self.document_incoming = self._grouped(docs_dispatch.incoming_of_documents, lambda r: r.document_id)
         self.incoming_handlers = self._grouped(docs_incoming.handlers_of_incoming, lambda r: r.incoming_id)
         self.incoming_history = self._grouped(docs_incoming.history_of_incoming, lambda r: r.incoming_id)
+        self.sla_policy = self._by_id(sla.SlaPolicy)
+        self.deadline = self._deadlines()
+
+    def _deadlines(self) -> DataLoader[tuple[str, int], Any]:
+        """Clocks by (subject type, subject id); one query per subject type in a tick."""
+
+        async def batch(keys: Sequence[tuple[str, int]]) -> list[Any]:
+            by_type: dict[str, list[int]] = defaultdict(list)
+            for subject_type, subject_id in keys:
+                by_type[subject_type].append(subject_id)
+            found: dict[tuple[str, int], Any] = {}
+            async with self._db.read() as session:
+                for subject_type, ids in by_type.items():
+                    for subject_id, d in (await clock.deadlines_for(session, subject_type, ids)).items():
+                        found[(subject_type, subject_id)] = d
+            return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=batch)
 
     def _by_id(self, model: Any) -> DataLoader[int, Any]:
         async def batch(ids: Sequence[int]) -> list[Any]:

@@ -1,7 +1,7 @@
 """scheduled jobs (office_api/scheduler.py): timed work as rows, claimed with row locks
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-29 16:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import office_api.db
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
