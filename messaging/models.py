@@ -40,6 +40,14 @@ class NotificationKind(StrEnum):
     INCOMING_YOUR_TURN = "INCOMING_YOUR_TURN"  # the incoming procedure waits for you (批示, 分办, 承办, …)
     INCOMING_RETURNED = "INCOMING_RETURNED"  # a recipient unit returned your document at the precheck
     INCOMING_REPLIED = "INCOMING_REPLIED"  # a recipient unit replied (答复) to your document
+    # deadlines (office_api/reminders.py): payload {deadlineId, subjectType, subjectId, dueOn, …}
+    DEADLINE_YELLOW = "DEADLINE_YELLOW"  # 黄牌: the due date is near (policy yellow_before working days)
+    DEADLINE_RED = "DEADLINE_RED"  # 红牌: the first working day past the due date (holder and assigner)
+    DEADLINE_ESCALATED = "DEADLINE_ESCALATED"  # to the holder unit's head: overdue past escalate_after
+    DEADLINE_URGED = "DEADLINE_URGED"  # 催办 by the assigner or a leader, with a message
+    EXTENSION_REQUESTED = "EXTENSION_REQUESTED"  # to the approvers: the holder asks for more working days
+    EXTENSION_APPROVED = "EXTENSION_APPROVED"  # to the requester (and the assigner): the due date moved
+    EXTENSION_REFUSED = "EXTENSION_REFUSED"  # to the requester
 
 
 class Notification(Base):

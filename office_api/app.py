@@ -36,6 +36,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from documents.storage import LocalDiskStorage
 from messaging.broker import InProcessBroker
+from office_api import reminders  # noqa: F401 - registers the daily reminder sweep with the scheduler
 from office_api.attachments_http import router as attachments_router
 from office_api.config import Settings, get_settings
 from office_api.db import Database

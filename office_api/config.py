@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         description="delay before the 2nd run of a failing job; doubles each time (max 1 day)",
     )
 
+    # Extensions approved by the General Office (office_api/reminders.py, policies with extension_approver
+    # general_office, e.g. the provincial complaint line's further extensions).
+    general_office_unit: str = Field(
+        default="370000-general_office",
+        description="code of the unit whose head and deputy heads decide general_office extension requests",
+    )
+
     @property
     def attachment_root(self) -> Path:
         """Where attachment files are stored."""
