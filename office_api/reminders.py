@@ -42,7 +42,7 @@ from office_api.config import Settings
 from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
 from office_api.deadlines import Deadline, DeadlineStatus, extend_clock
 from office_api.errors import DomainError, ErrorCode
-from office_api.org.duties import duty_holders_of_units, resolve_duty
+from office_api.org.duties import duty_holders_of_units
 from office_api.org.models import Duty, OrgUnit, Position
 from office_api.org.permissions import Actor
 from office_api.sla import MAX_LIMIT, ExtensionApprover, SlaPolicy, TimeUnit
@@ -121,30 +121,75 @@ async def holder_units(session: AsyncSession, d: Deadline) -> list[int]:
     return list(dict.fromkeys(rows.scalars()))
 
 
+@dataclass
+class People:
+    """Holders and unit heads of many clocks, read with three queries (the sweep's recipients)."""
+
+    units_of_user: dict[int, list[int]]
+    parent_of: dict[int, int | None]
+    holders_of_unit: dict[int, list[tuple[str, int]]]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, clocks: Sequence[Deadline]) -> People:
+        users = {d.holder_user_id for d in clocks if d.holder_user_id is not None and d.holder_unit_id is None}
+        units_of_user: dict[int, list[int]] = {}
+        if users:
+            rows = await session.execute(
+                select(Position.user_id, Position.unit_id).where(Position.user_id.in_(users)).order_by(Position.id)
+            )
+            for user_id, unit_id in rows.all():
+                units_of_user.setdefault(user_id, []).append(unit_id)
+        units = {d.holder_unit_id for d in clocks if d.holder_unit_id is not None}
+        units |= {u for us in units_of_user.values() for u in us}
+        parent_of: dict[int, int | None] = {}
+        if units:
+            rows = await session.execute(select(OrgUnit.id, OrgUnit.parent_id).where(OrgUnit.id.in_(units)))
+            parent_of = dict(rows.all())
+        holders_of_unit: dict[int, list[tuple[str, int]]] = {}
+        wanted = units | {p for p in parent_of.values() if p is not None}
+        if wanted:
+            for unit_id, duty, user_id in await duty_holders_of_units(session, sorted(wanted)):
+                holders_of_unit.setdefault(unit_id, []).append((duty, user_id))
+        return cls(units_of_user, parent_of, holders_of_unit)
+
+    def _with_duty(self, unit_id: int, duty: Duty) -> list[int]:
+        return list(dict.fromkeys(u for d, u in self.holders_of_unit.get(unit_id, []) if d == duty.value))
+
+    def holder_unit(self, d: Deadline) -> int | None:
+        """The holder unit, or the unit of the holder user's first post."""
+        if d.holder_unit_id is not None:
+            return d.holder_unit_id
+        units = self.units_of_user.get(d.holder_user_id or 0, [])
+        return units[0] if units else None
+
+    def holders(self, d: Deadline) -> list[int]:
+        """Who holds the clock: the holder user, else the clerks (文书) of the holder unit."""
+        if d.holder_user_id is not None:
+            return [d.holder_user_id]
+        if d.holder_unit_id is not None:
+            return self._with_duty(d.holder_unit_id, Duty.CLERK)
+        return []
+
+    def head(self, d: Deadline) -> int | None:
+        """The head of the holder unit; the parent unit's head when the holder is that head."""
+        unit_id = self.holder_unit(d)
+        for uid in (unit_id, self.parent_of.get(unit_id or 0)):
+            if uid is None:
+                break
+            heads = self._with_duty(uid, Duty.HEAD)
+            if heads and heads[0] != d.holder_user_id:
+                return heads[0]
+        return None
+
+
 async def holders(session: AsyncSession, d: Deadline) -> list[int]:
     """Who holds the clock: the holder user, else the clerks (文书) of the holder unit."""
-    if d.holder_user_id is not None:
-        return [d.holder_user_id]
-    if d.holder_unit_id is not None:
-        return await resolve_duty(session, d.holder_unit_id, Duty.CLERK)
-    return []
+    return (await People.load(session, [d])).holders(d)
 
 
 async def unit_head(session: AsyncSession, d: Deadline) -> int | None:
     """The head of the holder unit; the parent unit's head when the holder is that head."""
-    units = await holder_units(session, d)
-    if not units:
-        return None
-    unit = await session.get(OrgUnit, units[0])
-    if unit is None:
-        return None
-    for unit_id in (unit.id, unit.parent_id):
-        if unit_id is None:
-            break
-        heads = await resolve_duty(session, unit_id, Duty.HEAD)
-        if heads and heads[0] != d.holder_user_id:
-            return heads[0]
-    return None
+    return (await People.load(session, [d])).head(d)
 
 
 async def _leaders_over(session: AsyncSession, d: Deadline) -> set[int]:
@@ -294,6 +339,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
         if policy_ids
         else {}
     )
+    people = await People.load(session, clocks)
     messages: list[Message] = []
     yellow = red = escalated = 0
     for d in clocks:
@@ -309,7 +355,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
             when = "今日" if left <= 0 else f"还剩 {left} 个工作日，"
             messages += _messages(
                 d,
-                await holders(session, d),
+                people.holders(d),
                 NotificationKind.DEADLINE_YELLOW,
                 f"黄牌提醒：办理期限{when}{_due_text(d)} 到期",
                 "请抓紧办理；确需延期的，请在期限届满前申请。",
@@ -318,7 +364,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
         if passed and d.red_at is None:
             d.red_at = now
             red += 1
-            recipients = [*await holders(session, d)]
+            recipients = people.holders(d)
             if d.assigner_user_id is not None:
                 recipients.append(d.assigner_user_id)
             messages += _messages(
@@ -332,7 +378,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
         if passed and d.escalated_at is None and -left > escalate_after:
             d.escalated_at = now
             escalated += 1
-            head = await unit_head(session, d)
+            head = people.head(d)
             messages += _messages(
                 d,
                 [head] if head is not None else [],

@@ -25,6 +25,7 @@ from office_api.sla import policy_by_code
 from office_api.workdays import SHANGHAI, load_calendar
 from tests.conftest import GraphQLClient, enable_totp
 from tests.dispatch_helpers import ids_of, signed_in
+from tests.scheduler_worker import run_workers
 
 D = dt.date
 FINANCE, QINGDAO = "370000-finance", "370200"
@@ -341,3 +342,27 @@ async def test_extension_refused_after_the_deadline_and_over_the_limit(as_, plat
     async with platform.db.read() as s:
         n = (await s.execute(select(func.count()).select_from(reminders.ExtensionRequest))).scalar_one()
     assert n == 2  # the two requests accepted above; every refusal wrote nothing
+
+
+async def test_two_server_processes_send_each_card_once(
+    database_url: str, platform: Any, ids: dict[str, int], tmp_path
+) -> None:
+    """Two OS processes start at 09:00 on Tue 2026-09-29 (both create the day's sweep, both run
+    the scheduler): 40 work orders due the next day get one yellow card each."""
+    holders = ["zhang_wei", "wang_wei", "li_na", "zhou_wei"]
+    for i in range(40):
+        await work_order(platform, ids, i + 1, holder=holders[i % 4])
+    results = await run_workers(database_url, tmp_path, 2, at(D(2026, 9, 29), 9).isoformat())
+    assert sum(r["ran"] for r in results) == 1  # one sweep for the day, run by one of them
+    got = await cards(platform, ids)
+    assert sorted(set(got)) == sorted({(h, "DEADLINE_YELLOW") for h in holders})
+    assert len(got) == 40
+    async with platform.db.read() as s:
+        jobs = (await s.execute(select(ScheduledJob.key, ScheduledJob.status).order_by(ScheduledJob.id))).all()
+        stamped = (
+            await s.execute(
+                select(func.count()).select_from(deadlines.Deadline).where(deadlines.Deadline.yellow_at.is_not(None))
+            )
+        ).scalar_one()
+    assert [tuple(j) for j in jobs] == [("2026-09-29", DONE), ("2026-09-30", "pending")]
+    assert stamped == 40

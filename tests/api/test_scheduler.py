@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +37,7 @@ from office_api.scheduler import (
     schedule,
 )
 from tests.conftest import TEST_SECRET
+from tests.scheduler_worker import run_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = dt.datetime(2026, 9, 29, 1, 0, tzinfo=dt.UTC)  # Tue 2026-09-29 09:00 Asia/Shanghai
@@ -397,29 +394,7 @@ async def test_two_processes_run_each_job_exactly_once(database_url: str, tmp_pa
     finally:
         await db.dispose()
 
-    go = tmp_path / "go"
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.scheduler_worker", database_url, str(go)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(WORKERS)
-    ]
-    for _ in range(600):  # wait until every worker has connected, then start them together
-        if len(list(tmp_path.glob("go.*.ready"))) == WORKERS or any(p.poll() is not None for p in procs):
-            break
-        await asyncio.sleep(0.1)
-    go.touch()
-    results = []
-    for proc in procs:
-        out, err = await asyncio.to_thread(proc.communicate, timeout=180)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    results = await run_workers(database_url, tmp_path, WORKERS)
 
     db = Database(database_url)
     try:
