@@ -19,7 +19,7 @@ How a job runs exactly once
     ``last_error`` set and ``run_at`` moved by an exponential backoff
     (``scheduler_retry_seconds`` × 2^(attempts−1), at most a day); after
     ``scheduler_max_attempts`` attempts the job is ``failed`` and is not run again
-    (``office-api jobs retry`` puts it back).
+    (``office-api jobs --retry ID`` puts it back).
 
 Scheduling
     :func:`schedule` inserts a job for ``(kind, key)`` unless one exists (any status): the
@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from office_api.config import Settings
@@ -227,6 +228,25 @@ async def cancel(uow: UnitOfWork, kind: str, key: str) -> bool:
         update(ScheduledJob)
         .where(ScheduledJob.kind == kind, ScheduledJob.key == key, ScheduledJob.status == PENDING)
         .values(status=CANCELLED, done_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_jobs(session: AsyncSession, *, status: str | None = None, limit: int = 50) -> list[ScheduledJob]:
+    """Jobs, most recent ``run_at`` first, optionally of one ``status`` (for operators: ``office-api jobs``)."""
+    q = select(ScheduledJob).order_by(ScheduledJob.run_at.desc(), ScheduledJob.id.desc()).limit(limit)
+    if status is not None:
+        q = q.where(ScheduledJob.status == status)
+    return list((await session.execute(q)).scalars())
+
+
+async def retry(uow: UnitOfWork, job_id: int, now: dt.datetime) -> bool:
+    """Put a ``failed`` job back: pending, due ``now``, attempts from 0 (``last_error`` is kept
+    until it runs). False when there is no failed job with that id."""
+    result = await uow.session.execute(
+        update(ScheduledJob)
+        .where(ScheduledJob.id == job_id, ScheduledJob.status == FAILED)
+        .values(status=PENDING, run_at=now, attempts=0, done_at=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -421,3 +421,50 @@ async def test_two_processes_run_each_job_exactly_once(database_url: str, tmp_pa
         # SKIP LOCKED lets both run side by side; SQLite's write lock is not fair (the process that
         # just committed often takes it again), so there one process may run nearly every job.
         assert len(by_pid) == WORKERS
+
+
+def test_operators_list_failed_jobs_and_retry_them(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from office_api.cli import main
+
+    async def failed_job() -> int:
+        db = Database(database_url)
+        try:
+            async with db.read() as s:
+                uid = (await s.execute(select(User.id).where(User.username == "clerk"))).scalar_one()
+            await add(db, "test.note", "broken", T0, {"user_id": uid})
+            await add(db, "test.note", "fine", T0 + dt.timedelta(days=1), {"user_id": uid})
+            reg = notifying_registry([], fail_times=99)
+            scheduler = Scheduler(
+                make_settings(database_url, scheduler_max_attempts=1), db, RecordingBroker(), registry=reg
+            )
+            assert await scheduler.run_due(T0) == 1
+            return (await jobs(db))[0].id
+        finally:
+            await db.dispose()
+
+    job_id = asyncio.run(failed_job())
+    monkeypatch.setenv("OFFICE_DATABASE_URL", database_url)
+    assert main(["jobs", "--status", "failed"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(
+        f"{job_id}\ttest.note\tbroken\t2026-09-29T01:00:00+00:00\tfailed\tattempts=1  RuntimeError: boom 1"
+    )
+    assert main(["jobs"]) == 0
+    assert [row.split("\t")[2] for row in capsys.readouterr().out.splitlines()] == ["fine", "broken"]
+
+    assert main(["jobs", "--retry", str(job_id)]) == 0
+    assert capsys.readouterr().out == f"job {job_id}: pending again, due now\n"
+    assert main(["jobs", "--retry", str(job_id)]) == 1  # pending now, not failed
+    assert capsys.readouterr().err == f"office-api: no failed job {job_id}\n"
+
+    async def state() -> tuple[str, int]:
+        db = Database(database_url)
+        try:
+            row = (await jobs(db))[0]
+            return row.status, row.attempts
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(state()) == (PENDING, 0)
