@@ -14,6 +14,8 @@ working days only:
   (policy; 1 without a policy) and the due date has not passed: to the holder;
 * **red card** (``DEADLINE_RED``) on the first working day past the due date: to the holder
   and the assigner;
+* for a clock counted in **hours**, no daily card: the red card comes at the due instant
+  itself (:func:`schedule_overdue_check`, job ``deadline.overdue``);
 * **escalation** (``DEADLINE_ESCALATED``) once more than ``escalate_after`` working days
   (policy; 3 without one) past the due date have gone by, i.e. at the sweep of the
   (``escalate_after`` + 1)-th working day past it: to the head (duty ``head``) of the holder
@@ -396,6 +398,52 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
 async def _daily_sweep(uow: UnitOfWork, ctx: scheduler.JobContext, job: scheduler.Job) -> None:
     """The 09:00 reminder sweep (one run per local date, whichever server process claims it)."""
     await sweep(uow, ctx.broker, ctx.now)
+
+
+# ---- clocks counted in hours ----------------------------------------------------------------
+
+OVERDUE_KIND = "deadline.overdue"
+
+
+async def schedule_overdue_check(uow: UnitOfWork, d: Deadline) -> bool:
+    """For a running clock counted in ``hours`` (e.g. an extra-urgent item: 24 hours), which the
+    daily sweep does not see, schedule the red card at its due instant. Call it in the
+    transaction that starts, resumes or extends such a clock; a no-op for other clocks and when
+    the check for this due instant exists already. Returns True when a job was created."""
+    if d.unit != TimeUnit.HOURS.value or d.status != DeadlineStatus.RUNNING.value or d.due_at is None:
+        return False
+    await uow.session.flush()
+    return await scheduler.schedule(uow, OVERDUE_KIND, f"{d.id}@{d.due_at.isoformat()}", d.due_at, {"deadlineId": d.id})
+
+
+@scheduler.register(OVERDUE_KIND)
+async def _overdue_check(uow: UnitOfWork, ctx: scheduler.JobContext, job: scheduler.Job) -> None:
+    """The red card of an ``hours`` clock at its due instant (to the holder and the assigner),
+    unless it closed, paused or got a later due instant meanwhile (then its own check waits)."""
+    session = uow.session
+    d = (
+        await session.execute(select(Deadline).where(Deadline.id == job.payload["deadlineId"]).with_for_update())
+    ).scalar_one_or_none()
+    if d is None or d.status != DeadlineStatus.RUNNING.value or d.due_at is None or d.red_at is not None:
+        return
+    if ctx.now < d.due_at:
+        await schedule_overdue_check(uow, d)
+        return
+    d.red_at = ctx.now
+    people = await People.load(session, [d])
+    recipients = people.holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
+    await session.flush()
+    await notify(
+        uow,
+        ctx.broker,
+        _messages(
+            d,
+            recipients,
+            NotificationKind.DEADLINE_RED,
+            f"红牌警告：已超过办理时限（{_due_text(d)} 到期）",
+            "事项已超时，请立即办理并说明情况。",
+        ),
+    )
 
 
 # ---- urge (催办) --------------------------------------------------------------------------

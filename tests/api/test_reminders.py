@@ -366,3 +366,47 @@ async def test_two_server_processes_send_each_card_once(
         ).scalar_one()
     assert [tuple(j) for j in jobs] == [("2026-09-29", DONE), ("2026-09-30", "pending")]
     assert stamped == 40
+
+
+async def test_an_hours_clock_gets_its_red_card_at_the_due_instant(platform: Any, ids: dict[str, int]) -> None:
+    started = at(D(2026, 9, 29), 14)  # 24 hours: due Wed Sep 30 14:00 local
+    async with platform.db.unit_of_work() as uow:
+        cal = await load_calendar(uow.session)
+        d = await deadlines.start_clock(
+            uow,
+            cal,
+            subject_type="incoming",
+            subject_id=7,
+            started_at=started,
+            limit=24,
+            unit="hours",
+            holder_user_id=ids["zhang_wei"],
+            assigner_user_id=ids["clerk"],
+        )
+        assert await reminders.schedule_overdue_check(uow, d) is True
+        assert await reminders.schedule_overdue_check(uow, d) is False  # one check per due instant
+    due = at(D(2026, 9, 30), 14)
+    assert await platform.scheduler.run_due(due - dt.timedelta(seconds=1)) == 0
+    assert await platform.scheduler.run_due(due) == 1
+    assert await cards(platform, ids) == [("clerk", "DEADLINE_RED"), ("zhang_wei", "DEADLINE_RED")]
+    await nine_am(platform, D(2026, 10, 8))  # the daily sweep leaves hours clocks alone
+    assert len(await cards(platform, ids)) == 2
+
+
+async def test_an_hours_clock_closed_in_time_gets_no_card(platform: Any, ids: dict[str, int]) -> None:
+    async with platform.db.unit_of_work() as uow:
+        cal = await load_calendar(uow.session)
+        d = await deadlines.start_clock(
+            uow,
+            cal,
+            subject_type="incoming",
+            subject_id=8,
+            started_at=at(D(2026, 9, 29), 14),
+            limit=2,
+            unit="hours",
+            holder_user_id=ids["zhang_wei"],
+        )
+        await reminders.schedule_overdue_check(uow, d)
+        await deadlines.close_clock(uow, d, at(D(2026, 9, 29), 15))
+    assert await platform.scheduler.run_due(at(D(2026, 9, 29), 17)) == 1
+    assert await cards(platform, ids) == []

@@ -468,3 +468,24 @@ def test_operators_list_failed_jobs_and_retry_them(
             await db.dispose()
 
     assert asyncio.run(state()) == (PENDING, 0)
+
+
+async def test_a_handler_that_breaks_a_database_rule_is_rolled_back_and_retried(db: Database, user_id: int) -> None:
+    """A constraint violation inside the handler (here a notification for a user that does not
+    exist) rolls back the handler's savepoint only: the claiming transaction records the failure."""
+    reg = Registry()
+
+    @reg.register("test.fk")
+    async def broken(uow: UnitOfWork, ctx: JobContext, job: Job) -> None:
+        await notify(uow, ctx.broker, [Message(user_id, NOTE, "written, then rolled back")])
+        uow.session.add(Notification(user_id=999_999, seq=1, kind=NOTE, title="no such user", payload={}))
+        await uow.session.flush()
+
+    scheduler = Scheduler(make_settings(db.url), db, RecordingBroker(), registry=reg)
+    await add(db, "test.fk", "1", T0)
+    assert await scheduler.run_due(T0) == 1
+    [job] = await jobs(db)
+    assert (job.status, job.attempts) == (PENDING, 1)
+    assert job.last_error is not None
+    assert job.last_error.startswith("IntegrityError")
+    assert await notes(db) == []
