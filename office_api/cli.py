@@ -186,6 +186,8 @@ async def _calendar_load(settings: Settings, path: Path, year: int) -> int:
 
 async def _calendar_show(settings: Settings, year: int) -> int:
     """Print a year of the working-day calendar (``office-api calendar show``)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from office_api.calendar_admin import summary_lines, year_info
     from office_api.errors import DomainError
 
@@ -196,6 +198,13 @@ async def _calendar_show(settings: Settings, year: int) -> int:
     except DomainError as exc:
         print(f"office-api: {exc.field}: {exc.message('en')}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:
+        print(
+            f"office-api: database error ({type(exc).__name__}). "
+            "Is OFFICE_DATABASE_URL right, and was `office-api migrate` run?",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         await db.dispose()
     for line in summary_lines(info):

@@ -332,6 +332,15 @@ def calendar_rows(tmp_path: Path) -> tuple[list[tuple], list[tuple]]:
     return years, days
 
 
+def test_calendar_on_an_unmigrated_database_says_so(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, PYTHONPATH=str(ROOT))
+    for args in (("show", "--year", "2026"), ("load", "--year", "2026", "--file", str(CALENDAR_2026))):
+        result = office_api(tmp_path, "calendar", *args, env=env)
+        assert result.returncode == 1
+        assert "was `office-api migrate` run?" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_calendar_load_and_show(migrated: Path) -> None:
     # This checkout's package, whatever the console script was installed from.
     env = clean_env(migrated, PYTHONPATH=str(ROOT))
