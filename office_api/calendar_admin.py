@@ -29,6 +29,8 @@ from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
 from office_api.org.permissions import Actor, require_province_admin
 from office_api.workdays import (
+    MAX_YEAR,
+    MIN_YEAR,
     CalendarDay,
     CalendarYear,
     WorkCalendar,
@@ -159,8 +161,6 @@ async def load_arrangement(
 
 async def year_info(session: AsyncSession, year: int, cal: WorkCalendar | None = None) -> YearInfo:
     """The summary of ``year`` (``INVALID_VALUE`` on ``year`` outside 2004–2100) and its loading record."""
-    from office_api.workdays import MAX_YEAR, MIN_YEAR
-
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise DomainError(ErrorCode.INVALID_VALUE, "year", detail=f"between {MIN_YEAR} and {MAX_YEAR}")
     cal = cal or await load_calendar(session)
