@@ -12,6 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import select
 from strawberry.types import Info
 
 from office_api import deadlines as clock
@@ -61,9 +62,7 @@ class SlaPolicyType:
         "and route step name (null = any). The most specific active binding wins (resolveSlaPolicy)."
     )
     async def bindings(self, info: Info) -> list[Annotated[SlaBindingType, strawberry.lazy("schema.sla_admin")]]:
-        from sqlalchemy import select
-
-        from schema.sla_admin import SlaBindingType
+        from schema.sla_admin import SlaBindingType  # imports this module
 
         rows = self.preloaded_bindings
         if rows is None:
