@@ -29,8 +29,10 @@ from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
 from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
+from schema.sla_admin import SlaMutation, SlaQuery
 from schema.totp import TotpMutation
 from schema.unit_countersign import UnitCountersignMutation
+from schema.work_calendar import WorkCalendarMutation, WorkCalendarQuery
 
 IS_OFFICE_API_SCHEMA = True
 
@@ -51,6 +53,8 @@ class Query(
     OpenLogQuery,
     RouteTemplateQuery,
     IncomingQuery,
+    WorkCalendarQuery,
+    SlaQuery,
 ):
     pass
 
@@ -75,6 +79,8 @@ class Mutation(
     DocumentLifecycleMutation,
     RouteTemplateMutation,
     IncomingMutation,
+    WorkCalendarMutation,
+    SlaMutation,
 ):
     pass
 

@@ -51,6 +51,12 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.incomingDocuments": USER_ONLY,
     "Query.incomingDocument": USER_ONLY,
     "Query.myIncomingTasks": USER_ONLY,
+    # the working-day calendar and SLA policies: province-wide reference data; no client scope
+    # covers it yet (a calendar:read scope would), so people only
+    "Query.workCalendar": USER_ONLY,
+    "Query.workingDays": USER_ONLY,
+    "Query.slaPolicies": USER_ONLY,
+    "Query.resolveSlaPolicy": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,
@@ -83,6 +89,11 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.createRouteTemplate": USER_ONLY,
     "Mutation.updateRouteTemplate": USER_ONLY,
     "Mutation.deleteRouteTemplate": USER_ONLY,
+    "Mutation.loadWorkCalendarYear": USER_ONLY,
+    "Mutation.createSlaPolicy": USER_ONLY,
+    "Mutation.updateSlaPolicy": USER_ONLY,
+    "Mutation.bindSlaPolicy": USER_ONLY,
+    "Mutation.unbindSlaPolicy": USER_ONLY,
     # A draft belongs to its drafter and tasks to their assignees: routing on behalf of a
     # system needs its own operations (documents:route), not these.
     "Mutation.createDocument": USER_ONLY,
