@@ -29,6 +29,7 @@ from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
 from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
+from schema.supervision import SupervisionMutation, SupervisionQuery
 from schema.totp import TotpMutation
 from schema.unit_countersign import UnitCountersignMutation
 
@@ -51,6 +52,7 @@ class Query(
     OpenLogQuery,
     RouteTemplateQuery,
     IncomingQuery,
+    SupervisionQuery,
 ):
     pass
 
@@ -75,6 +77,7 @@ class Mutation(
     DocumentLifecycleMutation,
     RouteTemplateMutation,
     IncomingMutation,
+    SupervisionMutation,
 ):
     pass
 
