@@ -52,9 +52,17 @@ class SupervisionItem(Base):
 
     __tablename__ = "supervision_items"
     __table_args__ = (
-        Index("ix_supervision_items_lead_state", "lead_unit_id", "state"),
-        Index("ix_supervision_items_matter_closed", "matter_type", "closed_on"),
-        Index("ix_supervision_items_closed_on", "closed_on"),
+        # The dashboard's index: per lead unit (found through the org tree's path index), the
+        # open items, or the closed ones in a date range with what their statistics need.
+        Index(
+            "ix_supervision_items_dashboard",
+            "lead_unit_id",
+            "state",
+            "closed_on",
+            "handling_days",
+            "matter_type",
+            "on_time",
+        ),
         Index("ix_supervision_items_source", "source_type", "source_id"),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0024
 Revises: 0020
-Create Date: 2026-11-29 16:06:25.109409
+Create Date: 2026-11-29 16:14:28.308895
 """
 
 from collections.abc import Sequence
@@ -59,10 +59,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supervision_items")),
     )
     with op.batch_alter_table("supervision_items", schema=None) as batch_op:
-        batch_op.create_index("ix_supervision_items_closed_on", ["closed_on"], unique=False)
         batch_op.create_index(batch_op.f("ix_supervision_items_creator_id"), ["creator_id"], unique=False)
-        batch_op.create_index("ix_supervision_items_lead_state", ["lead_unit_id", "state"], unique=False)
-        batch_op.create_index("ix_supervision_items_matter_closed", ["matter_type", "closed_on"], unique=False)
+        batch_op.create_index(
+            "ix_supervision_items_dashboard",
+            ["lead_unit_id", "state", "closed_on", "handling_days", "matter_type", "on_time"],
+            unique=False,
+        )
         batch_op.create_index("ix_supervision_items_source", ["source_type", "source_id"], unique=False)
 
     op.create_table(
@@ -119,10 +121,8 @@ def downgrade() -> None:
     op.drop_table("supervision_reports")
     with op.batch_alter_table("supervision_items", schema=None) as batch_op:
         batch_op.drop_index("ix_supervision_items_source")
-        batch_op.drop_index("ix_supervision_items_matter_closed")
-        batch_op.drop_index("ix_supervision_items_lead_state")
+        batch_op.drop_index("ix_supervision_items_dashboard")
         batch_op.drop_index(batch_op.f("ix_supervision_items_creator_id"))
-        batch_op.drop_index("ix_supervision_items_closed_on")
 
     op.drop_table("supervision_items")
     # ### end Alembic commands ###
