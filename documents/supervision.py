@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy import exists, or_, select
@@ -283,7 +283,7 @@ async def create_item(
     except ValueError:
         source_type = ""
         errors.add(ErrorCode.INVALID_VALUE, "sourceType", detail=", ".join(s.value for s in SourceType))
-    data = ItemInput(**{**data.__dict__, "source_type": source_type})
+    data = replace(data, source_type=source_type)
     assignments = _check_units(errors, data, today)
     if data.due_on is not None and data.working_days is not None:
         errors.add(ErrorCode.INVALID_VALUE, "workingDays", detail="give a due date or a number of days, not both")

@@ -9,6 +9,7 @@ Shanghai; the default policy is supervision-instruction (15 calendar days: due T
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -401,6 +402,18 @@ async def test_reports_result_and_closing(as_, ids: dict[str, int], platform: An
     assert codes(await run(as_("zhang_wei"), PROGRESS, itemId=iid, text="补充")) == [("itemId", "INVALID_STATE")]
     assert codes(await run(as_("zhang_wei"), RESULT, itemId=iid, result="补充")) == [("itemId", "INVALID_STATE")]
     assert codes(await run(as_("clerk"), CLOSE, itemId=iid)) == [("itemId", "INVALID_STATE")]
+
+
+async def test_concurrent_closes_end_with_one_winner(as_, ids: dict[str, int], platform: Any) -> None:
+    item = await ok(as_("clerk"), CREATE, sourceType="MANUAL", title="t", instruction="i", lead=unit(ids, FINANCE))
+    await ok(as_("zhang_wei"), RESULT, itemId=item["id"], result="已办结")
+    platform.clock = lambda: at(D(2026, 6, 3))
+    results = await asyncio.gather(*(run(as_("clerk"), CLOSE, itemId=item["id"]) for _ in range(3)))
+    assert sorted(str(codes(r)) for r in results) == ["[('itemId', 'INVALID_STATE')]"] * 2 + ["[]"]
+    (winner,) = [r["item"] for r in results if not r["errors"]]
+    assert (winner["state"], winner["handlingDays"], winner["version"]) == ("CLOSED", 2, 3)
+    # One SUPERVISION_CLOSED to the finance clerk, not three.
+    assert [n["kind"] for n in await notes(as_("zhang_wei"))].count("SUPERVISION_CLOSED") == 1
 
 
 async def test_status_colours_follow_the_clocks(as_, ids: dict[str, int], platform: Any) -> None:
