@@ -21,6 +21,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from office_api.db import Base, UTCDateTime, utcnow
+from office_api.deadlines import Deadline
 
 
 class SourceType(StrEnum):
@@ -62,6 +63,7 @@ class SupervisionItem(Base):
             "handling_days",
             "matter_type",
             "on_time",
+            "yellow_before",
         ),
         Index("ix_supervision_items_source", "source_type", "source_id"),
     )
@@ -136,3 +138,15 @@ class SupervisionReport(Base):
     #: A named stage, e.g. 调研中, 已起草方案; null when not given.
     stage: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: The dashboard reads an open item's clock (status, due date and instant) from this index alone
+#: instead of the ``deadlines`` row (an index-only lookup; see documents/supervision_dashboard.py).
+Index(
+    "ix_deadlines_subject_due",
+    Deadline.subject_type,
+    Deadline.subject_id,
+    Deadline.status,
+    Deadline.due_on,
+    Deadline.due_at,
+)
