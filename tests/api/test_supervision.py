@@ -632,3 +632,12 @@ async def test_meeting_module_entry_point(ids: dict[str, int], platform: Any) ->
                 now=NOW,
             )
     assert (exc.value.code, exc.value.field) == (ErrorCode.FORBIDDEN, "lead.unitId")
+
+
+async def test_a_retried_creation_creates_one_item(as_, ids: dict[str, int], platform: Any) -> None:
+    input = {"sourceType": "MANUAL", "title": "t", "instruction": "i", "lead": unit(ids, FINANCE)}
+    first = await ok(as_("clerk"), CREATE, **input, idempotencyKey="create-1")
+    again = await ok(as_("clerk"), CREATE, **input, idempotencyKey="create-1")
+    assert (again["id"], again["colour"], again["deadline"]["dueOn"]) == (first["id"], "GREEN", "2026-06-16")
+    assert await count_items(platform) == 1
+    assert len(await notes(as_("zhang_wei"))) == 1
