@@ -30,6 +30,7 @@ from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
 from schema.sla_admin import SlaMutation, SlaQuery
+from schema.supervision import SupervisionMutation, SupervisionQuery
 from schema.totp import TotpMutation
 from schema.unit_countersign import UnitCountersignMutation
 from schema.work_calendar import WorkCalendarMutation, WorkCalendarQuery
@@ -55,6 +56,7 @@ class Query(
     IncomingQuery,
     WorkCalendarQuery,
     SlaQuery,
+    SupervisionQuery,
 ):
     pass
 
@@ -81,6 +83,7 @@ class Mutation(
     IncomingMutation,
     WorkCalendarMutation,
     SlaMutation,
+    SupervisionMutation,
 ):
     pass
 

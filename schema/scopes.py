@@ -57,6 +57,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.workingDays": USER_ONLY,
     "Query.slaPolicies": USER_ONLY,
     "Query.resolveSlaPolicy": USER_ONLY,
+    # supervision items (督办事项): a unit's people and leaders act and look at them
+    "Query.supervisionItem": USER_ONLY,
+    "Query.supervisionItems": USER_ONLY,
+    "Query.supervisionDashboard": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,
@@ -138,6 +142,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.handleIncoming": USER_ONLY,
     "Mutation.replyIncoming": USER_ONLY,
     "Mutation.closeIncoming": USER_ONLY,
+    "Mutation.createSupervisionItem": USER_ONLY,
+    "Mutation.reportSupervisionProgress": USER_ONLY,
+    "Mutation.reportSupervisionResult": USER_ONLY,
+    "Mutation.closeSupervisionItem": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
