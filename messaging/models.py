@@ -40,6 +40,11 @@ class NotificationKind(StrEnum):
     INCOMING_YOUR_TURN = "INCOMING_YOUR_TURN"  # the incoming procedure waits for you (批示, 分办, 承办, …)
     INCOMING_RETURNED = "INCOMING_RETURNED"  # a recipient unit returned your document at the precheck
     INCOMING_REPLIED = "INCOMING_REPLIED"  # a recipient unit replied (答复) to your document
+    # supervision items (督办事项, documents/supervision.py)
+    SUPERVISION_ASSIGNED = "SUPERVISION_ASSIGNED"  # to an assigned unit's clerks: a new item for your unit
+    SUPERVISION_PROGRESS = "SUPERVISION_PROGRESS"  # to the item's creator: an assigned unit reported progress
+    SUPERVISION_RESULT = "SUPERVISION_RESULT"  # to the item's creator: the lead unit reported the result
+    SUPERVISION_CLOSED = "SUPERVISION_CLOSED"  # to the assigned units' clerks: the creator closed the item
     # deadlines (office_api/reminders.py): payload {deadlineId, subjectType, subjectId, dueOn, …}
     DEADLINE_YELLOW = "DEADLINE_YELLOW"  # 黄牌: the due date is near (policy yellow_before working days)
     DEADLINE_RED = "DEADLINE_RED"  # 红牌: the first working day past the due date (holder and assigner)

@@ -65,6 +65,11 @@ class Action:
     TOTP_ENROLL = "totp.enroll"
     TOTP_DISABLE = "totp.disable"
     TOTP_RESET = "totp.reset"
+    CALENDAR_LOAD = "calendar.load"
+    SLA_POLICY_CREATE = "sla_policy.create"
+    SLA_POLICY_UPDATE = "sla_policy.update"
+    SLA_POLICY_BIND = "sla_policy.bind"
+    SLA_POLICY_UNBIND = "sla_policy.unbind"
 
 
 def set_client_address(address: str | None) -> None:

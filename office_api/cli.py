@@ -1,4 +1,4 @@
-"""The ``office-api`` command: serve, migrate, import-org, export-org, reset-totp, jobs, demo."""
+"""The ``office-api`` command: serve, migrate, import-org, export-org, reset-totp, calendar, jobs, demo."""
 
 from __future__ import annotations
 
@@ -165,6 +165,77 @@ async def _jobs(settings: Settings, status: str | None, limit: int, retry_id: in
     return 0
 
 
+async def _calendar_load(settings: Settings, path: Path, year: int) -> int:
+    """Load a year's holiday arrangement from a JSON file (``office_api.calendar_admin``); audited.
+
+    Refusals print ``file: field: rule`` per problem and return 2; nothing is written then.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from office_api.calendar_admin import load_arrangement, parse_arrangement, summary_lines, year_info
+    from office_api.errors import DomainError
+
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"office-api: {path}: cannot read as UTF-8 text ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    db = Database(settings.database_url)
+    try:
+        arr = parse_arrangement(text, year)
+        async with db.unit_of_work() as uow:
+            cal, changed = await load_arrangement(uow, None, arr, via="command line")
+            info = await year_info(uow.session, arr.year, cal)
+    except (DomainError, DomainErrors) as exc:
+        errs = exc.errors if isinstance(exc, DomainErrors) else [exc]
+        for e in errs:
+            print(f"{path}: {e.field}: {e.message('en')}", file=sys.stderr)
+        n = len(errs)
+        print(f"office-api: calendar refused, nothing written ({n} problem{'s' if n != 1 else ''})", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(
+            f"office-api: database error ({type(exc).__name__}); nothing written. "
+            "Is OFFICE_DATABASE_URL right, and was `office-api migrate` run?",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        await db.dispose()
+    for line in summary_lines(info):
+        print(line)
+    print(f"provisional deadlines recomputed: {changed}")
+    return 0
+
+
+async def _calendar_show(settings: Settings, year: int) -> int:
+    """Print a year of the working-day calendar (``office-api calendar show``)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from office_api.calendar_admin import summary_lines, year_info
+    from office_api.errors import DomainError
+
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as s:
+            info = await year_info(s, year)
+    except DomainError as exc:
+        print(f"office-api: {exc.field}: {exc.message('en')}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(
+            f"office-api: database error ({type(exc).__name__}). "
+            "Is OFFICE_DATABASE_URL right, and was `office-api migrate` run?",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        await db.dispose()
+    for line in summary_lines(info):
+        print(line)
+    return 0
+
+
 async def _demo_data(settings: Settings) -> None:
     from office_api.demo import load_demo
 
@@ -200,6 +271,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--status", choices=["pending", "done", "failed", "cancelled"], help="only jobs in this status")
     p.add_argument("--limit", type=int, default=50, help="how many, newest run first (default 50)")
     p.add_argument("--retry", type=int, metavar="ID", help="make the failed job ID pending again, due now")
+    p = sub.add_parser(
+        "calendar", help="the working-day calendar: load next year's holiday arrangement, or show a year"
+    )
+    cal = p.add_subparsers(dest="calendar_command", required=True)
+    c = cal.add_parser("load", help="load (or replace) a year's arrangement from a JSON file; audited")
+    c.add_argument("--year", type=int, required=True, help="the year, as in the file")
+    c.add_argument(
+        "--file", type=Path, required=True, help='JSON: {"year", "source", "holidays": [...], "workdays": [...]}'
+    )
+    c = cal.add_parser("show", help="print a year's weekdays off, make-up workdays and working-day count")
+    c.add_argument("--year", type=int, required=True)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -225,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_reset_totp(settings, args.username))
     if args.command == "jobs":
         return asyncio.run(_jobs(settings, args.status, max(1, args.limit), args.retry))
+    if args.command == "calendar":
+        if args.calendar_command == "load":
+            if not args.file.is_file():
+                sys.exit(f"office-api: {args.file}: no such file")
+            return asyncio.run(_calendar_load(settings, args.file, args.year))
+        return asyncio.run(_calendar_show(settings, args.year))
     if args.command == "demo":
         asyncio.run(_demo_data(settings))
     if args.command in ("serve", "demo"):

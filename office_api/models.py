@@ -6,6 +6,7 @@ from documents import models as documents_models  # noqa: F401
 from documents import open_log as documents_open_log  # noqa: F401
 from documents import phrases as documents_phrases  # noqa: F401
 from documents import search as documents_search  # noqa: F401
+from documents import supervision_models as documents_supervision  # noqa: F401
 from documents import versions as version_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from office_api import deadlines as deadline_models  # noqa: F401

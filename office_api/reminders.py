@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, or_, select
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -322,14 +322,20 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
     today = local_date(now)
     if not cal.is_workday(today):
         return SweepResult()
-    horizon = cal.add_working_days(today, MAX_YELLOW_BEFORE).on
+    # The furthest a yellow card may come: the largest yellow_before of any policy (1 by default).
+    widest = (await session.execute(select(func.max(SlaPolicy.yellow_before)))).scalar_one_or_none()
+    horizon = cal.add_working_days(today, min(max(widest or 0, DEFAULT_YELLOW_BEFORE), MAX_YELLOW_BEFORE)).on
     q = (
         select(Deadline)
         .where(
             Deadline.status == DeadlineStatus.RUNNING.value,
             Deadline.due_on.is_not(None),
             Deadline.due_on <= horizon,
-            or_(Deadline.yellow_at.is_(None), Deadline.red_at.is_(None), Deadline.escalated_at.is_(None)),
+            or_(
+                and_(Deadline.yellow_at.is_(None), Deadline.due_on >= today),
+                Deadline.red_at.is_(None),
+                Deadline.escalated_at.is_(None),
+            ),
         )
         .order_by(Deadline.id)
         .with_for_update()

@@ -30,8 +30,11 @@ from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.reminders import ReminderMutation, ReminderQuery
 from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
+from schema.sla_admin import SlaMutation, SlaQuery
+from schema.supervision import SupervisionMutation, SupervisionQuery
 from schema.totp import TotpMutation
 from schema.unit_countersign import UnitCountersignMutation
+from schema.work_calendar import WorkCalendarMutation, WorkCalendarQuery
 
 IS_OFFICE_API_SCHEMA = True
 
@@ -52,6 +55,9 @@ class Query(
     OpenLogQuery,
     RouteTemplateQuery,
     IncomingQuery,
+    WorkCalendarQuery,
+    SlaQuery,
+    SupervisionQuery,
     ReminderQuery,
 ):
     pass
@@ -77,6 +83,9 @@ class Mutation(
     DocumentLifecycleMutation,
     RouteTemplateMutation,
     IncomingMutation,
+    WorkCalendarMutation,
+    SlaMutation,
+    SupervisionMutation,
     ReminderMutation,
 ):
     pass

@@ -9,14 +9,20 @@ Asia/Shanghai date with the working-day calendar loaded once per request
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import select
 from strawberry.types import Info
 
 from office_api import deadlines as clock
 from office_api.deadlines import DeadlineStatus
+from office_api.sla import SlaBinding as BindingModel
 from office_api.sla import SlaPolicy as PolicyModel
 from office_api.sla import TimeUnit
+
+if TYPE_CHECKING:
+    from schema.sla_admin import SlaBindingType
 
 TimeUnitEnum = strawberry.enum(TimeUnit, name="TimeUnit", description="What a time limit counts.")
 DeadlineStatusEnum = strawberry.enum(
@@ -49,9 +55,24 @@ class SlaPolicyType:
         description='"3545" matter type (business_licence, real_estate_registration, construction_permit) or null.'
     )
     active: bool = strawberry.field(description="Inactive policies bind nothing new.")
+    preloaded_bindings: strawberry.Private[list[Any] | None] = None
+
+    @strawberry.field(
+        description="Where the policy applies: each binding names a target and, optionally, a document type, urgency "
+        "and route step name (null = any). The most specific active binding wins (resolveSlaPolicy)."
+    )
+    async def bindings(self, info: Info) -> list[Annotated[SlaBindingType, strawberry.lazy("schema.sla_admin")]]:
+        from schema.sla_admin import SlaBindingType  # imports this module
+
+        rows = self.preloaded_bindings
+        if rows is None:
+            async with info.context.db.read() as s:
+                q = select(BindingModel).where(BindingModel.policy_id == self.id).order_by(BindingModel.id)
+                rows = list((await s.execute(q)).scalars())
+        return [SlaBindingType.from_model(b) for b in rows]
 
     @classmethod
-    def from_model(cls, m: PolicyModel) -> SlaPolicyType:
+    def from_model(cls, m: PolicyModel, bindings: list[BindingModel] | None = None) -> SlaPolicyType:
         return cls(
             id=m.id,
             code=m.code,
@@ -66,6 +87,7 @@ class SlaPolicyType:
             escalate_after=m.escalate_after,
             matter_type=m.matter_type,
             active=m.active,
+            preloaded_bindings=bindings,
         )
 
 

@@ -27,9 +27,11 @@ from documents import circulation as circ
 from documents import dispatch as docs_dispatch
 from documents import incoming_service as docs_incoming
 from documents import service as docs
+from documents import supervision as docs_supervision
 from documents import versions as doc_versions
 from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep
+from documents.supervision_models import SupervisionItem
 from office_api import deadlines as clock
 from office_api import sla
 from office_api.db import Database
@@ -75,6 +77,9 @@ class Loaders:
         self.incoming_history = self._grouped(docs_incoming.history_of_incoming, lambda r: r.incoming_id)
         self.sla_policy = self._by_id(sla.SlaPolicy)
         self.deadline = self._deadlines()
+        self.supervision_item = self._by_id(SupervisionItem)
+        self.supervision_units = self._grouped(docs_supervision.units_of_items, lambda r: r.item_id)
+        self.supervision_reports = self._grouped(docs_supervision.reports_of_items, lambda r: r.item_id)
 
     def _deadlines(self) -> DataLoader[tuple[str, int], Any]:
         """Clocks by (subject type, subject id); one query per subject type in a tick."""

@@ -51,6 +51,16 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.incomingDocuments": USER_ONLY,
     "Query.incomingDocument": USER_ONLY,
     "Query.myIncomingTasks": USER_ONLY,
+    # the working-day calendar and SLA policies: province-wide reference data; no client scope
+    # covers it yet (a calendar:read scope would), so people only
+    "Query.workCalendar": USER_ONLY,
+    "Query.workingDays": USER_ONLY,
+    "Query.slaPolicies": USER_ONLY,
+    "Query.resolveSlaPolicy": USER_ONLY,
+    # supervision items (督办事项): a unit's people and leaders act and look at them
+    "Query.supervisionItem": USER_ONLY,
+    "Query.supervisionItems": USER_ONLY,
+    "Query.supervisionDashboard": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -84,6 +94,11 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.createRouteTemplate": USER_ONLY,
     "Mutation.updateRouteTemplate": USER_ONLY,
     "Mutation.deleteRouteTemplate": USER_ONLY,
+    "Mutation.loadWorkCalendarYear": USER_ONLY,
+    "Mutation.createSlaPolicy": USER_ONLY,
+    "Mutation.updateSlaPolicy": USER_ONLY,
+    "Mutation.bindSlaPolicy": USER_ONLY,
+    "Mutation.unbindSlaPolicy": USER_ONLY,
     # A draft belongs to its drafter and tasks to their assignees: routing on behalf of a
     # system needs its own operations (documents:route), not these.
     "Mutation.createDocument": USER_ONLY,
@@ -132,6 +147,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.handleIncoming": USER_ONLY,
     "Mutation.replyIncoming": USER_ONLY,
     "Mutation.closeIncoming": USER_ONLY,
+    "Mutation.createSupervisionItem": USER_ONLY,
+    "Mutation.reportSupervisionProgress": USER_ONLY,
+    "Mutation.reportSupervisionResult": USER_ONLY,
+    "Mutation.closeSupervisionItem": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }

@@ -2,7 +2,7 @@
 urges (催办) and extension requests (延期申请) of deadlines (office_api/reminders.py)
 
 Revision ID: 0021
-Revises: 0020
+Revises: 0024
 Create Date: 2026-11-29 16:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import office_api.db
 
 revision: str = "0021"
-down_revision: str | None = "0020"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -93,3 +93,16 @@ async def load_actor(session: AsyncSession, user_id: int, claims: AccessClaims |
         must_change_password=bool(user.must_change_password),
         must_enroll_totp=must_enroll,
     )
+
+
+async def require_province_admin(session: AsyncSession, actor: Actor) -> None:
+    """Raise ``FORBIDDEN`` unless the actor administers province-wide data (the working-day
+    calendar, SLA policies): a system administrator, or a unit administrator of a root unit
+    (the province government at the top of the tree)."""
+    if actor.is_system_admin:
+        return
+    if actor.admin_paths:
+        roots = set((await session.execute(select(OrgUnit.path).where(OrgUnit.parent_id.is_(None)))).scalars())
+        if roots.intersection(actor.admin_paths):
+            return
+    raise AuthError(ErrorCode.FORBIDDEN)

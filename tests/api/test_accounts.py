@@ -37,6 +37,8 @@ from office_api.org.models import (
 )
 from office_api.org.permissions import load_actor
 from office_api.org.service import UserInput, create_user, grant_role
+from office_api.sla import SlaBinding, SlaPolicy
+from office_api.workdays import CalendarDay, CalendarYear
 from tests.api.test_org import ASSIGN, CREATE_UNIT, CREATE_USER, MOVE_UNIT, UPDATE_UNIT, gid, unit_gid, user_gid
 from tests.conftest import DEMO_PASSWORD, GraphQLClient
 
@@ -110,6 +112,10 @@ async def snapshot(platform: Any) -> dict[str, list[tuple]]:
             (ApiClient, ApiClient.id),
             (Task, Task.id),
             (RouteTemplate, RouteTemplate.id),
+            (CalendarYear, CalendarYear.year),
+            (CalendarDay, CalendarDay.day),
+            (SlaPolicy, SlaPolicy.id),
+            (SlaBinding, SlaBinding.id),
         ):
             cols = list(model.__table__.columns)
             out[model.__tablename__] = [tuple(r) for r in (await s.execute(select(*cols).order_by(key))).all()]
@@ -514,7 +520,7 @@ def settings(settings: Settings) -> Settings:
     )
 
 
-async def _ids(platform: Any) -> dict[str, str]:
+async def _ids(platform: Any) -> dict[str, Any]:
     """Global ids of the matrix's targets. Makes an integration client of Lixia (370102) and
     gives jinan_user a provider identity, so that rotate/revoke/unlink have something to act on."""
     async with platform.db.read() as s:
@@ -540,6 +546,9 @@ async def _ids(platform: Any) -> dict[str, str]:
         )
         await link_identity(uow, admin, jinan_user, platform.settings.oidc_issuer, "linked-subject")
         in_review = await _document_in_review(uow.session, jinan_user, lixia)
+    async with platform.db.read() as s:
+        policy = (await s.execute(select(SlaPolicy.id).where(SlaPolicy.code == "hotline-12345"))).scalar_one()
+        binding = (await s.execute(select(func.min(SlaBinding.id)))).scalar_one()
     return {
         "lixia": await unit_gid(platform, "370102"),
         "jinan": await unit_gid(platform, "370100"),
@@ -551,6 +560,8 @@ async def _ids(platform: Any) -> dict[str, str]:
         "api_client": gid("ApiClient", made.id),
         "document": gid("Document", in_review),
         "route_template": gid("RouteTemplate", template.id),
+        "sla_policy": policy,
+        "sla_binding": binding,
     }
 
 
@@ -602,6 +613,12 @@ CREATE_TEMPLATE = """mutation($input: CreateRouteTemplateInput!){ createRouteTem
 UPDATE_TEMPLATE = """mutation($id:ID!){ updateRouteTemplate(input:{id:$id,name:"新流程"}){ errors { field code } } }"""
 DELETE_TEMPLATE = """mutation($id:ID!){ deleteRouteTemplate(input:{id:$id}){ deletedId errors { field code } } }"""
 TEMPLATES = """query($u:ID!){ routeTemplates(unitId:$u){ name } }"""
+LOAD_CALENDAR = """mutation($input: LoadWorkCalendarYearInput!){ loadWorkCalendarYear(input:$input){
+  recomputedDeadlines errors { field code } } }"""
+CREATE_POLICY = """mutation($input: CreateSlaPolicyInput!){ createSlaPolicy(input:$input){ errors { field code } } }"""
+UPDATE_POLICY = """mutation($id:Int!){ updateSlaPolicy(input:{id:$id,limit:6}){ errors { field code } } }"""
+BIND_POLICY = """mutation($input: BindSlaPolicyInput!){ bindSlaPolicy(input:$input){ errors { field code } } }"""
+UNBIND_POLICY = """mutation($id:Int!){ unbindSlaPolicy(input:{bindingId:$id}){ errors { field code } } }"""
 
 
 ALL_ADMIN_OPERATIONS = [
@@ -665,6 +682,23 @@ ALL_ADMIN_OPERATIONS = [
     ("routeTemplates", TEMPLATES, lambda i: {"u": i["lixia"]}),
     ("updateRouteTemplate", UPDATE_TEMPLATE, lambda i: {"id": i["route_template"]}),
     ("deleteRouteTemplate", DELETE_TEMPLATE, lambda i: {"id": i["route_template"]}),
+    (
+        "loadWorkCalendarYear",
+        LOAD_CALENDAR,
+        lambda i: {"input": {"year": 2027, "holidays": ["2027-01-01"], "workdays": [], "source": "notice"}},
+    ),
+    (
+        "createSlaPolicy",
+        CREATE_POLICY,
+        lambda i: {"input": {"code": "matrix-policy", "name": "矩阵", "limit": 3}},
+    ),
+    ("updateSlaPolicy", UPDATE_POLICY, lambda i: {"id": i["sla_policy"]}),
+    (
+        "bindSlaPolicy",
+        BIND_POLICY,
+        lambda i: {"input": {"policyCode": "hotline-12345", "target": "DOCUMENT", "docType": "NOTICE"}},
+    ),
+    ("unbindSlaPolicy", UNBIND_POLICY, lambda i: {"id": i["sla_binding"]}),
 ]
 
 #: Administrator root fields left out of the matrix, and why.
@@ -736,6 +770,11 @@ ALLOWED = {
         "routeTemplates",
         "updateRouteTemplate",
         "deleteRouteTemplate",
+        "loadWorkCalendarYear",
+        "createSlaPolicy",
+        "updateSlaPolicy",
+        "bindSlaPolicy",
+        "unbindSlaPolicy",
     },
     "security_admin": {"grantRole", "revokeRole"},
     "audit_admin": {"auditLog", "documentOpenLog"},

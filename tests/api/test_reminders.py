@@ -410,3 +410,24 @@ async def test_an_hours_clock_closed_in_time_gets_no_card(platform: Any, ids: di
         await deadlines.close_clock(uow, d, at(D(2026, 9, 29), 15))
     assert await platform.scheduler.run_due(at(D(2026, 9, 29), 17)) == 1
     assert await cards(platform, ids) == []
+
+
+async def test_a_policy_can_warn_earlier_and_escalate_sooner(platform: Any, ids: dict[str, int]) -> None:
+    from office_api.sla import SlaPolicy
+
+    async with platform.db.unit_of_work() as uow:
+        uow.session.add(
+            SlaPolicy(code="test-early", name="早提醒", limit=5, extension_limit=0, yellow_before=3, escalate_after=1)
+        )
+    await work_order(platform, ids, policy="test-early")  # due Wed Sep 30
+    sent: dict[dt.date, list[tuple[str, str]]] = {}
+    for day in (D(2026, 9, 23), D(2026, 9, 24), D(2026, 10, 8), D(2026, 10, 9)):
+        before = len(await cards(platform, ids))
+        await nine_am(platform, day)
+        sent[day] = (await cards(platform, ids))[before:]
+    assert sent == {
+        D(2026, 9, 23): [],  # 4 working days left (24, 28, 29, 30)
+        D(2026, 9, 24): [("zhang_wei", "DEADLINE_YELLOW")],  # 3 left
+        D(2026, 10, 8): [("clerk", "DEADLINE_RED"), ("zhang_wei", "DEADLINE_RED")],
+        D(2026, 10, 9): [("finance_head", "DEADLINE_ESCALATED")],  # 1 overdue working day has passed
+    }

@@ -320,3 +320,72 @@ def test_demo_is_idempotent_and_keeps_its_secret(tmp_path: Path) -> None:
     assert unit_rows(tmp_path) == rows
     with sqlite3.connect(tmp_path / "office.db") as conn:
         assert conn.execute("SELECT id, username, password_hash FROM users ORDER BY id").fetchall() == users
+
+
+CALENDAR_2026 = ROOT / "office_api" / "data" / "calendar-2026.json"
+
+
+def calendar_rows(tmp_path: Path) -> tuple[list[tuple], list[tuple]]:
+    with sqlite3.connect(tmp_path / "office.db") as conn:
+        years = conn.execute("SELECT year, source, loaded_by_id FROM calendar_years ORDER BY year").fetchall()
+        days = conn.execute("SELECT day, year, workday FROM calendar_days ORDER BY day").fetchall()
+    return years, days
+
+
+def test_calendar_on_an_unmigrated_database_says_so(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, PYTHONPATH=str(ROOT))
+    for args in (("show", "--year", "2026"), ("load", "--year", "2026", "--file", str(CALENDAR_2026))):
+        result = office_api(tmp_path, "calendar", *args, env=env)
+        assert result.returncode == 1
+        assert "was `office-api migrate` run?" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_calendar_load_and_show(migrated: Path) -> None:
+    # This checkout's package, whatever the console script was installed from.
+    env = clean_env(migrated, PYTHONPATH=str(ROOT))
+    shown = office_api(migrated, "calendar", "show", "--year", "2027", env=env)
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert shown.stdout.splitlines()[0] == (
+        "year 2027: statutory-estimate (provisional: statutory holidays only, no make-up days)"
+    )
+    assert "make-up workdays (0): -" in shown.stdout
+
+    loaded = office_api(migrated, "calendar", "load", "--year", "2026", "--file", str(CALENDAR_2026), env=env)
+    assert (loaded.returncode, loaded.stderr) == (0, "")
+    lines = loaded.stdout.splitlines()
+    assert lines[:2] == ["year 2026: loaded", "working days: 248"]
+    assert lines[3] == ("make-up workdays (6): 2026-01-04 2026-02-14 2026-02-28 2026-05-09 2026-09-20 2026-10-10")
+    assert lines[4].endswith("by command line: 国务院办公厅关于2026年部分节假日安排的通知（2025-11-04）")
+    assert lines[5] == "provisional deadlines recomputed: 0"
+    years, days = calendar_rows(migrated)
+    assert years == [(2026, "国务院办公厅关于2026年部分节假日安排的通知（2025-11-04）", None)]
+    assert (len(days), sum(d[2] for d in days)) == (39, 6)
+    with sqlite3.connect(migrated / "office.db") as conn:
+        audit = conn.execute(
+            "SELECT actor_id, target_id, after FROM audit_log WHERE action = 'calendar.load'"
+        ).fetchall()
+    assert [(a[0], a[1]) for a in audit] == [(None, "2026")]
+    assert '"via": "command line"' in audit[0][2]
+
+    # Refusals: the field and the rule on stderr, exit code 2, nothing written.
+    bad = migrated / "2027.json"
+    bad.write_text('{"year": 2027, "holidays": ["2027-01-01", "2027-13-01"], "workdays": []}', encoding="utf-8")
+    refused = office_api(migrated, "calendar", "load", "--year", "2027", "--file", str(bad), env=env)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.splitlines() == [
+        f"{bad}: holidays.1: Invalid value: '2027-13-01' is not a YYYY-MM-DD date",
+        "office-api: calendar refused, nothing written (1 problem)",
+    ]
+    bad.write_text('{"year": 2027, "holidays": ["2027-01-01", "2027-01-02"], "workdays": ["2027-01-02", "2027-01-05"]}')
+    refused = office_api(migrated, "calendar", "load", "--year", "2027", "--file", str(bad), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[:2] == [
+        f"{bad}: workdays.0: 2027-01-02 cannot be both a holiday and a make-up working day",
+        f"{bad}: workdays.1: Invalid value: 2027-01-05 is a weekday, not a make-up day",
+    ]
+    mismatch = office_api(migrated, "calendar", "load", "--year", "2028", "--file", str(CALENDAR_2026), env=env)
+    assert mismatch.returncode == 2
+    assert "year: Invalid value: the file is for 2026, not 2028" in mismatch.stderr
+    assert calendar_rows(migrated) == (years, days)
