@@ -523,7 +523,7 @@ async def urge(
 # ---- extension requests (延期申请) ----------------------------------------------------------
 
 
-async def _granted_left(session: AsyncSession, d: Deadline, policy: SlaPolicy | None) -> int:
+def _granted_left(d: Deadline, policy: SlaPolicy | None) -> int:
     """Working days still grantable: the policy's ``extension_limit`` minus what was granted
     (without a policy: up to the absurd-limit cap)."""
     cap = policy.extension_limit if policy else MAX_LIMIT[TimeUnit.WORKING_DAYS]
@@ -563,7 +563,7 @@ async def request_extension(
     if d.due_at is not None and now >= d.due_at:
         raise DomainError(ErrorCode.EXTENSION_AFTER_DEADLINE, "deadlineId", due=_due_text(d))
     policy = await session.get(SlaPolicy, d.policy_id) if d.policy_id else None
-    left = await _granted_left(session, d, policy)
+    left = _granted_left(d, policy)
     if working_days < 1:
         raise DomainError(ErrorCode.INVALID_VALUE, "workingDays", detail="at least 1 working day")
     if working_days > left:
@@ -647,7 +647,7 @@ async def decide_extension(
     if approve:
         if not d.is_open:
             raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
-        left = await _granted_left(session, d, policy)
+        left = _granted_left(d, policy)
         if req.working_days > left:
             raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "requestId", left=left)
         cal = await load_calendar(session)

@@ -431,3 +431,30 @@ async def test_a_policy_can_warn_earlier_and_escalate_sooner(platform: Any, ids:
         D(2026, 10, 8): [("clerk", "DEADLINE_RED"), ("zhang_wei", "DEADLINE_RED")],
         D(2026, 10, 9): [("finance_head", "DEADLINE_ESCALATED")],  # 1 overdue working day has passed
     }
+
+
+async def test_concurrent_requests_and_decisions_have_one_winner(as_, platform: Any, ids: dict[str, int]) -> None:
+    import asyncio
+
+    d = await work_order(platform, ids)
+    platform.clock = lambda: at(D(2026, 9, 28))
+    holder = as_("zhang_wei")
+    asked = await asyncio.gather(
+        *(run(holder, REQUEST, "requestExtension", deadlineId=d, workingDays=2, reason=f"第{i}次") for i in range(8))
+    )
+    winners = [r for r in asked if r["errors"] == []]
+    assert len(winners) == 1
+    assert sorted(codes(r) for r in asked if r["errors"]) == [[("deadlineId", "INVALID_STATE")]] * 7
+    request_id = winners[0]["request"]["id"]
+    clerk = as_("clerk")
+    decided = await asyncio.gather(
+        *(run(clerk, DECIDE, "decideExtension", requestId=request_id, approve=i % 2 == 0) for i in range(6))
+    )
+    assert len([r for r in decided if r["errors"] == []]) == 1
+    assert sorted(codes(r) for r in decided if r["errors"]) == [[("requestId", "INVALID_STATE")]] * 5
+    got = await clock(platform, d)
+    assert got.extension in (0, 2)  # approved once (Sep 30 + 2 = Oct 9) or refused: never twice
+    assert got.due_on == (D(2026, 10, 9) if got.extension else D(2026, 9, 30))
+    kinds = [k for _, k in await cards(platform, ids)]
+    assert kinds.count("EXTENSION_REQUESTED") == 1
+    assert len([k for k in kinds if k in ("EXTENSION_APPROVED", "EXTENSION_REFUSED")]) == 1
