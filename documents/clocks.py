@@ -246,3 +246,53 @@ def _continue(session: AsyncSession, task: Task, old: Deadline, holder_unit_id: 
     )
     session.add(d)
     return d
+
+
+# ---- incoming copies (收文) ---------------------------------------------------------------
+
+
+async def start_incoming(
+    uow: UnitOfWork,
+    incoming_id: int,
+    *,
+    unit_id: int,
+    lead_id: int,
+    assigner_id: int,
+    doc_type: str | None,
+    urgency: str,
+    due_on: dt.date | None,
+    now: dt.datetime,
+) -> Deadline | None:
+    """Start the clock of incoming copy ``incoming_id`` at its assignment (分办, ``now``): due on
+    ``due_on`` (the date the assigner chose) or else on the policy bound to target ``incoming``
+    for the document type and urgency (seeded: 30 calendar days; urgent 1 working day, extra
+    urgent 24 hours); no clock when neither applies. Holder: the recipient unit ``unit_id`` and
+    the lead handler; assigner: ``assigner_id``. ``INVALID_VALUE`` on ``dueOn`` for a date before
+    ``now``'s local date (the caller checks it first)."""
+    session = uow.session
+    policy = None
+    if due_on is None:
+        policy = await sla.resolve_policy(session, INCOMING, doc_type=doc_type, urgency=urgency)
+        if policy is None:
+            return None
+    return await clock.start_clock(
+        uow,
+        await load_calendar(session),
+        subject_type=INCOMING,
+        subject_id=incoming_id,
+        started_at=now,
+        policy=policy,
+        due_on=due_on,
+        holder_user_id=lead_id,
+        holder_unit_id=unit_id,
+        assigner_user_id=assigner_id,
+    )
+
+
+async def close_incoming(uow: UnitOfWork, incoming_id: int, now: dt.datetime) -> Deadline | None:
+    """Close the clock of an incoming copy (its reply or its closing, ``now``): met or missed; a
+    closed clock or none: nothing."""
+    d = await clock.deadline_of(uow.session, INCOMING, incoming_id, lock=True)
+    if d is not None:
+        await clock.close_clock(uow, d, now)
+    return d

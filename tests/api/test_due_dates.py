@@ -18,6 +18,7 @@ from office_api import sla
 from office_api.deadlines import Deadline
 from office_api.workdays import SHANGHAI
 from tests.api import test_documents as documents_api
+from tests.api import test_incoming as incoming_api
 from tests.api.test_documents import Demo, approve, create_ok, doc_input, return_, step, submit, submitted
 from tests.conftest import GraphQLClient, count_statements
 
@@ -30,8 +31,8 @@ DEADLINE = (
     "policy { code } }"
 )
 TASKS = (
-    "query($first: Int, $after: String, $order: TaskOrder, $due: DueFilter) {"
-    " myTasks(first: $first, after: $after, orderBy: $order, due: $due) {"
+    "query($first: Int, $after: String, $order: TaskOrder, $due: DueFilter, $filter: DocumentListFilter) {"
+    " myTasks(first: $first, after: $after, orderBy: $order, due: $due, filter: $filter) {"
     " totalCount pageInfo { hasNextPage endCursor }"
     f" edges {{ cursor node {{ id status document {{ id title urgency }} {DEADLINE} }} }} }} }}"
 )
@@ -226,3 +227,174 @@ async def test_the_document_clock_stops_while_it_is_returned_to_its_drafter(
         ).scalars()
         assert list(task_clocks) == ["met", "met"]  # the returned task and the approved one
     _ = create_ok
+
+
+# ---- incoming copies -----------------------------------------------------------------------
+
+ids = incoming_api.ids
+as_ = incoming_api.as_
+CLOCK = "deadlineClock { status dueOn dueAt provisional workingDaysLeft unit limit policy { code } }"
+
+
+async def assigned(as_, platform: Any, ids: dict[str, int], urgency: str, deadline: str | None) -> str:
+    """A copy to 财政厅 of a document of ``urgency``, taken to assignment (分办) to 张维 with ``deadline``."""
+    _, copies = await incoming_api.dispatched(as_, platform, ids, main=[incoming_api.FINANCE], urgency=urgency)
+    inc, clerk = copies[incoming_api.FINANCE], as_("zhang_wei")
+    for name, extra in (("receive", {}), ("register", {}), ("precheck", {"accept": True})):
+        await incoming_api.ok(clerk, name, inc, **extra)
+    await incoming_api.ok(clerk, "propose", inc, opinion="拟请厅长阅示")
+    await incoming_api.ok(as_("finance_head"), "instruct", inc, instruction="请办理")
+    await incoming_api.ok(
+        clerk, "assign", inc, handlerIds=[incoming_api.gid("User", ids["zhang_wei2"])], deadline=deadline
+    )
+    return inc
+
+
+async def clock_of(c: GraphQLClient, inc: str) -> dict[str, Any]:
+    data = await c.execute(f"query($id: ID!) {{ incomingDocument(id: $id) {{ state {CLOCK} }} }}", {"id": inc})
+    assert "errors" not in data, data
+    return data["data"]["incomingDocument"]
+
+
+async def test_an_incoming_copy_is_due_on_the_chosen_date_or_by_its_policy(
+    as_, ids: dict[str, int], platform: Any
+) -> None:
+    # Assigned Mon 2026-06-01 (the dispatch helpers' clock).
+    chosen = await assigned(as_, platform, ids, "urgent", "2026-06-05")
+    default = await assigned(as_, platform, ids, "normal", None)
+    clerk = as_("zhang_wei")
+    got = (await clock_of(clerk, chosen))["deadlineClock"]
+    assert got == {
+        "status": "RUNNING",
+        "dueOn": "2026-06-05",
+        "dueAt": "2026-06-05T16:00:00+00:00",
+        "provisional": False,
+        "workingDaysLeft": 4,
+        "unit": "WORKING_DAYS",
+        "limit": 4,
+        "policy": None,
+    }
+    # incoming-default: 30 calendar days → Wed 2026-07-01.
+    got = (await clock_of(clerk, default))["deadlineClock"]
+    assert (got["dueOn"], got["unit"], got["limit"], got["policy"]) == (
+        "2026-07-01",
+        "CALENDAR_DAYS",
+        30,
+        {"code": "incoming-default"},
+    )
+    async with platform.db.read() as s:
+        row = (
+            await s.execute(
+                select(Deadline.holder_unit_id, Deadline.holder_user_id, Deadline.assigner_user_id).where(
+                    Deadline.subject_type == "incoming", Deadline.subject_id == int(_pk(chosen))
+                )
+            )
+        ).one()
+    assert row == (ids[incoming_api.FINANCE], ids["zhang_wei2"], ids["zhang_wei"])
+    # Handled and replied on Thu Jun 4: met. The other is closed, without a reply, on Jul 2: missed.
+    set_clock(platform, at(D(2026, 6, 4)))
+    await incoming_api.ok(as_("zhang_wei2"), "handle", chosen, result="已办理")
+    await incoming_api.ok(clerk, "reply", chosen, reply="已办理完毕")
+    await incoming_api.ok(clerk, "close", chosen)
+    assert (await clock_of(clerk, chosen))["deadlineClock"]["status"] == "MET"
+    set_clock(platform, at(D(2026, 7, 2)))
+    await incoming_api.ok(as_("zhang_wei2"), "handle", default, result="已办理")
+    await incoming_api.ok(clerk, "close", default)
+    assert (await clock_of(clerk, default))["deadlineClock"]["status"] == "MISSED"
+
+
+# ---- myTasks by due date -----------------------------------------------------------------------
+
+
+def titles(conn: dict[str, Any]) -> list[str]:
+    return [e["node"]["document"]["title"] for e in conn["edges"]]
+
+
+async def due_dated_tasks(platform: Any, demo: Demo, users: dict[str, GraphQLClient]) -> None:
+    """deputy's to-dos, opened Mon 2026-11-02 10:00: 普通甲 and 普通乙 due Thu Nov 5, 加急 due Tue
+    Nov 3, 特急 due Tue Nov 3 10:00, 无时限 with no deadline (its clock removed)."""
+    clerk = users["clerk"]
+    set_clock(platform, at(D(2026, 11, 2)))
+    for title, urgency in (("普通甲", "NORMAL"), ("加急", "URGENT"), ("特急", "EXTRA_URGENT"), ("普通乙", "NORMAL")):
+        await submitted(clerk, doc_input(demo, title=title, urgency=urgency, route=one_step(demo)))
+    none_id = await submitted(clerk, doc_input(demo, title="无时限", route=one_step(demo)))
+    async with platform.db.unit_of_work() as uow:
+        task_id = (await uow.session.execute(select(Task.id).where(Task.document_id == int(_pk(none_id))))).scalar_one()
+        clock = (
+            await uow.session.execute(
+                select(Deadline).where(Deadline.subject_type == "task", Deadline.subject_id == task_id)
+            )
+        ).scalar_one()
+        await uow.session.delete(clock)
+
+
+async def test_my_tasks_sorted_by_due_date_with_stable_cursors(
+    platform: Any, demo: Demo, users: dict[str, GraphQLClient]
+) -> None:
+    await due_dated_tasks(platform, demo, users)
+    deputy = users["deputy"]
+    assert titles(await tasks(deputy)) == ["无时限", "普通乙", "特急", "加急", "普通甲"]
+    assert titles(await tasks(deputy, order="RECEIVED")) == ["无时限", "普通乙", "特急", "加急", "普通甲"]
+    ordered = ["特急", "加急", "普通甲", "普通乙", "无时限"]
+    assert titles(await tasks(deputy, order="DUE_DATE")) == ordered
+    seen, after = [], None
+    for expected_next in (True, True, False):
+        page = await tasks(deputy, order="DUE_DATE", first=2, after=after)
+        assert (page["pageInfo"]["hasNextPage"], page["totalCount"]) == (expected_next, 5)
+        seen += titles(page)
+        after = page["pageInfo"]["endCursor"]
+    assert seen == ordered
+    # A cursor belongs to its order.
+    received_cursor = (await tasks(deputy, first=1))["pageInfo"]["endCursor"]
+    bad = await deputy.execute(TASKS, {"first": 2, "order": "DUE_DATE", "after": received_cursor})
+    assert bad["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "after"}
+
+
+async def test_my_tasks_filtered_by_due_date(platform: Any, demo: Demo, users: dict[str, GraphQLClient]) -> None:
+    await due_dated_tasks(platform, demo, users)
+    deputy = users["deputy"]
+    # Seen Tue Nov 3 at noon: 特急 passed at 10:00, 加急 is due tonight.
+    set_clock(platform, at(D(2026, 11, 3), 12))
+
+    async def due(order: str = "DUE_DATE", **flt: Any) -> list[str]:
+        return titles(await tasks(deputy, order=order, due=flt))
+
+    assert await due(when="OVERDUE") == ["特急"]
+    assert await due(when="DUE_TODAY") == ["加急"]
+    assert await due(when="DUE_SOON") == ["加急"]  # by the end of Wed Nov 4
+    assert await due(when="DUE_SOON", soonWorkingDays=2) == ["加急", "普通甲", "普通乙"]
+    assert await due(when="NOT_OVERDUE") == ["加急", "普通甲", "普通乙"]
+    assert await due(when="NO_DEADLINE") == ["无时限"]
+    assert await due(**{"from": "2026-11-05", "to": "2026-11-05"}) == ["普通甲", "普通乙"]
+    assert await due(order="RECEIVED", to="2026-11-03") == ["特急", "加急"]
+    page = await tasks(deputy, due={"when": "NOT_OVERDUE"}, filter={"urgency": "NORMAL"})
+    assert (titles(page), page["totalCount"]) == (["普通乙", "普通甲"], 2)
+    overdue = (await tasks(deputy, due={"when": "OVERDUE"}))["edges"][0]["node"]["deadline"]
+    assert (overdue["overdue"], overdue["dueAt"]) == (True, iso(at(D(2026, 11, 3))))
+    for flt, field in (
+        ({"when": "DUE_SOON", "soonWorkingDays": 31}, "due.soonWorkingDays"),
+        ({"from": "2026-11-05", "to": "2026-11-04"}, "due.to"),
+    ):
+        bad = await deputy.execute(TASKS, {"first": 5, "due": flt})
+        assert bad["data"] is None
+        assert bad["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": field}
+
+
+async def test_deadlines_cost_a_constant_number_of_statements(
+    platform: Any, demo: Demo, users: dict[str, GraphQLClient]
+) -> None:
+    await due_dated_tasks(platform, demo, users)
+    deputy = users["deputy"]
+    query = (
+        "query($first: Int, $order: TaskOrder) { myTasks(first: $first, orderBy: $order) { edges { node {"
+        f" {DEADLINE} step {{ {DEADLINE} }} document {{ title {DEADLINE} }} }} }} }} }}"
+    )
+    for order in ("RECEIVED", "DUE_DATE"):
+        counts = []
+        for first in (2, 5):
+            with count_statements(platform) as statements:
+                data = await deputy.execute(query, {"first": first, "order": order})
+            assert "errors" not in data, data
+            assert len(data["data"]["myTasks"]["edges"]) == first
+            counts.append(len(statements))
+        assert counts[0] == counts[1], (order, counts)
