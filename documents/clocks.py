@@ -5,8 +5,10 @@ Who starts and stops which clock (DOMAIN §5; policies are data, office_api.sla)
 * **Task** (subject ``task``): every pending task of a route step, sub-tasks within a unit
   included, has a running clock from the moment it opens, on the policy bound to target
   ``task`` for the document's type, urgency and the step's name (seeded: 3 working days; urgent
-  1 working day; extra urgent 24 hours). Holder: the assignee, in the task's unit (a unit's
-  clerk task) or else the assignee's primary unit; assigner: the sender. Approved or returned →
+  1 working day; extra urgent 24 hours). A sub-task a unit's clerk routes within the unit
+  (单位内部会签) shares the clerk's due date: routing inside the unit does not give it more time.
+  Holder: the assignee, in the task's unit (a unit's clerk task) or else the assignee's primary
+  unit; assigner: the sender. Approved or returned →
   closed (met or missed); cancelled, superseded or transferred away → cancelled. A task that
   continues another one (转办 transfer, an administrator's reroute) **keeps the due date of
   the task it replaces**: the step's deadline does not restart because someone passed it on;
@@ -194,8 +196,12 @@ async def _sync_task_clocks(
     steps: dict[int, RouteStep | None] = {}
     for t in opening:
         queue = passed_on.get((t.step_id, t.parent_task_id))
+        parent = by_task.get(t.parent_task_id) if t.parent_task_id is not None else None
         if queue:
             _continue(session, t, queue.pop(0), units.get(t.id))
+            continue
+        if parent is not None and parent.is_open:
+            _continue(session, t, parent, units.get(t.id))
             continue
         if t.step_id not in steps:
             steps[t.step_id] = await session.get(RouteStep, t.step_id)

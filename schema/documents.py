@@ -480,8 +480,9 @@ class Task(relay.Node):
         "for the document's type, urgency and the step's name (by default 3 working days; urgent 1 working day; "
         "extra urgent 24 hours), counted from the day after it opened (Civil Code Art. 201), due at 24:00 "
         "Asia/Shanghai on `dueOn`. A transferred (转办) or rerouted task keeps the due date of the task it "
-        "replaces; delegation keeps the same task and clock. Closed MET or MISSED when approved or returned, "
-        "CANCELLED when cancelled or passed on. Null when no policy applies."
+        "replaces; delegation keeps the same task and clock; a sub-task routed within a unit shares the clerk's due "
+        "date; a task a withdrawal makes pending again gets its clock back. Closed MET or MISSED when approved or "
+        "returned, CANCELLED when cancelled or passed on. Null when no policy applies."
     )
     async def deadline(self, info: Info) -> DeadlineType | None:
         return await deadline_of(info, "task", self.id)

@@ -398,3 +398,45 @@ async def test_deadlines_cost_a_constant_number_of_statements(
             assert len(data["data"]["myTasks"]["edges"]) == first
             counts.append(len(statements))
         assert counts[0] == counts[1], (order, counts)
+
+
+# ---- sub-tasks within a unit and withdrawal ------------------------------------------------------
+
+WITHDRAW = """mutation($id: ID!) { withdrawDocument(input: {documentId: $id}) { errors { field code } } }"""
+
+
+async def test_subtasks_share_the_unit_due_date_and_a_withdrawal_reopens_the_clock(
+    platform: Any, demo: Demo, users: dict[str, GraphQLClient]
+) -> None:
+    from tests.api import test_unit_countersign as countersign
+
+    clerk, deputy, drafter = users["clerk"], users["deputy"], users["finance_head"]
+    set_clock(platform, at(D(2026, 9, 30)))
+    doc_id, parent = await countersign.unit_document(users, demo)
+    set_clock(platform, at(D(2026, 10, 8)))
+    routed = await countersign.route(clerk, parent, [demo.user("deputy")])
+    assert routed["errors"] == [], routed
+    sub = await task_on(deputy, doc_id)
+    assert (sub["deadline"]["dueOn"], sub["deadline"]["status"]) == ("2026-10-10", "RUNNING")
+    set_clock(platform, at(D(2026, 10, 9)))
+    assert (await approve(deputy, sub["id"], "同意"))["errors"] == []
+    assert (await approve(clerk, parent, "本单位同意"))["errors"] == []
+    signer = await task_on(users["drc_head"], doc_id)
+    # Opened Fri Oct 9: Sat Oct 10 (worked), Mon Oct 12, Tue Oct 13.
+    assert signer["deadline"]["dueOn"] == "2026-10-13"
+    view = await document(drafter, doc_id)
+    assert [t["deadline"]["status"] for t in view["steps"][0]["tasks"]] == ["MET"]
+    # The clerk withdraws the approval: the 签发 task's clock is cancelled, the clerk's runs again.
+    withdrawn = (await clerk.execute(WITHDRAW, {"id": doc_id}))["data"]["withdrawDocument"]
+    assert withdrawn["errors"] == [], withdrawn
+    view = await document(drafter, doc_id)
+    assert [t["deadline"]["status"] for t in view["steps"][1]["tasks"]] == ["CANCELLED"]
+    again = view["steps"][0]["tasks"][0]["deadline"]
+    assert (again["status"], again["dueOn"], again["closedAt"], again["workingDaysLeft"]) == (
+        "RUNNING",
+        "2026-10-10",
+        None,
+        1,
+    )
+    assert view["steps"][0]["deadline"]["dueOn"] == "2026-10-10"
+    assert view["steps"][1]["deadline"] is None
