@@ -41,6 +41,11 @@ Filters (all optional, AND): ``doc_type``, ``urgency``, ``status`` (the document
 ``date_to`` 2026-06-01 includes everything before 2026-06-02T00:00+08:00), ``search``
 (documents/search.py: number, title, body). Order: newest first by the box's time, then by
 id; the cursor holds both (opaque base64), so pages stay stable while rows are added.
+
+Task boxes can also be read by due date (:func:`due_page`: soonest due first by the task
+clock's due instant, tasks without a clock last, then by id; a :class:`DueCursor` holds both)
+and filtered by it (:func:`due_conditions` with ``page(..., clock=True)``), the clock being
+the task's :class:`~office_api.deadlines.Deadline` (documents/clocks.py).
 """
 
 from __future__ import annotations
