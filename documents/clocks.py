@@ -92,7 +92,7 @@ async def sync_document(uow: UnitOfWork, document_id: int) -> None:
     (see the module docstring), at ``uow.now``. Idempotent."""
     session = uow.session
     doc = await session.get(Document, document_id)
-    if doc is None:
+    if doc is None or doc.status == DocumentStatus.DRAFT.value:  # a draft has no task and no clock yet
         return
     now = uow.now
     tasks = list(

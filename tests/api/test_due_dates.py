@@ -440,3 +440,55 @@ async def test_subtasks_share_the_unit_due_date_and_a_withdrawal_reopens_the_clo
     )
     assert view["steps"][0]["deadline"]["dueOn"] == "2026-10-10"
     assert view["steps"][1]["deadline"] is None
+
+
+# ---- return to a step, reroute, hand-over ----------------------------------------------------------
+
+RETURN_TO = """mutation($id: ID!) { returnTask(input: {taskId: $id, opinion: "请重新核稿", toStepIndex: 0}) {
+  errors { field code } } }"""
+REROUTE = """mutation($doc: ID!, $from: ID!, $to: ID!) {
+  rerouteDocument(input: {documentId: $doc, fromUserId: $from, toUserId: $to}) { errors { field code } } }"""
+HAND_OVER = """mutation($from: ID!, $to: ID!) { handOverTasks(input: {fromUserId: $from, toUserId: $to}) {
+  movedCount errors { field code } } }"""
+
+
+async def test_return_to_a_step_reroute_and_hand_over_keep_the_clocks_in_step(
+    platform: Any, demo: Demo, users: dict[str, GraphQLClient]
+) -> None:
+    clerk, deputy, finance, admin = users["clerk"], users["deputy"], users["finance_head"], users["admin"]
+    route = {"steps": [step(demo, "核稿", "SINGLE", "deputy"), step(demo, "会签", "SINGLE", "finance_head")]}
+    set_clock(platform, at(D(2026, 9, 30)))
+    doc_id = await submitted(clerk, doc_input(demo, route=route))
+    set_clock(platform, at(D(2026, 10, 8)))
+    assert (await approve(deputy, (await task_on(deputy, doc_id))["id"]))["errors"] == []
+    assert (await task_on(finance, doc_id))["deadline"]["dueOn"] == "2026-10-12"  # Oct 9, 10 (Sat), 12
+    # Fri Oct 9: returned to 核稿: a fresh task for deputy, due Tue Oct 13.
+    set_clock(platform, at(D(2026, 10, 9)))
+    back = (await finance.execute(RETURN_TO, {"id": (await task_on(finance, doc_id))["id"]}))["data"]
+    assert back["returnTask"]["errors"] == [], back
+    assert (await task_on(deputy, doc_id))["deadline"]["dueOn"] == "2026-10-13"
+    # An administrator reroutes deputy's task to drc_head: the due date stays.
+    rerouted = await admin.execute(REROUTE, {"doc": doc_id, "from": demo.user("deputy"), "to": demo.user("drc_head")})
+    assert rerouted["data"]["rerouteDocument"]["errors"] == [], rerouted
+    assert (await task_on(users["drc_head"], doc_id))["deadline"]["dueOn"] == "2026-10-13"
+    # drc_head leaves: the hand-over moves the same task and clock to secretary_general.
+    moved = await admin.execute(HAND_OVER, {"from": demo.user("drc_head"), "to": demo.user("secretary_general")})
+    assert moved["data"]["handOverTasks"]["errors"] == [], moved
+    held = await task_on(users["secretary_general"], doc_id)
+    assert held["deadline"]["dueOn"] == "2026-10-13"
+    view = await document(clerk, doc_id)
+    assert [(t["status"], t["deadline"]["status"]) for t in view["steps"][0]["tasks"]] == [
+        ("SUPERSEDED", "MET"),
+        ("TRANSFERRED", "CANCELLED"),
+        ("PENDING", "RUNNING"),
+    ]
+    assert [(t["status"], t["deadline"]["status"]) for t in view["steps"][1]["tasks"]] == [("RETURNED", "MET")]
+    async with platform.db.read() as s:
+        holder = (
+            await s.execute(
+                select(Deadline.holder_user_id).where(
+                    Deadline.subject_type == "task", Deadline.subject_id == int(_pk(held["id"]))
+                )
+            )
+        ).scalar_one()
+    assert holder == demo.user_pks["secretary_general"]
