@@ -194,6 +194,9 @@ async def _sync_task_clocks(
             d.status, d.closed_at = DeadlineStatus.RUNNING.value, None
     policies: dict[int, sla.SlaPolicy | None] = {}
     steps: dict[int, RouteStep | None] = {}
+    #: The first clock started per step in this sync: the step's other new tasks opened at the
+    #: same instant on the same policy, so they copy it (one query per step, not per task).
+    started: dict[int, Deadline] = {}
     for t in opening:
         queue = passed_on.get((t.step_id, t.parent_task_id))
         parent = by_task.get(t.parent_task_id) if t.parent_task_id is not None else None
@@ -202,6 +205,9 @@ async def _sync_task_clocks(
             continue
         if parent is not None and parent.is_open:
             _continue(session, t, parent, units.get(t.id))
+            continue
+        if t.step_id in started:
+            _continue(session, t, started[t.step_id], units.get(t.id))
             continue
         if t.step_id not in steps:
             steps[t.step_id] = await session.get(RouteStep, t.step_id)
@@ -212,7 +218,7 @@ async def _sync_task_clocks(
         policy = policies[t.step_id]
         if policy is None:
             continue
-        await clock.start_clock(
+        started[t.step_id] = await clock.start_clock(
             uow,
             await cal.get(),
             subject_type=TASK,
@@ -227,8 +233,8 @@ async def _sync_task_clocks(
 
 
 def _continue(session: AsyncSession, task: Task, old: Deadline, holder_unit_id: int | None) -> Deadline:
-    """A clock for ``task`` that continues ``old`` (same start, count and due date; the reminder
-    stages start afresh for the new holder)."""
+    """A clock for ``task`` that continues ``old`` (same policy, start, count and due date; the
+    reminder stages start afresh for the new holder). Added to the session, not yet flushed."""
     d = Deadline(
         subject_type=TASK,
         subject_id=task.id,

@@ -492,3 +492,29 @@ async def test_return_to_a_step_reroute_and_hand_over_keep_the_clocks_in_step(
             )
         ).scalar_one()
     assert holder == demo.user_pks["secretary_general"]
+
+
+async def test_the_tasks_of_a_parallel_step_share_a_due_date_and_each_holder_has_its_unit(
+    platform: Any, demo: Demo, users: dict[str, GraphQLClient]
+) -> None:
+    set_clock(platform, at(D(2026, 9, 30)))
+    route = {"steps": [step(demo, "会签", "PARALLEL_ALL", "finance_head", "drc_head", "deputy")]}
+    doc_id = await submitted(users["clerk"], doc_input(demo, route=route))
+    view = await document(users["clerk"], doc_id)
+    assert [t["deadline"]["dueOn"] for t in view["steps"][0]["tasks"]] == ["2026-10-10"] * 3
+    async with platform.db.read() as s:
+        rows = (
+            await s.execute(
+                select(Task.assignee_id, Deadline.holder_user_id, Deadline.holder_unit_id, Deadline.policy_id)
+                .join(Deadline, (Deadline.subject_type == "task") & (Deadline.subject_id == Task.id))
+                .where(Task.document_id == int(_pk(doc_id)))
+                .order_by(Task.id)
+            )
+        ).all()
+    assert [r[0] for r in rows] == [r[1] for r in rows]
+    assert [r[2] for r in rows] == [
+        demo.unit_pks["370000-finance"],
+        demo.unit_pks["370000-drc"],
+        demo.unit_pks["370000-general_office"],
+    ]
+    assert len({r[3] for r in rows}) == 1
