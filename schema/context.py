@@ -29,7 +29,7 @@ class Platform:
     settings: Settings
     db: Database
     broker: InProcessBroker
-    #: The clock of time-based account rules (login lockout); tests replace it.
+    #: The clock of time-based rules (login lockout, deadline clocks: ``UnitOfWork.now``); tests replace it.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 
 
