@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from documents import clocks
 from documents.models import Document, DocumentAction, RouteStep, Task
 from documents.types import ActionKind, TaskStatus
 from messaging.models import NotificationKind
@@ -86,6 +87,8 @@ async def hand_over_tasks(
             )
         ).scalars()
     }
+    for doc_id in docs:
+        clocks.track(session, doc_id)
     tasks = list(
         (
             await session.execute(

@@ -28,6 +28,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from documents import clocks
 from documents.incoming import ACTORS, IncomingState, IncomingStep, Refusal, Role, next_state
 from documents.incoming_models import (
     IncomingAction,
@@ -409,7 +410,9 @@ async def assign(
     ``leadHandlerId``) and defaults to the only handler. ``deadline`` (办理时限, an
     Asia/Shanghai date, not before today: ``INVALID_VALUE``) is required for an urgent or
     extra-urgent document (``DEADLINE_REQUIRED`` on ``deadline``; REG Art. 24(4)).
-    instructed → handling; the handlers get INCOMING_YOUR_TURN.
+    instructed → handling; the handlers get INCOMING_YOUR_TURN. The copy's deadline clock starts
+    (:func:`clocks.start_incoming`: on ``deadline``, or else the policy bound to target
+    ``incoming``); the reply or the closing closes it.
     """
     session = uow.session
     text = _text(opinion, "opinion", required=False)
@@ -448,6 +451,17 @@ async def assign(
     )
     inc.deadline = deadline
     _record(session, inc, actor, IncomingStep.ASSIGN, target, now, text)
+    await clocks.start_incoming(
+        uow,
+        inc.id,
+        unit_id=inc.unit_id,
+        lead_id=lead,
+        assigner_id=actor.user_id,
+        doc_type=doc.doc_type if doc else None,
+        urgency=_urgency(inc, doc),
+        due_on=deadline,
+        now=now,
+    )
     by = f"，办理时限 {deadline.isoformat()}" if deadline else ""
     messages = [
         _message(
@@ -510,6 +524,7 @@ async def reply(
     inc.reply = body
     inc.replied_at = now
     _record(session, inc, actor, IncomingStep.REPLY, target, now, body)
+    await clocks.close_incoming(uow, inc.id, now)
     doc = await _document(session, inc)
     unit = await _unit_name(session, inc.unit_id)
     messages = [
@@ -540,6 +555,7 @@ async def close(
     inc, target = await _begin(session, actor, incoming_id, IncomingStep.CLOSE)
     inc.closed_at = now
     _record(session, inc, actor, IncomingStep.CLOSE, target, now, text)
+    await clocks.close_incoming(uow, inc.id, now)
     await session.flush()
     return inc
 

@@ -41,6 +41,11 @@ Filters (all optional, AND): ``doc_type``, ``urgency``, ``status`` (the document
 ``date_to`` 2026-06-01 includes everything before 2026-06-02T00:00+08:00), ``search``
 (documents/search.py: number, title, body). Order: newest first by the box's time, then by
 id; the cursor holds both (opaque base64), so pages stay stable while rows are added.
+
+Task boxes can also be read by due date (:func:`due_page`: soonest due first by the task
+clock's due instant, tasks without a clock last, then by id; a :class:`DueCursor` holds both)
+and filtered by it (:func:`due_conditions` with ``page(..., clock=True)``), the clock being
+the task's :class:`~office_api.deadlines.Deadline` (documents/clocks.py).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import base64
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,7 +67,9 @@ from documents.incoming_models import IncomingDocument
 from documents.models import Circulation, Document, Task
 from documents.service import visible_to
 from documents.types import DocumentStatus, TaskStatus
+from office_api.deadlines import Deadline
 from office_api.errors import DomainError, ErrorCode
+from office_api.workdays import WorkCalendar, end_of_day, local_date
 
 #: Dates of the ``from``/``to`` filters are calendar dates of this zone.
 TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -169,12 +177,20 @@ def local_midnight(day: dt.date) -> dt.datetime:
 
 
 def _filtered(
-    session: AsyncSession, box: Box, owner_id: int, flt: ListFilter, extra: tuple[ColumnElement[bool], ...]
+    session: AsyncSession,
+    box: Box,
+    owner_id: int,
+    flt: ListFilter,
+    extra: tuple[ColumnElement[bool], ...],
+    *,
+    clock: bool = False,
 ) -> Select[Any]:
     q = select(box.rows)
     if box.rows is not Document:
         onclause = Document.id == box.rows.document_id
         q = q.outerjoin(Document, onclause) if box.outer else q.join(Document, onclause)
+    if clock:
+        q = q.outerjoin(Deadline, and_(Deadline.subject_type == "task", Deadline.subject_id == Task.id))
     q = q.where(box.where(owner_id), *extra)
     if flt.doc_type is not None:
         q = q.where(Document.doc_type == flt.doc_type)
@@ -210,13 +226,16 @@ async def page(
     after: Cursor | None,
     limit: int,
     extra: tuple[ColumnElement[bool], ...] = (),
+    *,
+    clock: bool = False,
 ) -> tuple[list[Any], int]:
     """``limit`` rows of box ``box_name`` for ``owner_id`` (a user; the unit for ``incoming``)
     after the cursor, newest first, and the total matching the filters and the box's own
-    ``extra`` conditions (two queries, whatever the page size)."""
+    ``extra`` conditions (two queries, whatever the page size). ``clock``: a task box joins
+    each task's deadline (outer join), so ``extra`` may hold :func:`due_conditions`."""
     check_filter(flt)
     box = BOXES[box_name]
-    q = _filtered(session, box, owner_id, flt, extra)
+    q = _filtered(session, box, owner_id, flt, extra, clock=clock)
     total = int((await session.execute(select(func.count()).select_from(q.subquery()))).scalar_one())
     row_id = box.rows.id
     if after is not None and after.time is None:
@@ -231,3 +250,121 @@ def cursor_of(box_name: str, row: Any) -> str:
     """The opaque cursor after ``row`` of box ``box_name``."""
     box = BOXES[box_name]
     return Cursor(getattr(row, box.time.key), row.id).encode()
+
+
+# ---- tasks by due date (办理时限) ------------------------------------------------------------
+
+
+class DueWhen(StrEnum):
+    """Which tasks a due-date filter keeps, seen at an instant ``now`` (a task's deadline: its
+    clock, office_api.deadlines; a task without one is never kept)."""
+
+    OVERDUE = "overdue"  # the due instant has passed
+    DUE_TODAY = "due_today"  # not overdue, due by 24:00 Asia/Shanghai today
+    DUE_SOON = "due_soon"  # not overdue, due by the end of the N-th working day after today
+    NOT_OVERDUE = "not_overdue"  # has a deadline that has not passed
+    NO_DEADLINE = "no_deadline"  # no clock (no policy applied)
+
+
+@dataclass(frozen=True)
+class DueFilter:
+    """A due-date filter: ``when`` (None = any), ``soon_working_days`` N for DUE_SOON (0–30), and
+    a range of due dates ``due_from``/``due_to`` (Asia/Shanghai dates, inclusive, on the due
+    instant: a date deadline is due at 24:00 of its date, an hours deadline at its instant)."""
+
+    when: DueWhen | None = None
+    soon_working_days: int = 1
+    due_from: dt.date | None = None
+    due_to: dt.date | None = None
+
+
+#: Largest N of DUE_SOON (working days).
+MAX_SOON = 30
+
+
+def due_conditions(flt: DueFilter, cal: WorkCalendar, now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """SQL conditions on the joined :class:`Deadline` of a task box (``page(..., clock=True)``).
+
+    Errors: ``INVALID_VALUE`` on ``due.soonWorkingDays`` outside 0–30 and on ``due.to`` before
+    ``due.from``.
+    """
+    if not 0 <= flt.soon_working_days <= MAX_SOON:
+        raise DomainError(ErrorCode.INVALID_VALUE, "due.soonWorkingDays", detail=f"between 0 and {MAX_SOON}")
+    if flt.due_from is not None and flt.due_to is not None and flt.due_to < flt.due_from:
+        raise DomainError(ErrorCode.INVALID_VALUE, "due.to", detail="before due.from")
+    today = local_date(now)
+    due = Deadline.due_at
+    out: list[ColumnElement[bool]] = []
+    if flt.when is DueWhen.NO_DEADLINE:
+        out.append(Deadline.id.is_(None))
+    elif flt.when is DueWhen.OVERDUE:
+        out.append(due <= now)
+    elif flt.when is DueWhen.NOT_OVERDUE:
+        out.append(due > now)
+    elif flt.when is DueWhen.DUE_TODAY:
+        out += [due > now, due <= end_of_day(today)]
+    elif flt.when is DueWhen.DUE_SOON:
+        out += [due > now, due <= end_of_day(cal.add_working_days(today, flt.soon_working_days).on)]
+    if flt.due_from is not None:
+        out.append(due > local_midnight(flt.due_from))
+    if flt.due_to is not None:
+        out.append(due <= end_of_day(flt.due_to))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class DueCursor:
+    """Position after a task in due-date order: its due instant (None: no deadline, listed
+    last) and id. Encoded ``d:<micros>:<id>`` (``d::<id>`` without a due instant)."""
+
+    due_at: dt.datetime | None
+    id: int
+
+    def encode(self) -> str:
+        micros = "" if self.due_at is None else str(int(self.due_at.timestamp() * 1_000_000))
+        return base64.urlsafe_b64encode(f"d:{micros}:{self.id}".encode()).decode()
+
+    @classmethod
+    def decode(cls, value: str | None) -> DueCursor | None:
+        """None for None; ``INVALID_VALUE`` on ``after`` when malformed or of another order."""
+        if value is None:
+            return None
+        try:
+            prefix, micros, key = base64.urlsafe_b64decode(value.encode()).decode().split(":")
+            if prefix != "d" or not (key.isascii() and key.isdigit()) or int(key) > MAX_KEY:
+                raise ValueError
+            if micros and not micros.lstrip("-").isdigit():
+                raise ValueError
+            due = dt.datetime.fromtimestamp(0, dt.UTC) + dt.timedelta(microseconds=int(micros)) if micros else None
+            return cls(due, int(key))
+        except (ValueError, UnicodeDecodeError, OverflowError) as exc:
+            raise DomainError(
+                ErrorCode.INVALID_VALUE, "after", detail="malformed cursor (or one of another order)"
+            ) from exc
+
+
+async def due_page(
+    session: AsyncSession,
+    box_name: str,
+    owner_id: int,
+    flt: ListFilter,
+    after: DueCursor | None,
+    limit: int,
+    extra: tuple[ColumnElement[bool], ...] = (),
+) -> tuple[list[tuple[Task, dt.datetime | None]], int]:
+    """``limit`` tasks of task box ``box_name`` after the cursor, soonest due first: by the
+    due instant, tasks without a deadline last, then by id (so the order is total and the
+    cursor stable); each with its due instant, and the total (two queries)."""
+    check_filter(flt)
+    box = BOXES[box_name]
+    if box.rows is not Task:
+        raise ValueError(f"box {box_name} does not list tasks")
+    q = _filtered(session, box, owner_id, flt, extra, clock=True)
+    total = int((await session.execute(select(func.count()).select_from(q.subquery()))).scalar_one())
+    due = Deadline.due_at
+    if after is not None and after.due_at is None:
+        q = q.where(due.is_(None), Task.id > after.id)
+    elif after is not None:
+        q = q.where(or_(due > after.due_at, and_(due == after.due_at, Task.id > after.id), due.is_(None)))
+    q = q.add_columns(due).order_by(due.asc().nulls_last(), Task.id.asc()).limit(limit)
+    return [(t, d) for t, d in (await session.execute(q)).all()], total

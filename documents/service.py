@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from documents import attachments, routing, search, signoff, validation, versions
+from documents import attachments, clocks, routing, search, signoff, validation, versions
 from documents.classification import state_secret_reason
 from documents.file_scan import text_mark_reasons
 from documents.incoming_models import IncomingDocument, incoming_visible_to
@@ -497,6 +497,8 @@ async def _lock_document(session: AsyncSession, document_id: int) -> Document:
     ).scalar_one_or_none()
     if doc is None:
         raise DomainError(ErrorCode.NOT_FOUND, "documentId")
+    # Every write on a document locks it first: its deadline clocks follow before the commit.
+    clocks.track(session, doc.id)
     return doc
 
 

@@ -11,7 +11,7 @@ PostgreSQL uses one engine for both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,17 +95,46 @@ def make_engine(url: str, *, immediate: bool = True, busy_timeout_ms: int = 30_0
 
 @dataclass
 class UnitOfWork:
-    """One write transaction: a session plus callbacks to run only after it commits.
+    """One write transaction: a session plus callbacks to run just before and only after it commits.
 
     Services record notifications in the session and register after-commit callbacks
     (publication to the broker) with :meth:`after_commit`; on rollback they are dropped.
+    :meth:`before_commit` callbacks run once per key when the work has succeeded, inside the
+    transaction (e.g. bringing the deadline clocks of a changed document in line with it);
+    an error there rolls everything back.
+
+    ``now`` is the instant time-based rules of this transaction use (UTC): the platform's
+    injectable clock when the GraphQL layer opened it (``schema.common.run_mutation``), else
+    the wall clock.
     """
 
     session: AsyncSession
     _after_commit: list[Callable[[], Any]] = field(default_factory=list)
+    _before_commit: dict[Hashable, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
+    now: dt.datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        self.session.info["uow"] = self
 
     def after_commit(self, callback: Callable[[], Any]) -> None:
         self._after_commit.append(callback)
+
+    def before_commit(self, key: Hashable, callback: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``callback`` once (the first registered for ``key``) before the commit."""
+        self._before_commit.setdefault(key, callback)
+
+    async def run_before_commit(self) -> None:
+        """Run the before-commit callbacks, including any they register, each key once."""
+        done: set[Hashable] = set()
+        while pending := [k for k in self._before_commit if k not in done]:
+            for key in pending:
+                done.add(key)
+                await self._before_commit[key]()
+
+
+def unit_of_work_of(session: AsyncSession) -> UnitOfWork | None:
+    """The unit of work a write session belongs to (None for a read session)."""
+    return session.info.get("uow")
 
 
 class Database:
@@ -128,6 +157,7 @@ class Database:
             uow = UnitOfWork(session)
             async with session.begin():
                 yield uow
+                await uow.run_before_commit()
         for callback in uow._after_commit:
             result = callback()
             if hasattr(result, "__await__"):

@@ -326,6 +326,7 @@ class Scheduler:
         if not kinds:
             return False
         async with self.db.unit_of_work() as uow:
+            uow.now = now  # time-based rules in this transaction use the run's instant
             session = uow.session
             stmt = (
                 select(ScheduledJob)
@@ -344,10 +345,13 @@ class Scheduler:
                 key, run_at = next_daily_run(spec.at, self.tz, max(now, job.run_at))
                 await schedule(uow, job.kind, key, run_at)
             ctx = JobContext(self.settings, self.db, self.broker, self.clock, now)
-            inner = UnitOfWork(session)
+            # The handler's own unit of work over the same session: its after-commit callbacks are
+            # kept only if it succeeds, its before-commit callbacks run inside its savepoint.
+            inner = UnitOfWork(session, now=now)
             try:
                 async with session.begin_nested():
                     await self.registry.handlers[job.kind](inner, ctx, job)
+                    await inner.run_before_commit()
             except Exception as exc:  # any handler failure is recorded on the job and retried
                 await self._failed(uow, job, now, exc)
             else:
@@ -356,6 +360,8 @@ class Scheduler:
                 await session.execute(
                     update(ScheduledJob).where(ScheduledJob.id == job.id).values(status=DONE, done_at=now)
                 )
+            finally:
+                session.info["uow"] = uow
         return True
 
     async def _failed(self, uow: UnitOfWork, job: Job, now: dt.datetime, exc: BaseException) -> None:

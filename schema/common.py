@@ -343,6 +343,7 @@ async def _run_idempotent(info: Info, work: Callable[[UnitOfWork], Awaitable[R]]
         now = ctx.platform.clock()
         try:
             async with ctx.db.unit_of_work() as uow:
+                uow.now = now
                 session = uow.session
                 record = (await session.execute(select(idem.IdempotencyRecord).where(*where))).scalar_one_or_none()
                 if record is not None and record.expires_at > now:
@@ -395,11 +396,13 @@ async def run_mutation(
             result = await _run_idempotent(info, work, idempotent, key)
         else:
             async with ctx.db.unit_of_work() as uow:
+                uow.now = ctx.platform.clock()
                 result = await work(uow)
     except (DomainError, DomainErrors) as exc:
         return None, user_errors(exc, ctx.lang)
     finally:
         ctx.loaders.reset()
+        ctx.forget_calendar()
     return result, []
 
 

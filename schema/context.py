@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ class Platform:
     settings: Settings
     db: Database
     broker: InProcessBroker
-    #: The clock of time-based rules (login lockout, deadlines, the scheduler); tests replace it.
+    #: The clock of time-based rules (login lockout, deadline clocks: ``UnitOfWork.now``, the scheduler);
+    #: tests replace it.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     #: The runner of scheduled jobs (reminders); built in the app's lifespan.
     scheduler: Scheduler | None = None
@@ -70,7 +72,7 @@ class Context(BaseContext):
         #: The integration client of a client token (``get_client``); None for users.
         self.client: ClientPrincipal | None = None
         self._client_loaded = False
-        self._calendar: WorkCalendar | None = None
+        self._calendar: asyncio.Future[WorkCalendar] | None = None
 
     def _token(self) -> str | None:
         if self._authorization is not None:
@@ -112,10 +114,17 @@ class Context(BaseContext):
 
     async def work_calendar(self) -> WorkCalendar:
         """The working-day calendar, read once per request (office_api.workdays)."""
-        if self._calendar is None:
-            async with self.db.read() as session:
-                self._calendar = await load_calendar(session)
-        return self._calendar
+        if self._calendar is None:  # one load shared by the resolvers asking at the same time
+            self._calendar = asyncio.ensure_future(self._load_calendar())
+        return await self._calendar
+
+    async def _load_calendar(self) -> WorkCalendar:
+        async with self.db.read() as session:
+            return await load_calendar(session)
+
+    def forget_calendar(self) -> None:
+        """Read the calendar again on next use (after a mutation, which may have loaded a year)."""
+        self._calendar = None
 
     def reset_actor(self) -> None:
         """Forget the cached actor (after the websocket's connection_init)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -81,10 +82,12 @@ async def box_connection(
     owner_id: int | None = None,
     extra: tuple[ColumnElement[bool], ...] = (),
     check: Callable[[AsyncSession, Actor], Awaitable[None]] | None = None,
+    clock: bool = False,
 ) -> Connection[Any]:
     """One page of box ``box`` (two SQL statements; the rows' fields are read through the
     request's DataLoaders). ``owner_id``: whose box (default the signed-in person); ``extra``:
-    the box's own conditions; ``check``: a permission check run first in the same session."""
+    the box's own conditions; ``check``: a permission check run first in the same session;
+    ``clock``: join the tasks' deadlines (for :func:`lists.due_conditions` in ``extra``)."""
     actor = await require_actor(info)
     limit = page_size(first)
     cursor = lists.Cursor.decode(after)
@@ -93,7 +96,7 @@ async def box_connection(
         if check is not None:
             await check(s, actor)
         owner = actor.user_id if owner_id is None else owner_id
-        rows, total = await lists.page(s, box, owner, flt_, cursor, limit + 1, extra)
+        rows, total = await lists.page(s, box, owner, flt_, cursor, limit + 1, extra, clock=clock)
     has_next = len(rows) > limit
     rows = rows[:limit]
     edges = [Edge(cursor=lists.cursor_of(box, r), node=convert(r)) for r in rows]
@@ -114,17 +117,110 @@ FirstArg = Annotated[int | None, strawberry.argument(description="Page size, 1�
 AfterArg = Annotated[str | None, strawberry.argument(description="Opaque cursor: the previous page's endCursor.")]
 
 
+@strawberry.enum(description="The order of a to-do list.")
+class TaskOrder(Enum):
+    RECEIVED = strawberry.enum_value("received", description="Newest first, by when you received the task (default).")
+    DUE_DATE = strawberry.enum_value(
+        "due_date",
+        description="Soonest due first, by the due instant (`Task.deadline.dueAt`); tasks without a deadline last; "
+        "ties by task id. The cursor holds the due instant and the id, so pages stay stable.",
+    )
+
+
+DueWhenEnum = strawberry.enum(
+    lists.DueWhen,
+    name="DueWhen",
+    description="OVERDUE: the due instant has passed. DUE_TODAY: not overdue, due by 24:00 Asia/Shanghai today. "
+    "DUE_SOON: not overdue, due by the end of the `soonWorkingDays`-th working day after today (today included). "
+    "NOT_OVERDUE: has a deadline not yet passed. NO_DEADLINE: no policy applied.",
+)
+
+
+@strawberry.input(
+    description="Due-date filters of a to-do list (Task.deadline), all optional, combined with AND and with "
+    "`filter`. Today is the Asia/Shanghai date of the request; working days follow the working-day calendar."
+)
+class DueFilter:
+    when: DueWhenEnum | None = strawberry.field(default=None, description="Which tasks by their deadline.")  # type: ignore[valid-type]
+    soon_working_days: int = strawberry.field(
+        default=1,
+        description="N of DUE_SOON, 0–30 working days (default 1: due today or on the next working day, the "
+        "yellow-card day); INVALID_VALUE on due.soonWorkingDays otherwise.",
+    )
+    from_: dt.date | None = strawberry.field(
+        default=None, name="from", description="Due on or after this Asia/Shanghai date."
+    )
+    to: dt.date | None = strawberry.field(
+        default=None, description="Due on or before this Asia/Shanghai date; not before `from` (INVALID_VALUE)."
+    )
+
+
+async def _my_tasks(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    flt: DocumentListFilter | None,
+    order: TaskOrder,
+    due: DueFilter | None,
+) -> Connection[Task]:
+    extra: tuple[ColumnElement[bool], ...] = ()
+    if due is not None:
+        cal = await info.context.work_calendar()
+        extra = lists.due_conditions(
+            lists.DueFilter(
+                when=lists.DueWhen(due.when) if due.when is not None else None,
+                soon_working_days=due.soon_working_days,
+                due_from=due.from_,
+                due_to=due.to,
+            ),
+            cal,
+            info.context.platform.clock(),
+        )
+    if order is TaskOrder.RECEIVED:
+        return await box_connection(
+            info, "todo", Task.from_model, flt, first, after, extra=extra, clock=due is not None
+        )
+    actor = await require_actor(info)
+    limit = page_size(first)
+    cursor = lists.DueCursor.decode(after)
+    async with info.context.db.read() as s:
+        rows, total = await lists.due_page(s, "todo", actor.user_id, _filter(flt), cursor, limit + 1, extra)
+    has_next = len(rows) > limit
+    edges = [Edge(cursor=lists.DueCursor(d, t.id).encode(), node=Task.from_model(t)) for t, d in rows[:limit]]
+    return Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
 @strawberry.type
 class DocumentListQuery:
     @strawberry.field(
-        description="To do (待办): your pending tasks, newest first (by when you received them). `first`: 1–100, "
-        "default 20; totalCount counts the filtered list.",
+        description="To do (待办): your pending tasks, newest first (by when you received them), or with "
+        "`orderBy: DUE_DATE` soonest due first. `due` filters by due date (overdue, due today, due soon, a range of "
+        "due dates). `first`: 1–100, default 20; totalCount counts the filtered list. Each task's due date and "
+        "working days left: `deadline`.",
         permission_classes=[IsAuthenticated],
     )
     async def my_tasks(
-        self, info: Info, first: FirstArg = None, after: AfterArg = None, filter: FilterArg = None
+        self,
+        info: Info,
+        first: FirstArg = None,
+        after: AfterArg = None,
+        filter: FilterArg = None,
+        order_by: Annotated[
+            TaskOrder,
+            strawberry.argument(description="RECEIVED (default) or DUE_DATE; a cursor is valid for its order."),
+        ] = TaskOrder.RECEIVED,
+        due: Annotated[DueFilter | None, strawberry.argument(description="Optional due-date filters.")] = None,
     ) -> Connection[Task]:
-        return await box_connection(info, "todo", Task.from_model, filter, first, after)
+        return await _my_tasks(info, first, after, filter, order_by, due)
 
     @strawberry.field(
         description="Done (已办): the tasks you approved or returned, most recently acted on first.",

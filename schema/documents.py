@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated
@@ -41,6 +42,7 @@ from schema.common import (
     require_actor,
     run_mutation,
 )
+from schema.deadlines import DeadlineType, deadline_of
 from schema.open_log import record_opening
 from schema.org import DutyEnum, OrgUnit, User, unit_by_id, user_by_id
 
@@ -287,6 +289,16 @@ class Document(relay.Node):
         rows: list[StepModel] = await info.context.loaders.document_steps.load(self.id)
         return [RouteStep.from_model(st) for st in rows]
 
+    @strawberry.field(
+        description="The due date of the document's whole processing, from its first submission to its approval "
+        "(a policy bound to target `document` for its type and urgency, e.g. hotline-12345: 5 working days). While "
+        "the document is returned to its drafter the clock stops (PAUSED, dueOn null) when the policy says so, and "
+        "resubmission moves the due date by the working days it stood still. Null when no policy applies (none by "
+        "default) or before the first submission."
+    )
+    async def deadline(self, info: Info) -> DeadlineType | None:
+        return await deadline_of(info, "document", self.id)
+
     @strawberry.field(description="The open step while IN_REVIEW; null otherwise.")
     async def current_step(self, info: Info) -> RouteStep | None:
         if self.current_step_index is None:
@@ -402,6 +414,20 @@ class RouteStep:
         rows: list[TaskModel] = await info.context.loaders.document_tasks.load(self.document_id)
         return [Task.from_model(t) for t in rows if t.step_id == self.step_id and t.parent_task_id is None]
 
+    @strawberry.field(
+        description="When the step is due while open: the latest due date among its pending tasks' deadlines (a "
+        "step is done when its last task is); null when none of its tasks is pending. Each task's own due date is "
+        "`Task.deadline`."
+    )
+    async def deadline(self, info: Info) -> DeadlineType | None:
+        tasks = await self.tasks(info)
+        open_ = [t for t in tasks if t.status == TaskStatus.PENDING]
+        found = [d for d in await asyncio.gather(*(t.deadline(info) for t in open_)) if d is not None]
+        dated = [d for d in found if d.due_at is not None]
+        if dated:
+            return max(dated, key=lambda d: d.due_at)  # type: ignore[arg-type, return-value]
+        return found[0] if found else None
+
 
 @strawberry.type(description="A to-do (待办) of one person in one step of one round.")
 class Task(relay.Node):
@@ -448,6 +474,18 @@ class Task(relay.Node):
     @strawberry.field(description="The route step of the task.")
     async def step(self, info: Info) -> RouteStep:
         return RouteStep.from_model(await info.context.loaders.step.load(self.step_id))
+
+    @strawberry.field(
+        description="When the task is due (办理时限): opened with a running clock on the policy bound to target `task` "
+        "for the document's type, urgency and the step's name (by default 3 working days; urgent 1 working day; "
+        "extra urgent 24 hours), counted from the day after it opened (Civil Code Art. 201), due at 24:00 "
+        "Asia/Shanghai on `dueOn`. A transferred (转办) or rerouted task keeps the due date of the task it "
+        "replaces; delegation keeps the same task and clock; a sub-task routed within a unit shares the clerk's due "
+        "date; a task a withdrawal makes pending again gets its clock back. Closed MET or MISSED when approved or "
+        "returned, CANCELLED when cancelled or passed on. Null when no policy applies."
+    )
+    async def deadline(self, info: Info) -> DeadlineType | None:
+        return await deadline_of(info, "task", self.id)
 
     @strawberry.field(description="Who sent it: the submitter, or the approver who completed the previous step.")
     async def sender(self, info: Info) -> User:

@@ -33,6 +33,7 @@ from schema.common import (
     require_actor,
     run_mutation,
 )
+from schema.deadlines import DeadlineType, deadline_of
 from schema.document_lists import FilterArg, box_connection
 from schema.documents import Document, DocumentPayload, UrgencyEnum
 from schema.org import OrgUnit, User, user_by_id
@@ -121,6 +122,16 @@ class IncomingDocument(relay.Node):
     unit_id: strawberry.Private[int]
     received_by_id: strawberry.Private[int | None]
     leader_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="The copy's deadline clock (办理时限), started at assignment (分办): due on `deadline` when the "
+        "assigner chose a date, else on the policy bound to target `incoming` for its urgency (by default 30 "
+        "calendar days, a last day off rolling to the next working day; urgent documents need a date). Held by the "
+        "recipient unit and the lead handler; closed MET or MISSED at the reply (答复) or, without one, the closing "
+        "(办结). Null before assignment."
+    )
+    async def deadline_clock(self, info: Info) -> DeadlineType | None:
+        return await deadline_of(info, "incoming", self.id)
 
     @classmethod
     def from_model(cls, m: IncomingModel) -> IncomingDocument:

@@ -169,9 +169,7 @@ class ReminderMutation:
         ctx = info.context
 
         async def work(uow):
-            return await reminders.urge(
-                uow, ctx.broker, ctx.settings, actor, input.deadline_id, input.message, ctx.platform.clock()
-            )
+            return await reminders.urge(uow, ctx.broker, ctx.settings, actor, input.deadline_id, input.message, uow.now)
 
         row, errors = await run_mutation(info, work, idempotent=input)
         return UrgeDeadlinePayload(urge=DeadlineUrgeType.from_model(row) if row else None, errors=errors)
@@ -199,7 +197,7 @@ class ReminderMutation:
                 input.deadline_id,
                 input.working_days,
                 input.reason,
-                ctx.platform.clock(),
+                uow.now,
             )
 
         row, errors = await run_mutation(info, work, idempotent=input)
@@ -226,7 +224,7 @@ class ReminderMutation:
                 input.request_id,
                 input.approve,
                 input.note,
-                ctx.platform.clock(),
+                uow.now,
             )
 
         result, errors = await run_mutation(info, work, idempotent=input)

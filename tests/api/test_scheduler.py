@@ -489,3 +489,32 @@ async def test_a_handler_that_breaks_a_database_rule_is_rolled_back_and_retried(
     assert job.last_error is not None
     assert job.last_error.startswith("IntegrityError")
     assert await notes(db) == []
+
+
+async def test_a_handler_runs_with_the_runs_instant_and_its_before_commit_work(db: Database, user_id: int) -> None:
+    """``uow.now`` is the run's instant; callbacks the handler registers with ``before_commit``
+    run inside its savepoint: their writes commit with the job, and their failure is the job's."""
+    from office_api.db import unit_of_work_of
+
+    seen: list[dt.datetime] = []
+    reg = Registry()
+
+    @reg.register("test.before")
+    async def handler(uow: UnitOfWork, ctx: JobContext, job: Job) -> None:
+        seen.append(uow.now)
+        assert unit_of_work_of(uow.session) is uow
+
+        async def later() -> None:
+            await notify(uow, ctx.broker, [Message(user_id, NOTE, f"before commit {job.key}")])
+            if job.payload.get("fail"):
+                raise RuntimeError("late failure")
+
+        uow.before_commit(("note", job.id), later)
+
+    scheduler = Scheduler(make_settings(db.url), db, RecordingBroker(), registry=reg)
+    await add(db, "test.before", "ok", T0)
+    await add(db, "test.before", "bad", T0 + dt.timedelta(seconds=1), {"fail": True})
+    assert await scheduler.run_due(T0 + dt.timedelta(minutes=1)) == 2
+    assert seen == [T0 + dt.timedelta(minutes=1)] * 2
+    assert [(j.key, j.status, j.attempts) for j in await jobs(db)] == [("ok", DONE, 0), ("bad", PENDING, 1)]
+    assert [n.title for n in await notes(db)] == ["before commit ok"]

@@ -332,3 +332,19 @@ async def test_an_administrator_of_the_root_unit_loads_a_year(client: GraphQLCli
     payload = await load(actor, ARRANGEMENT_2027)
     assert payload["errors"] == []
     assert payload["year"]["loadedBy"] == {"username": "province_admin"}
+
+
+async def test_a_context_reads_the_calendar_again_after_a_mutation(platform: Any) -> None:
+    """A request or websocket connection caches the calendar; run_mutation forgets it, since the
+    mutation may have loaded a year."""
+    from office_api.workdays import load_year
+    from schema.context import Context
+
+    ctx = Context(platform, authorization=None, lang="en")
+    before = await ctx.work_calendar()
+    assert not before.is_exact(D(2027, 1, 4))
+    async with platform.db.unit_of_work() as uow:
+        await load_year(uow, actor_id=None, year=2027, holidays=[D(2027, 1, 1)], workdays=[])
+    assert await ctx.work_calendar() is before
+    ctx.forget_calendar()
+    assert (await ctx.work_calendar()).is_exact(D(2027, 1, 4))
