@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     scheduler_max_attempts: int = Field(
         default=5, ge=1, le=100, description="failed runs of a job before it is marked failed and left alone"
     )
+    scheduler_keep_days: int = Field(
+        default=30, ge=1, le=3650, description="days a done or cancelled job is kept before it is deleted"
+    )
     scheduler_retry_seconds: int = Field(
         default=60,
         ge=1,

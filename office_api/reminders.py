@@ -14,8 +14,8 @@ working days only:
   (policy; 1 without a policy) and the due date has not passed: to the holder;
 * **red card** (``DEADLINE_RED``) on the first working day past the due date: to the holder
   and the assigner;
-* for a clock counted in **hours**, no daily card: the red card comes at the due instant
-  itself (:func:`schedule_overdue_check`, job ``deadline.overdue``);
+* for a clock counted in **hours**, no daily card: the red card comes within 5 minutes of
+  the due instant, any day (:func:`sweep_hours`, job ``deadline.hours`` every 5 minutes);
 * **escalation** (``DEADLINE_ESCALATED``) once more than ``escalate_after`` working days
   (policy; 3 without one) past the due date have gone by, i.e. at the sweep of the
   (``escalate_after`` + 1)-th working day past it: to the head (duty ``head``) of the holder
@@ -408,48 +408,49 @@ async def _daily_sweep(uow: UnitOfWork, ctx: scheduler.JobContext, job: schedule
 
 # ---- clocks counted in hours ----------------------------------------------------------------
 
-OVERDUE_KIND = "deadline.overdue"
+HOURS_KIND = "deadline.hours"
+#: How often clocks counted in hours are checked for their red card (seconds).
+HOURS_CHECK_SECONDS = 300
 
 
-async def schedule_overdue_check(uow: UnitOfWork, d: Deadline) -> bool:
-    """For a running clock counted in ``hours`` (e.g. an extra-urgent item: 24 hours), which the
-    daily sweep does not see, schedule the red card at its due instant. Call it in the
-    transaction that starts, resumes or extends such a clock; a no-op for other clocks and when
-    the check for this due instant exists already. Returns True when a job was created."""
-    if d.unit != TimeUnit.HOURS.value or d.status != DeadlineStatus.RUNNING.value or d.due_at is None:
-        return False
-    await uow.session.flush()
-    return await scheduler.schedule(uow, OVERDUE_KIND, f"{d.id}@{d.due_at.isoformat()}", d.due_at, {"deadlineId": d.id})
-
-
-@scheduler.register(OVERDUE_KIND)
-async def _overdue_check(uow: UnitOfWork, ctx: scheduler.JobContext, job: scheduler.Job) -> None:
-    """The red card of an ``hours`` clock at its due instant (to the holder and the assigner),
-    unless it closed, paused or got a later due instant meanwhile (then its own check waits)."""
+async def sweep_hours(uow: UnitOfWork, broker: Publisher, now: dt.datetime) -> int:
+    """The red card of every running clock counted in ``hours`` (e.g. an extra-urgent task: 24
+    hours) whose due instant has passed, to the holder and the assigner, once (``red_at``); on
+    any day, working or not, since such limits run round the clock. Returns how many."""
     session = uow.session
-    d = (
-        await session.execute(select(Deadline).where(Deadline.id == job.payload["deadlineId"]).with_for_update())
-    ).scalar_one_or_none()
-    if d is None or d.status != DeadlineStatus.RUNNING.value or d.due_at is None or d.red_at is not None:
-        return
-    if ctx.now < d.due_at:
-        await schedule_overdue_check(uow, d)
-        return
-    d.red_at = ctx.now
-    people = await People.load(session, [d])
-    recipients = people.holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
-    await session.flush()
-    await notify(
-        uow,
-        ctx.broker,
-        _messages(
+    q = (
+        select(Deadline)
+        .where(
+            Deadline.status == DeadlineStatus.RUNNING.value,
+            Deadline.unit == TimeUnit.HOURS.value,
+            Deadline.due_at <= now,
+            Deadline.red_at.is_(None),
+        )
+        .order_by(Deadline.id)
+        .with_for_update()
+    )
+    clocks = list((await session.execute(q)).scalars())
+    people = await People.load(session, clocks)
+    messages: list[Message] = []
+    for d in clocks:
+        d.red_at = now
+        recipients = people.holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
+        messages += _messages(
             d,
             recipients,
             NotificationKind.DEADLINE_RED,
             f"红牌警告：已超过办理时限（{_due_text(d)} 到期）",
             "事项已超时，请立即办理并说明情况。",
-        ),
-    )
+        )
+    await session.flush()
+    await notify(uow, broker, messages)
+    return len(clocks)
+
+
+@scheduler.every(HOURS_KIND, seconds=HOURS_CHECK_SECONDS)
+async def _hours_sweep(uow: UnitOfWork, ctx: scheduler.JobContext, job: scheduler.Job) -> None:
+    """Every 5 minutes: red cards of clocks counted in hours (at most 5 minutes late)."""
+    await sweep_hours(uow, ctx.broker, ctx.now)
 
 
 # ---- urge (催办) --------------------------------------------------------------------------

@@ -25,13 +25,15 @@ Scheduling
     :func:`schedule` inserts a job for ``(kind, key)`` unless one exists (any status): the
     same daily run scheduled by two processes, or twice by one, is one row.
 
-Daily jobs
+Recurring jobs
     ``registry.daily(kind, at=time(9, 0))`` registers a handler that runs every day at a local
-    time (Asia/Shanghai unless the settings' ``timezone`` says otherwise). The key of a run is
-    its local date (ISO). The runner creates the next run at start-up and whenever a run of
-    the kind is claimed (whatever the handler's outcome), so the chain survives restarts and
-    failures; a run that was missed while no server ran happens once, late, and the next one
-    is the first occurrence after it.
+    time (Asia/Shanghai unless the settings' ``timezone`` says otherwise; the key of a run is
+    its local date), ``registry.every(kind, seconds=300)`` one that runs at every multiple of
+    an interval (the key is the UTC instant). The runner creates the next run at start-up and
+    whenever a run of the kind is claimed (whatever the handler's outcome), so the chain
+    survives restarts and failures; runs missed while no server ran happen once, late, and the
+    next one is the first occurrence after it. Done jobs are deleted after
+    ``scheduler_keep_days`` (job ``scheduler.purge``, daily at 03:30).
 
 The runner
     :class:`Scheduler` is built in the app's lifespan; its background task (``scheduler_enabled``)
@@ -45,13 +47,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -134,10 +137,27 @@ Handler = Callable[[UnitOfWork, JobContext, Job], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Daily:
-    """A kind that runs every day at ``at`` local time."""
+    """A kind that runs every day at ``at`` local time; a run's key is its local date (ISO)."""
 
     kind: str
     at: dt.time
+
+    def next_after(self, tz: ZoneInfo, after: dt.datetime) -> tuple[str, dt.datetime]:
+        return next_daily_run(self.at, tz, after)
+
+
+@dataclass(frozen=True)
+class Every:
+    """A kind that runs every ``seconds``, at multiples of it since the Unix epoch (so that every
+    process computes the same instants); a run's key is its UTC instant (ISO)."""
+
+    kind: str
+    seconds: int
+
+    def next_after(self, tz: ZoneInfo, after: dt.datetime) -> tuple[str, dt.datetime]:
+        slot = math.floor(after.timestamp() / self.seconds) + 1
+        run_at = dt.datetime.fromtimestamp(slot * self.seconds, dt.UTC)
+        return run_at.isoformat(), run_at
 
 
 class Registry:
@@ -146,7 +166,8 @@ class Registry:
 
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
-        self.dailies: dict[str, Daily] = {}
+        #: Kinds that schedule their next run themselves (daily at a local time, or every N seconds).
+        self.recurring: dict[str, Daily | Every] = {}
 
     def register(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator: ``@registry.register("kind") async def handler(uow, ctx, job): …``.
@@ -174,7 +195,20 @@ class Registry:
 
         def decorator(fn: Handler) -> Handler:
             inner(fn)
-            self.dailies[kind] = Daily(kind, at)
+            self.recurring[kind] = Daily(kind, at)
+            return fn
+
+        return decorator
+
+    def every(self, kind: str, *, seconds: int) -> Callable[[Handler], Handler]:
+        """Decorator: like :meth:`register`, and the kind runs every ``seconds`` (at least 60)."""
+        if seconds < 60:
+            raise ValueError("a recurring job runs at most once a minute")
+        inner = self.register(kind)
+
+        def decorator(fn: Handler) -> Handler:
+            inner(fn)
+            self.recurring[kind] = Every(kind, seconds)
             return fn
 
         return decorator
@@ -184,6 +218,7 @@ class Registry:
 registry = Registry()
 register = registry.register
 daily = registry.daily
+every = registry.every
 
 
 def _insert(dialect: str) -> Any:
@@ -270,6 +305,18 @@ def backoff(settings: Settings, attempts: int) -> dt.timedelta:
     return min(dt.timedelta(seconds=seconds), MAX_BACKOFF)
 
 
+PURGE_KIND = "scheduler.purge"
+
+
+@daily(PURGE_KIND, at=dt.time(3, 30))
+async def _purge(uow: UnitOfWork, ctx: JobContext, job: Job) -> None:
+    """Delete jobs done or cancelled more than ``scheduler_keep_days`` ago (failed ones stay)."""
+    cutoff = ctx.now - dt.timedelta(days=ctx.settings.scheduler_keep_days)
+    await uow.session.execute(
+        delete(ScheduledJob).where(ScheduledJob.status.in_((DONE, CANCELLED)), ScheduledJob.done_at < cutoff)
+    )
+
+
 def _describe(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)[-3:]
     where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames))
@@ -295,16 +342,17 @@ class Scheduler:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
 
-    async def ensure_daily_jobs(self, now: dt.datetime | None = None) -> int:
-        """Make sure the next run of every daily kind exists (first occurrence after ``now``).
-        Returns how many rows were created (0 when another process or start did it already)."""
+    async def ensure_recurring_jobs(self, now: dt.datetime | None = None) -> int:
+        """Make sure the next run of every recurring kind (daily, every N seconds) exists: its
+        first occurrence after ``now``. Returns how many rows were created (0 when another
+        process, or an earlier start, did it already)."""
         now = now or self.clock()
-        created = 0
-        if not self.registry.dailies:
+        if not self.registry.recurring:
             return 0
+        created = 0
         async with self.db.unit_of_work() as uow:
-            for spec in self.registry.dailies.values():
-                key, run_at = next_daily_run(spec.at, self.tz, now)
+            for spec in self.registry.recurring.values():
+                key, run_at = spec.next_after(self.tz, now)
                 created += await schedule(uow, spec.kind, key, run_at)
         return created
 
@@ -340,9 +388,9 @@ class Scheduler:
             if row is None:
                 return False
             job = Job(row.id, row.kind, row.key, row.run_at, dict(row.payload or {}), row.attempts)
-            spec = self.registry.dailies.get(job.kind)
+            spec = self.registry.recurring.get(job.kind)
             if spec is not None:  # the chain goes on whatever this run's outcome
-                key, run_at = next_daily_run(spec.at, self.tz, max(now, job.run_at))
+                key, run_at = spec.next_after(self.tz, max(now, job.run_at))
                 await schedule(uow, job.kind, key, run_at)
             ctx = JobContext(self.settings, self.db, self.broker, self.clock, now)
             # The handler's own unit of work over the same session: its after-commit callbacks are
@@ -399,14 +447,14 @@ class Scheduler:
                 await asyncio.wait_for(self._stop.wait(), timeout=poll)
 
     async def start(self) -> None:
-        """Create the next daily runs and start the polling task (when ``scheduler_enabled``)."""
+        """Create the next recurring runs and start the polling task (when ``scheduler_enabled``)."""
         if not self.settings.scheduler_enabled or self._task is not None:
             return
         self._stop.clear()
         try:
-            await self.ensure_daily_jobs()
+            await self.ensure_recurring_jobs()
         except Exception as exc:  # the loop retries by running what exists; report and go on
-            log.error("scheduler could not create the daily runs: %s", type(exc).__name__)
+            log.error("scheduler could not create the recurring runs: %s", type(exc).__name__)
         self._task = asyncio.create_task(self._loop(), name="office-scheduler")
 
     async def stop(self, grace_seconds: float = 10.0) -> None:

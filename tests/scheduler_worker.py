@@ -104,7 +104,7 @@ async def main(url: str, go: Path, at: dt.datetime | None) -> int:
                 raise SystemExit("no start signal")
             await asyncio.sleep(0.01)
         if at is not None:
-            await scheduler.ensure_daily_jobs(at - dt.timedelta(minutes=1))
+            await scheduler.ensure_recurring_jobs(at - dt.timedelta(minutes=1))
         return await scheduler.run_due()
     finally:
         await db.dispose()

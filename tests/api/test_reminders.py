@@ -31,9 +31,9 @@ D = dt.date
 FINANCE, QINGDAO = "370000-finance", "370200"
 
 
-def at(day: dt.date, hour: int = 10) -> dt.datetime:
-    """``hour``:00 Asia/Shanghai on ``day`` as a UTC instant."""
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=SHANGHAI).astimezone(dt.UTC)
+def at(day: dt.date, hour: int = 10, minute: int = 0) -> dt.datetime:
+    """``hour``:``minute`` Asia/Shanghai on ``day`` as a UTC instant."""
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=SHANGHAI).astimezone(dt.UTC)
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ async def nine_am(platform: Any, day: dt.date) -> int:
     (with whatever earlier runs are pending). Returns the jobs run."""
     now = at(day, 9)
     platform.clock = lambda: now
-    await platform.scheduler.ensure_daily_jobs(now - dt.timedelta(minutes=1))
+    await platform.scheduler.ensure_recurring_jobs(now - dt.timedelta(minutes=1))
     return await platform.scheduler.run_due(now)
 
 
@@ -353,12 +353,19 @@ async def test_two_server_processes_send_each_card_once(
     for i in range(40):
         await work_order(platform, ids, i + 1, holder=holders[i % 4])
     results = await run_workers(database_url, tmp_path, 2, at(D(2026, 9, 29), 9).isoformat())
-    assert sum(r["ran"] for r in results) == 1  # one sweep for the day, run by one of them
+    # the day's sweep and the 09:00 check of hours clocks, each run by one of them
+    assert sum(r["ran"] for r in results) == 2
     got = await cards(platform, ids)
     assert sorted(set(got)) == sorted({(h, "DEADLINE_YELLOW") for h in holders})
     assert len(got) == 40
     async with platform.db.read() as s:
-        jobs = (await s.execute(select(ScheduledJob.key, ScheduledJob.status).order_by(ScheduledJob.id))).all()
+        jobs = (
+            await s.execute(
+                select(ScheduledJob.key, ScheduledJob.status)
+                .where(ScheduledJob.kind == reminders.SWEEP_KIND)
+                .order_by(ScheduledJob.id)
+            )
+        ).all()
         stamped = (
             await s.execute(
                 select(func.count()).select_from(deadlines.Deadline).where(deadlines.Deadline.yellow_at.is_not(None))
@@ -368,48 +375,38 @@ async def test_two_server_processes_send_each_card_once(
     assert stamped == 40
 
 
-async def test_an_hours_clock_gets_its_red_card_at_the_due_instant(platform: Any, ids: dict[str, int]) -> None:
-    started = at(D(2026, 9, 29), 14)  # 24 hours: due Wed Sep 30 14:00 local
+async def test_an_hours_clock_gets_its_red_card_within_five_minutes(platform: Any, ids: dict[str, int]) -> None:
+    """Every 5 minutes, day or night, holiday or not: red cards of clocks counted in hours."""
     async with platform.db.unit_of_work() as uow:
         cal = await load_calendar(uow.session)
-        d = await deadlines.start_clock(
-            uow,
-            cal,
-            subject_type="incoming",
-            subject_id=7,
-            started_at=started,
-            limit=24,
-            unit="hours",
-            holder_user_id=ids["zhang_wei"],
-            assigner_user_id=ids["clerk"],
-        )
-        assert await reminders.schedule_overdue_check(uow, d) is True
-        assert await reminders.schedule_overdue_check(uow, d) is False  # one check per due instant
-    due = at(D(2026, 9, 30), 14)
-    assert await platform.scheduler.run_due(due - dt.timedelta(seconds=1)) == 0
-    assert await platform.scheduler.run_due(due) == 1
-    assert await cards(platform, ids) == [("clerk", "DEADLINE_RED"), ("zhang_wei", "DEADLINE_RED")]
-    await nine_am(platform, D(2026, 10, 8))  # the daily sweep leaves hours clocks alone
-    assert len(await cards(platform, ids)) == 2
-
-
-async def test_an_hours_clock_closed_in_time_gets_no_card(platform: Any, ids: dict[str, int]) -> None:
-    async with platform.db.unit_of_work() as uow:
-        cal = await load_calendar(uow.session)
-        d = await deadlines.start_clock(
-            uow,
-            cal,
-            subject_type="incoming",
-            subject_id=8,
-            started_at=at(D(2026, 9, 29), 14),
-            limit=2,
-            unit="hours",
-            holder_user_id=ids["zhang_wei"],
-        )
-        await reminders.schedule_overdue_check(uow, d)
-        await deadlines.close_clock(uow, d, at(D(2026, 9, 29), 15))
-    assert await platform.scheduler.run_due(at(D(2026, 9, 29), 17)) == 1
+        for subject, hours in ((7, 24), (8, 2)):
+            await deadlines.start_clock(
+                uow,
+                cal,
+                subject_type="incoming",
+                subject_id=subject,
+                started_at=at(D(2026, 9, 30), 14, 2),
+                limit=hours,
+                unit="hours",
+                holder_user_id=ids["zhang_wei"],
+                assigner_user_id=ids["clerk"],
+            )
+        d8 = await deadlines.deadline_of(uow.session, "incoming", 8, lock=True)
+        assert d8 is not None
+        await deadlines.close_clock(uow, d8, at(D(2026, 9, 30), 15))  # closed in time: never a card
+    scheduler = platform.scheduler
+    due = at(D(2026, 10, 1), 14, 2)  # 24 hours later, a National Day holiday
+    assert await scheduler.ensure_recurring_jobs(due - dt.timedelta(minutes=3)) >= 1
+    async with platform.db.read() as s:
+        checks = (await s.execute(select(ScheduledJob.run_at).where(ScheduledJob.kind == reminders.HOURS_KIND))).all()
+    assert [c[0] for c in checks] == [at(D(2026, 10, 1), 14, 0)]  # the next multiple of 5 minutes
+    await scheduler.run_due(at(D(2026, 10, 1), 14, 0))  # 14:00: not due yet
     assert await cards(platform, ids) == []
+    await scheduler.run_due(at(D(2026, 10, 1), 14, 5))  # 14:05: the check after the due instant
+    assert await cards(platform, ids) == [("clerk", "DEADLINE_RED"), ("zhang_wei", "DEADLINE_RED")]
+    await scheduler.run_due(at(D(2026, 10, 1), 14, 10))
+    await nine_am(platform, D(2026, 10, 8))  # later checks and the daily sweep add nothing
+    assert len(await cards(platform, ids)) == 2
 
 
 async def test_a_policy_can_warn_earlier_and_escalate_sooner(platform: Any, ids: dict[str, int]) -> None:

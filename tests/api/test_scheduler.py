@@ -300,8 +300,8 @@ async def test_daily_job_runs_at_nine_local_and_schedules_the_next_day(db: Datab
 
     scheduler = Scheduler(make_settings(db.url, scheduler_max_attempts=1), db, RecordingBroker(), registry=reg)
     before = T0 - dt.timedelta(hours=3)  # 06:00 local on 2026-09-29
-    assert await scheduler.ensure_daily_jobs(before) == 1
-    assert await scheduler.ensure_daily_jobs(before) == 0  # a second process (or restart): no second row
+    assert await scheduler.ensure_recurring_jobs(before) == 1
+    assert await scheduler.ensure_recurring_jobs(before) == 0  # a second process (or restart): no second row
     assert [(j.key, j.run_at) for j in await jobs(db)] == [("2026-09-29", T0)]
 
     assert await scheduler.run_due(T0 - dt.timedelta(seconds=1)) == 0
@@ -518,3 +518,68 @@ async def test_a_handler_runs_with_the_runs_instant_and_its_before_commit_work(d
     assert seen == [T0 + dt.timedelta(minutes=1)] * 2
     assert [(j.key, j.status, j.attempts) for j in await jobs(db)] == [("ok", DONE, 0), ("bad", PENDING, 1)]
     assert [n.title for n in await notes(db)] == ["before commit ok"]
+
+
+def test_every_runs_at_multiples_of_its_interval() -> None:
+    from zoneinfo import ZoneInfo
+
+    from office_api.scheduler import Every
+
+    five = Every("test.every", 300)
+    sh = ZoneInfo("Asia/Shanghai")
+    assert five.next_after(sh, T0 + dt.timedelta(minutes=2, seconds=30)) == (
+        "2026-09-29T01:05:00+00:00",
+        T0 + dt.timedelta(minutes=5),
+    )
+    assert five.next_after(sh, T0 + dt.timedelta(minutes=5))[1] == T0 + dt.timedelta(minutes=10)
+    with pytest.raises(ValueError, match="at most once a minute"):
+        Registry().every("test.fast", seconds=10)
+
+
+async def test_a_recurring_job_collapses_missed_runs(db: Database) -> None:
+    runs: list[str] = []
+    reg = Registry()
+
+    @reg.every("test.every", seconds=300)
+    async def tick(uow: UnitOfWork, ctx: JobContext, job: Job) -> None:
+        runs.append(job.key)
+
+    scheduler = Scheduler(make_settings(db.url), db, RecordingBroker(), registry=reg)
+    assert await scheduler.ensure_recurring_jobs(T0 - dt.timedelta(seconds=1)) == 1
+    assert await scheduler.run_due(T0 + dt.timedelta(minutes=12)) == 1  # 01:05 and 01:10 were missed: one run
+    assert runs == ["2026-09-29T01:00:00+00:00"]
+    assert [(j.key, j.status) for j in await jobs(db)] == [
+        ("2026-09-29T01:00:00+00:00", DONE),
+        ("2026-09-29T01:15:00+00:00", PENDING),
+    ]
+
+
+async def test_old_done_jobs_are_purged(db: Database) -> None:
+    from office_api import scheduler as jobs_module
+
+    reg = Registry()
+    reg.daily(jobs_module.PURGE_KIND, at=dt.time(3, 30))(jobs_module._purge)
+    settings = make_settings(db.url, scheduler_keep_days=30)
+    scheduler = Scheduler(settings, db, RecordingBroker(), registry=reg)
+    async with db.unit_of_work() as uow:
+        for key, status, age in (
+            ("old", DONE, 31),
+            ("recent", DONE, 29),
+            ("old-failed", FAILED, 90),
+            ("old-x", CANCELLED, 40),
+        ):
+            uow.session.add(
+                ScheduledJob(
+                    kind="test.other",
+                    key=key,
+                    run_at=T0,
+                    payload={},
+                    status=status,
+                    attempts=0,
+                    done_at=T0 - dt.timedelta(days=age),
+                )
+            )
+    await scheduler.ensure_recurring_jobs(T0)  # the purge of 2026-09-30 03:30 local
+    assert await scheduler.run_due(T0 + dt.timedelta(days=1)) == 1
+    keys = sorted(j.key for j in await jobs(db) if j.kind == "test.other")
+    assert keys == ["old-failed", "recent"]
