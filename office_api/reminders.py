@@ -1,9 +1,9 @@
-"""Reminders, escalation, urging (催办) and extension requests (延期) on the deadline clock.
+"""Reminders, escalation and urging (催办) on the deadline clock; who is who for a clock.
 
 Sources: DOMAIN §5.2 (Shandong provincial complaint line: a yellow card when 1 working day is
 left, a red card on the first working day past the deadline, a supervision order after that)
-and §5.3 (chasing practice: extensions are requested *before* the deadline, with a reason,
-and approved by the assigning body).
+and §5.3 (chasing practice: a pre-deadline reminder, an overdue notice, then the assigner or
+a leader chases). Extension requests are in :mod:`office_api.extensions`.
 
 The daily sweep (:func:`sweep`, job ``deadline.reminders`` at 09:00 Asia/Shanghai through
 :mod:`office_api.scheduler`, so that with several server processes each card goes out once)
@@ -31,9 +31,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, and_, func, or_, select
+from sqlalchemy import ForeignKey, Integer, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,19 +41,19 @@ from messaging.outbox import Message, Publisher, notify
 from office_api import scheduler
 from office_api.config import Settings
 from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
-from office_api.deadlines import Deadline, DeadlineStatus, extend_clock
+from office_api.deadlines import Deadline, DeadlineStatus
 from office_api.errors import DomainError, ErrorCode
 from office_api.org.duties import duty_holders_of_units
 from office_api.org.models import Duty, OrgUnit, Position
 from office_api.org.permissions import Actor
-from office_api.sla import MAX_LIMIT, ExtensionApprover, SlaPolicy, TimeUnit
+from office_api.sla import ExtensionApprover, SlaPolicy, TimeUnit
 from office_api.workdays import WorkCalendar, load_calendar, local_date
 
 #: Defaults of clocks without a policy (the same as the seeded policies').
 DEFAULT_YELLOW_BEFORE, DEFAULT_ESCALATE_AFTER = 1, 3
 #: The most working days a yellow card may come before the due date (sla.validate_policy).
 MAX_YELLOW_BEFORE = 30
-MESSAGE_MAX, REASON_MAX, NOTE_MAX = 500, 500, 500
+MESSAGE_MAX = 500
 SWEEP_KIND = "deadline.reminders"
 #: Notification subject type of each clock subject type (clients open the subject).
 SUBJECT_TYPES = {
@@ -66,12 +65,6 @@ SUBJECT_TYPES = {
 }
 
 
-class ExtensionStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REFUSED = "refused"
-
-
 class DeadlineUrge(Base):
     """One urge (催办) of a clock: who, when, with what message (kept for the record)."""
 
@@ -81,30 +74,6 @@ class DeadlineUrge(Base):
     deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"), index=True)
     urged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     message: Mapped[str] = mapped_column(String(MESSAGE_MAX))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class ExtensionRequest(Base):
-    """A holder's request for more working days (延期申请) and its decision.
-
-    ``due_on_before`` is the due date when requested; ``due_on_after`` the due date the
-    approval gave (null until approved).
-    """
-
-    __tablename__ = "extension_requests"
-    __table_args__ = (Index("ix_extension_requests_deadline_status", "deadline_id", "status"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    working_days: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(REASON_MAX))
-    status: Mapped[str] = mapped_column(String(12), default=ExtensionStatus.PENDING.value)
-    due_on_before: Mapped[dt.date | None] = mapped_column(Date)
-    due_on_after: Mapped[dt.date | None] = mapped_column(Date)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -247,7 +216,7 @@ async def approvers(session: AsyncSession, settings: Settings, d: Deadline, poli
     return [d.assigner_user_id] if d.assigner_user_id is not None else []
 
 
-async def _involved(session: AsyncSession, settings: Settings, actor: Actor, d: Deadline) -> bool:
+async def involved(session: AsyncSession, settings: Settings, actor: Actor, d: Deadline) -> bool:
     """Whether ``actor`` may see the clock's urges and extension requests at all."""
     policy = await session.get(SlaPolicy, d.policy_id) if d.policy_id else None
     return (
@@ -260,7 +229,7 @@ async def _involved(session: AsyncSession, settings: Settings, actor: Actor, d: 
 # ---- notifications -----------------------------------------------------------------------
 
 
-def _due_text(d: Deadline) -> str:
+def due_text(d: Deadline) -> str:
     if d.due_on is not None:
         return f"{d.due_on.isoformat()} 24:00"
     if d.due_at is not None:
@@ -268,7 +237,7 @@ def _due_text(d: Deadline) -> str:
     return "—"
 
 
-def _messages(
+def messages_for(
     d: Deadline,
     user_ids: Sequence[int],
     kind: NotificationKind,
@@ -361,11 +330,11 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
             d.yellow_at = now
             yellow += 1
             when = "今日" if left <= 0 else f"还剩 {left} 个工作日，"
-            messages += _messages(
+            messages += messages_for(
                 d,
                 people.holders(d),
                 NotificationKind.DEADLINE_YELLOW,
-                f"黄牌提醒：办理期限{when}{_due_text(d)} 到期",
+                f"黄牌提醒：办理期限{when}{due_text(d)} 到期",
                 "请抓紧办理；确需延期的，请在期限届满前申请。",
                 extra={"workingDaysLeft": left},
             )
@@ -375,11 +344,11 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
             recipients = people.holders(d)
             if d.assigner_user_id is not None:
                 recipients.append(d.assigner_user_id)
-            messages += _messages(
+            messages += messages_for(
                 d,
                 recipients,
                 NotificationKind.DEADLINE_RED,
-                f"红牌警告：已超过办理期限（{_due_text(d)} 到期）",
+                f"红牌警告：已超过办理期限（{due_text(d)} 到期）",
                 "事项已超期，请立即办理并说明情况。",
                 extra={"workingDaysLeft": left},
             )
@@ -387,11 +356,11 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
             d.escalated_at = now
             escalated += 1
             head = people.head(d)
-            messages += _messages(
+            messages += messages_for(
                 d,
                 [head] if head is not None else [],
                 NotificationKind.DEADLINE_ESCALATED,
-                f"超期督办：事项已超期 {-left} 个工作日（{_due_text(d)} 到期）",
+                f"超期督办：事项已超期 {-left} 个工作日（{due_text(d)} 到期）",
                 "事项超期未办结，请督促办理。",
                 extra={"workingDaysLeft": left},
             )
@@ -435,11 +404,11 @@ async def sweep_hours(uow: UnitOfWork, broker: Publisher, now: dt.datetime) -> i
     for d in clocks:
         d.red_at = now
         recipients = people.holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
-        messages += _messages(
+        messages += messages_for(
             d,
             recipients,
             NotificationKind.DEADLINE_RED,
-            f"红牌警告：已超过办理时限（{_due_text(d)} 到期）",
+            f"红牌警告：已超过办理时限（{due_text(d)} 到期）",
             "事项已超时，请立即办理并说明情况。",
         )
     await session.flush()
@@ -456,7 +425,7 @@ async def _hours_sweep(uow: UnitOfWork, ctx: scheduler.JobContext, job: schedule
 # ---- urge (催办) --------------------------------------------------------------------------
 
 
-async def _clock(session: AsyncSession, deadline_id: int, *, lock: bool = True) -> Deadline:
+async def clock_of(session: AsyncSession, deadline_id: int, *, lock: bool = True) -> Deadline:
     q = select(Deadline).where(Deadline.id == deadline_id)
     if lock:
         q = q.with_for_update()
@@ -466,7 +435,7 @@ async def _clock(session: AsyncSession, deadline_id: int, *, lock: bool = True) 
     return d
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool = True) -> str | None:
+def clean_text(value: str | None, field: str, limit: int, *, required: bool = True) -> str | None:
     text = (value or "").strip()
     if not text:
         if required:
@@ -494,13 +463,13 @@ async def urge(
     item is closed or cancelled: nothing to urge), ``REQUIRED`` / ``TOO_LONG`` on ``message``.
     """
     session = uow.session
-    d = await _clock(session, deadline_id)
+    d = await clock_of(session, deadline_id)
     if not await may_supervise(session, actor, d):
-        visible = await _involved(session, settings, actor, d)
+        visible = await involved(session, settings, actor, d)
         raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "deadlineId")
     if not d.is_open:
         raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
-    text = _text(message, "message", MESSAGE_MAX)
+    text = clean_text(message, "message", MESSAGE_MAX)
     assert text is not None
     row = DeadlineUrge(deadline_id=d.id, urged_by_id=actor.user_id, message=text, created_at=now)
     session.add(row)
@@ -508,188 +477,14 @@ async def urge(
     await notify(
         uow,
         broker,
-        _messages(
+        messages_for(
             d,
             await holders(session, d),
             NotificationKind.DEADLINE_URGED,
-            f"催办：{actor.display_name} 催促办理（{_due_text(d)} 到期）",
+            f"催办：{actor.display_name} 催促办理（{due_text(d)} 到期）",
             text,
             actor_id=actor.user_id,
             extra={"urgeId": row.id},
         ),
     )
     return row
-
-
-# ---- extension requests (延期申请) ----------------------------------------------------------
-
-
-def _granted_left(d: Deadline, policy: SlaPolicy | None) -> int:
-    """Working days still grantable: the policy's ``extension_limit`` minus what was granted
-    (without a policy: up to the absurd-limit cap)."""
-    cap = policy.extension_limit if policy else MAX_LIMIT[TimeUnit.WORKING_DAYS]
-    return max(0, cap - d.extension)
-
-
-async def request_extension(
-    uow: UnitOfWork,
-    broker: Publisher,
-    settings: Settings,
-    actor: Actor,
-    deadline_id: int,
-    working_days: int,
-    reason: str,
-    now: dt.datetime,
-) -> ExtensionRequest:
-    """The holder asks for ``working_days`` more working days, with a ``reason`` (1–500 characters).
-
-    Rules (DOMAIN §5.2, §5.3): only the holder (:func:`may_hold`); only while the clock is open
-    and before its due instant (``EXTENSION_AFTER_DEADLINE``); a clock counted in working days
-    (``INVALID_VALUE`` on ``deadlineId`` for hours or calendar days); 1 ≤ ``working_days`` ≤ the
-    policy's ``extension_limit`` minus what was granted (``EXTENSION_OVER_LIMIT`` naming what is
-    left); one pending request at a time (``INVALID_STATE``); someone must be able to decide
-    (``NO_ASSIGNEE``). The approvers (:func:`approvers`) get ``EXTENSION_REQUESTED``.
-    Errors otherwise: ``NOT_FOUND``, ``FORBIDDEN``, ``DEADLINE_CLOSED``, ``REQUIRED`` /
-    ``TOO_LONG`` on ``reason``.
-    """
-    session = uow.session
-    d = await _clock(session, deadline_id)
-    if not await may_hold(session, actor, d):
-        visible = await _involved(session, settings, actor, d)
-        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "deadlineId")
-    if not d.is_open:
-        raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
-    if d.unit != TimeUnit.WORKING_DAYS.value:
-        raise DomainError(ErrorCode.INVALID_VALUE, "deadlineId", detail=f"only working-day limits extend; {d.unit}")
-    if d.due_at is not None and now >= d.due_at:
-        raise DomainError(ErrorCode.EXTENSION_AFTER_DEADLINE, "deadlineId", due=_due_text(d))
-    policy = await session.get(SlaPolicy, d.policy_id) if d.policy_id else None
-    left = _granted_left(d, policy)
-    if working_days < 1:
-        raise DomainError(ErrorCode.INVALID_VALUE, "workingDays", detail="at least 1 working day")
-    if working_days > left:
-        raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "workingDays", left=left)
-    text = _text(reason, "reason", REASON_MAX)
-    assert text is not None
-    pending = (
-        await session.execute(
-            select(ExtensionRequest.id).where(
-                ExtensionRequest.deadline_id == d.id, ExtensionRequest.status == ExtensionStatus.PENDING.value
-            )
-        )
-    ).first()
-    if pending is not None:
-        raise DomainError(ErrorCode.INVALID_STATE, "deadlineId", detail="an extension request is already pending")
-    deciders = await approvers(session, settings, d, policy)
-    if not deciders:
-        raise DomainError(ErrorCode.NO_ASSIGNEE, "deadlineId", detail="nobody may approve an extension of this item")
-    row = ExtensionRequest(
-        deadline_id=d.id,
-        requested_by_id=actor.user_id,
-        working_days=working_days,
-        reason=text,
-        status=ExtensionStatus.PENDING.value,
-        due_on_before=d.due_on,
-        created_at=now,
-    )
-    session.add(row)
-    await session.flush()
-    await notify(
-        uow,
-        broker,
-        _messages(
-            d,
-            deciders,
-            NotificationKind.EXTENSION_REQUESTED,
-            f"延期申请：{actor.display_name} 申请延期 {working_days} 个工作日（原定 {_due_text(d)} 到期）",
-            text,
-            actor_id=actor.user_id,
-            extra={"extensionRequestId": row.id, "workingDays": working_days},
-        ),
-    )
-    return row
-
-
-async def decide_extension(
-    uow: UnitOfWork,
-    broker: Publisher,
-    settings: Settings,
-    actor: Actor,
-    request_id: int,
-    approve: bool,
-    note: str | None,
-    now: dt.datetime,
-) -> tuple[ExtensionRequest, Deadline]:
-    """Approve or refuse a pending extension request, with an optional ``note`` (≤ 500 characters).
-
-    Only an approver of the clock (:func:`approvers`, evaluated now) decides. Approval adds the
-    working days to the clock (``deadlines.extend_clock``: the due date moves by that many
-    working days and the reminder cards start over); a request made in time may be approved
-    after the due date passed (the holder is not penalized for a slow decision). The
-    requester gets ``EXTENSION_APPROVED`` or ``EXTENSION_REFUSED``; on approval the assigner
-    too. Errors: ``NOT_FOUND`` on ``requestId``, ``FORBIDDEN``, ``INVALID_STATE`` (already
-    decided), ``DEADLINE_CLOSED``, ``EXTENSION_OVER_LIMIT`` (another grant used the room),
-    ``TOO_LONG`` on ``note``.
-    """
-    session = uow.session
-    req = (
-        await session.execute(select(ExtensionRequest).where(ExtensionRequest.id == request_id).with_for_update())
-    ).scalar_one_or_none()
-    if req is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "requestId")
-    d = await _clock(session, req.deadline_id)
-    policy = await session.get(SlaPolicy, d.policy_id) if d.policy_id else None
-    if actor.user_id not in await approvers(session, settings, d, policy):
-        visible = await _involved(session, settings, actor, d)
-        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "requestId")
-    if req.status != ExtensionStatus.PENDING.value:
-        raise DomainError(ErrorCode.INVALID_STATE, "requestId", detail=f"already {req.status}")
-    text = _text(note, "note", NOTE_MAX, required=False)
-    if approve:
-        if not d.is_open:
-            raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
-        left = _granted_left(d, policy)
-        if req.working_days > left:
-            raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "requestId", left=left)
-        cal = await load_calendar(session)
-        await extend_clock(uow, cal, d, req.working_days)
-        req.due_on_after = d.due_on
-    req.status = (ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED).value
-    req.decided_by_id, req.decided_at, req.note = actor.user_id, now, text
-    await session.flush()
-    if approve:
-        title = f"延期已批准：延期 {req.working_days} 个工作日，{_due_text(d)} 到期"
-        recipients = [req.requested_by_id, *([d.assigner_user_id] if d.assigner_user_id else [])]
-        kind = NotificationKind.EXTENSION_APPROVED
-    else:
-        title = f"延期未批准：仍于 {_due_text(d)} 到期"
-        recipients = [req.requested_by_id]
-        kind = NotificationKind.EXTENSION_REFUSED
-    await notify(
-        uow,
-        broker,
-        _messages(
-            d,
-            recipients,
-            kind,
-            title,
-            text or "",
-            actor_id=actor.user_id,
-            extra={"extensionRequestId": req.id, "workingDays": req.working_days},
-        ),
-    )
-    return req, d
-
-
-async def extension_requests(
-    session: AsyncSession, settings: Settings, actor: Actor, deadline_id: int
-) -> list[ExtensionRequest]:
-    """The extension requests of a clock, oldest first, for anyone involved in it (holder,
-    supervisor, approver); ``NOT_FOUND`` otherwise."""
-    d = await _clock(session, deadline_id, lock=False)
-    if not await _involved(session, settings, actor, d):
-        raise DomainError(ErrorCode.NOT_FOUND, "deadlineId")
-    rows = await session.execute(
-        select(ExtensionRequest).where(ExtensionRequest.deadline_id == d.id).order_by(ExtensionRequest.id)
-    )
-    return list(rows.scalars())

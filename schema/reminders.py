@@ -1,6 +1,7 @@
 """GraphQL surface of urging (催办) and extension requests (延期申请) on a deadline clock:
 urgeDeadline, requestExtension, decideExtension, extensionRequests. The rules live in
-:mod:`office_api.reminders`; the yellow/red cards and escalation are sent by its daily sweep."""
+:mod:`office_api.reminders` and :mod:`office_api.extensions`; the yellow/red cards and escalation
+are sent by the daily sweep of :mod:`office_api.reminders`."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from office_api import reminders
+from office_api import extensions, reminders
+from office_api.extensions import ExtensionRequest as RequestModel
+from office_api.extensions import ExtensionStatus
 from office_api.reminders import DeadlineUrge as UrgeModel
-from office_api.reminders import ExtensionRequest as RequestModel
-from office_api.reminders import ExtensionStatus
 from schema.common import IsAuthenticated, UserError, idempotency_key_field, require_actor, run_mutation
 from schema.deadlines import DeadlineType
 from schema.org import User
@@ -150,7 +151,7 @@ class ReminderQuery:
     ) -> list[ExtensionRequestType]:
         actor = await require_actor(info)
         async with info.context.db.read() as s:
-            rows = await reminders.extension_requests(s, info.context.settings, actor, deadline_id)
+            rows = await extensions.extension_requests(s, info.context.settings, actor, deadline_id)
         return [ExtensionRequestType.from_model(r) for r in rows]
 
 
@@ -189,7 +190,7 @@ class ReminderMutation:
         ctx = info.context
 
         async def work(uow):
-            return await reminders.request_extension(
+            return await extensions.request_extension(
                 uow,
                 ctx.broker,
                 ctx.settings,
@@ -216,7 +217,7 @@ class ReminderMutation:
         ctx = info.context
 
         async def work(uow):
-            return await reminders.decide_extension(
+            return await extensions.decide_extension(
                 uow,
                 ctx.broker,
                 ctx.settings,

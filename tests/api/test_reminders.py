@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from messaging.models import Notification
-from office_api import deadlines, reminders
+from office_api import deadlines, extensions, reminders
 from office_api.config import Settings
 from office_api.org.models import User
 from office_api.scheduler import DONE, ScheduledJob
@@ -340,7 +340,7 @@ async def test_extension_refused_after_the_deadline_and_over_the_limit(as_, plat
         "An extension must be requested before the deadline passes (due 2026-09-30 24:00)"
     )
     async with platform.db.read() as s:
-        n = (await s.execute(select(func.count()).select_from(reminders.ExtensionRequest))).scalar_one()
+        n = (await s.execute(select(func.count()).select_from(extensions.ExtensionRequest))).scalar_one()
     assert n == 2  # the two requests accepted above; every refusal wrote nothing
 
 
