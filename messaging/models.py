@@ -45,6 +45,14 @@ class NotificationKind(StrEnum):
     SUPERVISION_PROGRESS = "SUPERVISION_PROGRESS"  # to the item's creator: an assigned unit reported progress
     SUPERVISION_RESULT = "SUPERVISION_RESULT"  # to the item's creator: the lead unit reported the result
     SUPERVISION_CLOSED = "SUPERVISION_CLOSED"  # to the assigned units' clerks: the creator closed the item
+    # deadlines (office_api/reminders.py): payload {deadlineId, subjectType, subjectId, dueOn, …}
+    DEADLINE_YELLOW = "DEADLINE_YELLOW"  # 黄牌: the due date is near (policy yellow_before working days)
+    DEADLINE_RED = "DEADLINE_RED"  # 红牌: the first working day past the due date (holder and assigner)
+    DEADLINE_ESCALATED = "DEADLINE_ESCALATED"  # to the holder unit's head: overdue past escalate_after
+    DEADLINE_URGED = "DEADLINE_URGED"  # 催办 by the assigner or a leader, with a message
+    EXTENSION_REQUESTED = "EXTENSION_REQUESTED"  # to the approvers: the holder asks for more working days
+    EXTENSION_APPROVED = "EXTENSION_APPROVED"  # to the requester (and the assigner): the due date moved
+    EXTENSION_REFUSED = "EXTENSION_REFUSED"  # to the requester
 
 
 class Notification(Base):

@@ -1,5 +1,8 @@
 """Composition root: ``create_app()`` builds FastAPI + the GraphQL router + the lifespan.
 
+The lifespan opens the database, the broker and the scheduler of timed jobs
+(:mod:`office_api.scheduler`; its polling task stops before the database closes).
+
 Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
 served with local assets), ``/oauth/token`` (client-credentials grant for integration
 clients, ``office_api/oauth.py``), ``/auth/oidc/login`` and ``/auth/oidc/callback`` (sign-in
@@ -33,6 +36,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from documents.storage import LocalDiskStorage
 from messaging.broker import InProcessBroker
+from office_api import reminders  # noqa: F401 - registers the daily reminder sweep with the scheduler
 from office_api.attachments_http import router as attachments_router
 from office_api.config import Settings, get_settings
 from office_api.db import Database
@@ -41,6 +45,7 @@ from office_api.logging import configure_logging
 from office_api.oauth import router as oauth_router
 from office_api.oidc import RelyingParty
 from office_api.oidc_http import router as oidc_router
+from office_api.scheduler import Scheduler
 from schema import schema
 from schema.context import Context, Platform
 
@@ -93,11 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
         broker = InProcessBroker()
-        app.state.platform = Platform(settings=settings, db=db, broker=broker)
+        platform = Platform(settings=settings, db=db, broker=broker)
+        # The scheduler reads the platform's clock at each use, so that tests can replace it.
+        platform.scheduler = Scheduler(settings, db, broker, clock=lambda: platform.clock())
+        app.state.platform = platform
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
+        await platform.scheduler.start()
         try:
             yield
         finally:
+            await platform.scheduler.stop()
             await broker.close()
             await db.dispose()
 

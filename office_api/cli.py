@@ -1,4 +1,4 @@
-"""The ``office-api`` command: serve, migrate, import-org, export-org, reset-totp, calendar, demo."""
+"""The ``office-api`` command: serve, migrate, import-org, export-org, reset-totp, calendar, jobs, demo."""
 
 from __future__ import annotations
 
@@ -141,6 +141,30 @@ async def _reset_totp(settings: Settings, username: str) -> int:
     return 0
 
 
+async def _jobs(settings: Settings, status: str | None, limit: int, retry_id: int | None) -> int:
+    """List scheduled jobs (newest first), or put a failed one back (``--retry ID``)."""
+    from office_api import scheduler
+
+    db = Database(settings.database_url)
+    try:
+        if retry_id is not None:
+            async with db.unit_of_work() as uow:
+                done = await scheduler.retry(uow, retry_id, scheduler.utcnow())
+            if not done:
+                print(f"office-api: no failed job {retry_id}", file=sys.stderr)
+                return 1
+            print(f"job {retry_id}: pending again, due now")
+            return 0
+        async with db.read() as s:
+            rows = await scheduler.list_jobs(s, status=status, limit=limit)
+    finally:
+        await db.dispose()
+    for j in rows:
+        error = f"  {j.last_error}" if j.last_error else ""
+        print(f"{j.id}\t{j.kind}\t{j.key}\t{j.run_at.isoformat()}\t{j.status}\tattempts={j.attempts}{error}")
+    return 0
+
+
 async def _calendar_load(settings: Settings, path: Path, year: int) -> int:
     """Load a year's holiday arrangement from a JSON file (``office_api.calendar_admin``); audited.
 
@@ -243,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", help="code of the subtree to export (default: everything)")
     p = sub.add_parser("reset-totp", help="turn a user's two-factor sign-in off (lost device); audited")
     p.add_argument("username")
+    p = sub.add_parser("jobs", help="list scheduled jobs (reminder sweeps …), or put a failed one back")
+    p.add_argument("--status", choices=["pending", "done", "failed", "cancelled"], help="only jobs in this status")
+    p.add_argument("--limit", type=int, default=50, help="how many, newest run first (default 50)")
+    p.add_argument("--retry", type=int, metavar="ID", help="make the failed job ID pending again, due now")
     p = sub.add_parser(
         "calendar", help="the working-day calendar: load next year's holiday arrangement, or show a year"
     )
@@ -277,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_export(settings, args.units, args.users, args.root))
     if args.command == "reset-totp":
         return asyncio.run(_reset_totp(settings, args.username))
+    if args.command == "jobs":
+        return asyncio.run(_jobs(settings, args.status, max(1, args.limit), args.retry))
     if args.command == "calendar":
         if args.calendar_command == "load":
             if not args.file.is_file():

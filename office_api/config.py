@@ -122,6 +122,34 @@ class Settings(BaseSettings):
         description="accepted file name extensions (the content must match: documents/file_scan.py)",
     )
 
+    # Scheduled jobs (office_api/scheduler.py): reminders and other timed work, run inside the server.
+    scheduler_enabled: bool = Field(
+        default=True,
+        description="run due scheduled jobs in this server process (every process may; each job runs once)",
+    )
+    scheduler_poll_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="how often the scheduler looks for due jobs, in seconds"
+    )
+    scheduler_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="failed runs of a job before it is marked failed and left alone"
+    )
+    scheduler_keep_days: int = Field(
+        default=30, ge=1, le=3650, description="days a done or cancelled job is kept before it is deleted"
+    )
+    scheduler_retry_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=86400,
+        description="delay before the 2nd run of a failing job; doubles each time (max 1 day)",
+    )
+
+    # Extensions approved by the General Office (office_api/reminders.py, policies with extension_approver
+    # general_office, e.g. the provincial complaint line's further extensions).
+    general_office_unit: str = Field(
+        default="370000-general_office",
+        description="code of the unit whose head and deputy heads decide general_office extension requests",
+    )
+
     @property
     def attachment_root(self) -> Path:
         """Where attachment files are stored."""

@@ -10,7 +10,10 @@ from documents import supervision_models as documents_supervision  # noqa: F401
 from documents import versions as version_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from office_api import deadlines as deadline_models  # noqa: F401
+from office_api import extensions as extension_models  # noqa: F401
 from office_api import idempotency as idempotency_models  # noqa: F401
+from office_api import reminders as reminder_models  # noqa: F401
+from office_api import scheduler as scheduler_models  # noqa: F401
 from office_api import sla as sla_models  # noqa: F401
 from office_api import workdays as workday_models  # noqa: F401
 from office_api.clients import models as clients_models  # noqa: F401

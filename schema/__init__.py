@@ -28,6 +28,7 @@ from schema.oidc import OidcMutation, OidcQuery
 from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
 from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
+from schema.reminders import ReminderMutation, ReminderQuery
 from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
 from schema.sla_admin import SlaMutation, SlaQuery
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -57,6 +58,7 @@ class Query(
     WorkCalendarQuery,
     SlaQuery,
     SupervisionQuery,
+    ReminderQuery,
 ):
     pass
 
@@ -84,6 +86,7 @@ class Mutation(
     WorkCalendarMutation,
     SlaMutation,
     SupervisionMutation,
+    ReminderMutation,
 ):
     pass
 

@@ -18,6 +18,7 @@ from office_api.config import Settings
 from office_api.db import Database, utcnow
 from office_api.errors import DomainError
 from office_api.org.permissions import Actor, load_actor
+from office_api.scheduler import Scheduler
 from office_api.workdays import WorkCalendar, load_calendar
 from schema.loaders import Loaders
 
@@ -29,8 +30,11 @@ class Platform:
     settings: Settings
     db: Database
     broker: InProcessBroker
-    #: The clock of time-based rules (login lockout, deadline clocks: ``UnitOfWork.now``); tests replace it.
+    #: The clock of time-based rules (login lockout, deadline clocks: ``UnitOfWork.now``, the scheduler);
+    #: tests replace it.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
+    #: The runner of scheduled jobs (reminders); built in the app's lifespan.
+    scheduler: Scheduler | None = None
 
 
 def _bearer(value: Any) -> str | None:

@@ -61,6 +61,7 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.supervisionItem": USER_ONLY,
     "Query.supervisionItems": USER_ONLY,
     "Query.supervisionDashboard": USER_ONLY,
+    "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,
@@ -133,6 +134,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     # dispatch (核发) and the incoming procedure (收文办理): a unit's people act on them
     "Mutation.dispatchDocument": USER_ONLY,
     "Mutation.registerExternalIncoming": USER_ONLY,
+    # deadlines: urging (催办) and extension requests (延期) are a person's own work
+    "Mutation.urgeDeadline": USER_ONLY,
+    "Mutation.requestExtension": USER_ONLY,
+    "Mutation.decideExtension": USER_ONLY,
     "Mutation.receiveIncoming": USER_ONLY,
     "Mutation.registerIncoming": USER_ONLY,
     "Mutation.precheckIncoming": USER_ONLY,

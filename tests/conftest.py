@@ -166,6 +166,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         jwt_secret=TEST_SECRET,
         data_dir=tmp_path,
         log_level="WARNING",
+        # No background polling in API tests: they run due jobs with platform.scheduler.run_due(now).
+        scheduler_enabled=False,
     )
 
 

@@ -1,0 +1,242 @@
+"""Extension requests (延期申请) of deadline clocks and their decisions.
+
+DOMAIN §5.2–§5.3: extensions are requested *before* the deadline, with a reason, within what
+the policy allows (Shandong 12345: up to 10 working days; provincial complaint line: one
+7-working-day extension), and approved by the assigning body (the policy's
+``extension_approver``: the assigner, the holder unit's head, or the General Office).
+Approval adds the working days to the clock (``office_api.deadlines.extend_clock``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from messaging.models import NotificationKind
+from messaging.outbox import Publisher, notify
+from office_api.config import Settings
+from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
+from office_api.deadlines import Deadline, extend_clock
+from office_api.errors import DomainError, ErrorCode
+from office_api.org.permissions import Actor
+from office_api.reminders import (
+    approvers,
+    clean_text,
+    clock_of,
+    due_text,
+    involved,
+    may_hold,
+    messages_for,
+)
+from office_api.sla import MAX_LIMIT, SlaPolicy, TimeUnit
+from office_api.workdays import load_calendar
+
+REASON_MAX, NOTE_MAX = 500, 500
+
+
+class ExtensionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class ExtensionRequest(Base):
+    """A holder's request for more working days (延期申请) and its decision.
+
+    ``due_on_before`` is the due date when requested; ``due_on_after`` the due date the
+    approval gave (null until approved).
+    """
+
+    __tablename__ = "extension_requests"
+    __table_args__ = (Index("ix_extension_requests_deadline_status", "deadline_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    working_days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(REASON_MAX))
+    status: Mapped[str] = mapped_column(String(12), default=ExtensionStatus.PENDING.value)
+    due_on_before: Mapped[dt.date | None] = mapped_column(Date)
+    due_on_after: Mapped[dt.date | None] = mapped_column(Date)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ---- extension requests (延期申请) ----------------------------------------------------------
+
+
+def _granted_left(d: Deadline, policy: SlaPolicy | None) -> int:
+    """Working days still grantable: the policy's ``extension_limit`` minus what was granted
+    (without a policy: up to the absurd-limit cap)."""
+    cap = policy.extension_limit if policy else MAX_LIMIT[TimeUnit.WORKING_DAYS]
+    return max(0, cap - d.extension)
+
+
+async def request_extension(
+    uow: UnitOfWork,
+    broker: Publisher,
+    settings: Settings,
+    actor: Actor,
+    deadline_id: int,
+    working_days: int,
+    reason: str,
+    now: dt.datetime,
+) -> ExtensionRequest:
+    """The holder asks for ``working_days`` more working days, with a ``reason`` (1–500 characters).
+
+    Rules (DOMAIN §5.2, §5.3): only the holder (:func:`may_hold`); only while the clock is open
+    and before its due instant (``EXTENSION_AFTER_DEADLINE``); a clock counted in working days
+    (``INVALID_VALUE`` on ``deadlineId`` for hours or calendar days); 1 ≤ ``working_days`` ≤ the
+    policy's ``extension_limit`` minus what was granted (``EXTENSION_OVER_LIMIT`` naming what is
+    left); one pending request at a time (``INVALID_STATE``); someone must be able to decide
+    (``NO_ASSIGNEE``). The approvers (:func:`approvers`) get ``EXTENSION_REQUESTED``.
+    Errors otherwise: ``NOT_FOUND``, ``FORBIDDEN``, ``DEADLINE_CLOSED``, ``REQUIRED`` /
+    ``TOO_LONG`` on ``reason``.
+    """
+    session = uow.session
+    d = await clock_of(session, deadline_id)
+    if not await may_hold(session, actor, d):
+        visible = await involved(session, settings, actor, d)
+        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "deadlineId")
+    if not d.is_open:
+        raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
+    if d.unit != TimeUnit.WORKING_DAYS.value:
+        raise DomainError(ErrorCode.INVALID_VALUE, "deadlineId", detail=f"only working-day limits extend; {d.unit}")
+    if d.due_at is not None and now >= d.due_at:
+        raise DomainError(ErrorCode.EXTENSION_AFTER_DEADLINE, "deadlineId", due=due_text(d))
+    policy = await session.get(SlaPolicy, d.policy_id) if d.policy_id else None
+    left = _granted_left(d, policy)
+    if working_days < 1:
+        raise DomainError(ErrorCode.INVALID_VALUE, "workingDays", detail="at least 1 working day")
+    if working_days > left:
+        raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "workingDays", left=left)
+    text = clean_text(reason, "reason", REASON_MAX)
+    assert text is not None
+    pending = (
+        await session.execute(
+            select(ExtensionRequest.id).where(
+                ExtensionRequest.deadline_id == d.id, ExtensionRequest.status == ExtensionStatus.PENDING.value
+            )
+        )
+    ).first()
+    if pending is not None:
+        raise DomainError(ErrorCode.INVALID_STATE, "deadlineId", detail="an extension request is already pending")
+    deciders = await approvers(session, settings, d, policy)
+    if not deciders:
+        raise DomainError(ErrorCode.NO_ASSIGNEE, "deadlineId", detail="nobody may approve an extension of this item")
+    row = ExtensionRequest(
+        deadline_id=d.id,
+        requested_by_id=actor.user_id,
+        working_days=working_days,
+        reason=text,
+        status=ExtensionStatus.PENDING.value,
+        due_on_before=d.due_on,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    await notify(
+        uow,
+        broker,
+        messages_for(
+            d,
+            deciders,
+            NotificationKind.EXTENSION_REQUESTED,
+            f"延期申请：{actor.display_name} 申请延期 {working_days} 个工作日（原定 {due_text(d)} 到期）",
+            text,
+            actor_id=actor.user_id,
+            extra={"extensionRequestId": row.id, "workingDays": working_days},
+        ),
+    )
+    return row
+
+
+async def decide_extension(
+    uow: UnitOfWork,
+    broker: Publisher,
+    settings: Settings,
+    actor: Actor,
+    request_id: int,
+    approve: bool,
+    note: str | None,
+    now: dt.datetime,
+) -> tuple[ExtensionRequest, Deadline]:
+    """Approve or refuse a pending extension request, with an optional ``note`` (≤ 500 characters).
+
+    Only an approver of the clock (:func:`approvers`, evaluated now) decides. Approval adds the
+    working days to the clock (``deadlines.extend_clock``: the due date moves by that many
+    working days and the reminder cards start over); a request made in time may be approved
+    after the due date passed (the holder is not penalized for a slow decision). The
+    requester gets ``EXTENSION_APPROVED`` or ``EXTENSION_REFUSED``; on approval the assigner
+    too. Errors: ``NOT_FOUND`` on ``requestId``, ``FORBIDDEN``, ``INVALID_STATE`` (already
+    decided), ``DEADLINE_CLOSED``, ``EXTENSION_OVER_LIMIT`` (another grant used the room),
+    ``TOO_LONG`` on ``note``.
+    """
+    session = uow.session
+    req = (
+        await session.execute(select(ExtensionRequest).where(ExtensionRequest.id == request_id).with_for_update())
+    ).scalar_one_or_none()
+    if req is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "requestId")
+    d = await clock_of(session, req.deadline_id)
+    policy = await session.get(SlaPolicy, d.policy_id) if d.policy_id else None
+    if actor.user_id not in await approvers(session, settings, d, policy):
+        visible = await involved(session, settings, actor, d)
+        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "requestId")
+    if req.status != ExtensionStatus.PENDING.value:
+        raise DomainError(ErrorCode.INVALID_STATE, "requestId", detail=f"already {req.status}")
+    text = clean_text(note, "note", NOTE_MAX, required=False)
+    if approve:
+        if not d.is_open:
+            raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
+        left = _granted_left(d, policy)
+        if req.working_days > left:
+            raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "requestId", left=left)
+        cal = await load_calendar(session)
+        await extend_clock(uow, cal, d, req.working_days)
+        req.due_on_after = d.due_on
+    req.status = (ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED).value
+    req.decided_by_id, req.decided_at, req.note = actor.user_id, now, text
+    await session.flush()
+    if approve:
+        title = f"延期已批准：延期 {req.working_days} 个工作日，{due_text(d)} 到期"
+        recipients = [req.requested_by_id, *([d.assigner_user_id] if d.assigner_user_id else [])]
+        kind = NotificationKind.EXTENSION_APPROVED
+    else:
+        title = f"延期未批准：仍于 {due_text(d)} 到期"
+        recipients = [req.requested_by_id]
+        kind = NotificationKind.EXTENSION_REFUSED
+    await notify(
+        uow,
+        broker,
+        messages_for(
+            d,
+            recipients,
+            kind,
+            title,
+            text or "",
+            actor_id=actor.user_id,
+            extra={"extensionRequestId": req.id, "workingDays": req.working_days},
+        ),
+    )
+    return req, d
+
+
+async def extension_requests(
+    session: AsyncSession, settings: Settings, actor: Actor, deadline_id: int
+) -> list[ExtensionRequest]:
+    """The extension requests of a clock, oldest first, for anyone involved in it (holder,
+    supervisor, approver); ``NOT_FOUND`` otherwise."""
+    d = await clock_of(session, deadline_id, lock=False)
+    if not await involved(session, settings, actor, d):
+        raise DomainError(ErrorCode.NOT_FOUND, "deadlineId")
+    rows = await session.execute(
+        select(ExtensionRequest).where(ExtensionRequest.deadline_id == d.id).order_by(ExtensionRequest.id)
+    )
+    return list(rows.scalars())
