@@ -1,8 +1,8 @@
 """scheduled jobs (office_api/scheduler.py): timed work as rows, claimed with row locks;
 urges (催办) and extension requests (延期申请) of deadlines (office_api/reminders.py)
 
-Revision ID: 0021
-Revises: 0024
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-11-29 16:30:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import office_api.db
 
-revision: str = "0021"
-down_revision: str | None = "0024"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """supervision items (督办事项): items, assigned units, progress reports; the dashboard's indexes
 
-Revision ID: 0024
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-11-29 16:19:55.765163
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import office_api.db
 
-revision: str = "0024"
+revision: str = "0021"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
