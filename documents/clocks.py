@@ -23,7 +23,8 @@ Who starts and stops which clock (DOMAIN §5; policies are data, office_api.sla)
 * **Incoming copy** (subject ``incoming``): from its assignment (分办), due on the date the
   assigner chose or else on the policy bound to target ``incoming`` for its urgency (seeded:
   30 calendar days); holder the recipient unit and the lead handler. The reply (答复) or, without
-  one, the closing (办结) closes it.
+  one, the closing (办结) closes it; revoking the document (撤销, void from the start) cancels it,
+  while a repeal (废止) leaves the handling and its clock going.
 
 The document and task clocks are kept by one rule that cannot be forgotten by a new action:
 locking a document for a write (``documents.service._lock_document``) registers
@@ -41,6 +42,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep, Task
 from documents.types import DocumentStatus, TaskStatus
 from office_api import deadlines as clock
@@ -308,3 +310,23 @@ async def close_incoming(uow: UnitOfWork, incoming_id: int, now: dt.datetime) ->
     if d is not None:
         await clock.close_clock(uow, d, now)
     return d
+
+
+async def cancel_incoming_of_document(uow: UnitOfWork, document_id: int, now: dt.datetime) -> int:
+    """Cancel the open clocks of every incoming copy of ``document_id`` (it was revoked: the copies
+    stop being handled, so nobody is reminded of them). Returns how many were cancelled."""
+    copies = select(IncomingDocument.id).where(IncomingDocument.document_id == document_id)
+    q = (
+        select(Deadline)
+        .where(
+            Deadline.subject_type == INCOMING,
+            Deadline.subject_id.in_(copies),
+            Deadline.status.in_(clock.OPEN_STATUSES),
+        )
+        .with_for_update()
+    )
+    cancelled = 0
+    for d in (await uow.session.execute(q)).scalars():
+        await clock.cancel_clock(uow, d, now)
+        cancelled += 1
+    return cancelled

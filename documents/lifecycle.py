@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from documents import clocks
 from documents.incoming import IncomingStep
 from documents.incoming_service import record_void
 from documents.models import Document, DocumentAction
@@ -120,6 +121,8 @@ async def _void(
     if dispatched:
         step = IncomingStep.REVOKED if status is DocumentStatus.REVOKED else IncomingStep.REPEALED
         messages += await record_void(uow.session, doc, actor, step, kind, title, copy_body, copy_opinion, now)
+        if status is DocumentStatus.REVOKED:
+            await clocks.cancel_incoming_of_document(uow, doc.id, now)
     await notify(uow, broker, messages)
     await uow.session.flush()
     return doc

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from documents.incoming_models import IncomingDocument
 from documents.models import Document
+from office_api.deadlines import Deadline
 from office_api.org.models import OrgUnit
 from tests.api import test_incoming as incoming_tests
 from tests.conftest import GraphQLClient
@@ -105,6 +106,17 @@ async def dispatched(as_, platform: Any, ids: dict[str, int], main: list[str]) -
     return doc, await copies_of(platform, doc)
 
 
+async def copy_clocks(platform: Any, doc: int) -> list[str]:
+    """The statuses of the deadline clocks of ``doc``'s incoming copies."""
+    q = (
+        select(Deadline.status)
+        .join(IncomingDocument, IncomingDocument.id == Deadline.subject_id)
+        .where(Deadline.subject_type == "incoming", IncomingDocument.document_id == doc)
+    )
+    async with platform.db.read() as s:
+        return list((await s.execute(q)).scalars())
+
+
 def void_note(kind: str, title: str, body: str, inc: str, doc: int, unit: int, state: str) -> dict[str, Any]:
     return {
         "kind": kind,
@@ -133,6 +145,7 @@ async def test_revoke_tells_every_holder_and_leaves_only_closing(as_, ids: dict[
     await ok(finance, "assign", fin, handlerIds=[gid("User", ids["wang_wei"])])
     holders = ("clerk_370100", "clerk_370200", "clerk_370300", "zhang_wei", "finance_head", "wang_wei")
     seen = {u: len(await notes(as_(u))) for u in (*holders, "secretary_general")}
+    assert await copy_clocks(platform, doc) == ["running"]  # Finance's handling runs on a deadline
 
     assert (await run(as_("clerk"), REVOKE, {"id": gid("Document", doc), "r": REASON}))["errors"] == []
 
@@ -149,6 +162,9 @@ async def test_revoke_tells_every_holder_and_leaves_only_closing(as_, ids: dict[
         assert new[who] == [void_note("DOCUMENT_REVOKED", title, body, fin, doc, ids[FINANCE], "handling")], who
     # The signer is told as before, on the document itself.
     assert [(n["kind"], n["subjectType"]) for n in new["secretary_general"]] == [("DOCUMENT_REVOKED", "Document")]
+
+    # Nobody is reminded of a void copy: its deadline is cancelled, not left to turn red.
+    assert await copy_clocks(platform, doc) == ["cancelled"]
 
     # Each copy's history records it, state unchanged; the returned copy's does not.
     got = await run(jinan, ONE, {"id": copies[JINAN]})
