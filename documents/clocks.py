@@ -26,6 +26,10 @@ Who starts and stops which clock (DOMAIN §5; policies are data, office_api.sla)
   one, the closing (办结) closes it; revoking the document (撤销, void from the start) cancels it,
   while a repeal (废止) leaves the handling and its clock going.
 
+Tasks pending when this version is first started (an upgrade) get their clocks from the
+one-off job ``deadlines.backfill`` (:func:`backfill`), counted from that moment, so that an
+upgrade does not turn every old task red at once.
+
 The document and task clocks are kept by one rule that cannot be forgotten by a new action:
 locking a document for a write (``documents.service._lock_document``) registers
 :func:`sync_document` to run just before the transaction commits (``UnitOfWork.before_commit``),
@@ -46,7 +50,7 @@ from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep, Task
 from documents.types import DocumentStatus, TaskStatus
 from office_api import deadlines as clock
-from office_api import sla
+from office_api import scheduler, sla
 from office_api.db import UnitOfWork, unit_of_work_of
 from office_api.deadlines import Deadline, DeadlineStatus
 from office_api.org.models import Position
@@ -330,3 +334,34 @@ async def cancel_incoming_of_document(uow: UnitOfWork, document_id: int, now: dt
         await clock.cancel_clock(uow, d, now)
         cancelled += 1
     return cancelled
+
+
+BACKFILL_KIND = "deadlines.backfill"
+#: Documents synced per job run (one transaction); the job schedules its continuation.
+BACKFILL_BATCH = 200
+
+
+async def documents_missing_clocks(session: AsyncSession, *, after_id: int, limit: int) -> list[int]:
+    """Ids (ascending, above ``after_id``) of documents with a pending task that has no clock."""
+    missing = (
+        select(Task.document_id)
+        .outerjoin(Deadline, and_(Deadline.subject_type == TASK, Deadline.subject_id == Task.id))
+        .where(Task.status == TaskStatus.PENDING.value, Deadline.id.is_(None), Task.document_id > after_id)
+        .group_by(Task.document_id)
+        .order_by(Task.document_id)
+        .limit(limit)
+    )
+    return list((await session.execute(missing)).scalars())
+
+
+@scheduler.once(BACKFILL_KIND, key="initial")
+async def backfill(uow: UnitOfWork, ctx: scheduler.JobContext, job: scheduler.Job) -> None:
+    """Give clocks to the pending tasks (and their documents) that have none, counted from the
+    job's run (``uow.now``); :data:`BACKFILL_BATCH` documents per run, then the next batch as a
+    new job keyed by the last document id. Idempotent (:func:`sync_document`)."""
+    after = int(job.payload.get("after", 0))
+    ids = await documents_missing_clocks(uow.session, after_id=after, limit=BACKFILL_BATCH)
+    for document_id in ids:
+        await sync_document(uow, document_id)
+    if len(ids) == BACKFILL_BATCH:
+        await scheduler.schedule(uow, BACKFILL_KIND, f"after-{ids[-1]}", uow.now, {"after": ids[-1]})

@@ -168,6 +168,9 @@ class Registry:
         self.handlers: dict[str, Handler] = {}
         #: Kinds that schedule their next run themselves (daily at a local time, or every N seconds).
         self.recurring: dict[str, Daily | Every] = {}
+        #: One-off jobs created at start-up, by kind: their key (the job runs once per key, ever,
+        #: while its row is kept).
+        self.startup: dict[str, str] = {}
 
     def register(self, kind: str) -> Callable[[Handler], Handler]:
         """Decorator: ``@registry.register("kind") async def handler(uow, ctx, job): …``.
@@ -213,12 +216,27 @@ class Registry:
 
         return decorator
 
+    def once(self, kind: str, *, key: str) -> Callable[[Handler], Handler]:
+        """Decorator: like :meth:`register`, and the job ``(kind, key)`` is created, due at once,
+        when a process starts (a no-op when the row exists): work to do once after an upgrade,
+        such as filling in data a new version keeps. The handler must be idempotent, since the
+        row is purged with the other done jobs after ``scheduler_keep_days``."""
+        inner = self.register(kind)
+
+        def decorator(fn: Handler) -> Handler:
+            inner(fn)
+            self.startup[kind] = key
+            return fn
+
+        return decorator
+
 
 #: The process-wide registry; domain modules register their handlers on import.
 registry = Registry()
 register = registry.register
 daily = registry.daily
 every = registry.every
+once = registry.once
 
 
 def _insert(dialect: str) -> Any:
@@ -344,16 +362,19 @@ class Scheduler:
 
     async def ensure_recurring_jobs(self, now: dt.datetime | None = None) -> int:
         """Make sure the next run of every recurring kind (daily, every N seconds) exists: its
-        first occurrence after ``now``. Returns how many rows were created (0 when another
+        first occurrence after ``now``; and every start-up job (:meth:`Registry.once`).
+        Returns how many rows were created (0 when another
         process, or an earlier start, did it already)."""
         now = now or self.clock()
-        if not self.registry.recurring:
+        if not self.registry.recurring and not self.registry.startup:
             return 0
         created = 0
         async with self.db.unit_of_work() as uow:
             for spec in self.registry.recurring.values():
                 key, run_at = spec.next_after(self.tz, now)
                 created += await schedule(uow, spec.kind, key, run_at)
+            for kind, key in self.registry.startup.items():
+                created += await schedule(uow, kind, key, now)
         return created
 
     async def run_due(self, now: dt.datetime | None = None, *, limit: int | None = None) -> int:

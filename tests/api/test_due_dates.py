@@ -518,3 +518,50 @@ async def test_the_tasks_of_a_parallel_step_share_a_due_date_and_each_holder_has
         demo.unit_pks["370000-general_office"],
     ]
     assert len({r[3] for r in rows}) == 1
+
+
+async def test_tasks_pending_before_an_upgrade_get_their_clocks_once(
+    platform: Any, demo: Demo, users: dict[str, GraphQLClient], monkeypatch: Any
+) -> None:
+    from sqlalchemy import delete, func
+
+    from documents import clocks
+    from office_api.scheduler import ScheduledJob
+
+    clerk, deputy = users["clerk"], users["deputy"]
+    set_clock(platform, at(D(2026, 11, 2)))
+    docs = [await submitted(clerk, doc_input(demo, route=one_step(demo))) for _ in range(3)]
+    # As if these tasks were opened by a version without clocks.
+    async with platform.db.unit_of_work() as uow:
+        await uow.session.execute(delete(Deadline))
+    assert [(await task_on(deputy, d))["deadline"] for d in docs] == [None, None, None]
+
+    # The first start of the new version, a week later: the backfill runs, two documents a run.
+    monkeypatch.setattr(clocks, "BACKFILL_BATCH", 2)
+    upgraded = at(D(2026, 11, 9))
+    set_clock(platform, upgraded)
+    await platform.scheduler.ensure_recurring_jobs(upgraded)
+    await platform.scheduler.run_due(upgraded)
+    got = [(await task_on(deputy, d))["deadline"] for d in docs]
+    # Counted from the upgrade, not from the opening: 3 working days after Mon Nov 9.
+    assert [(g["status"], g["dueOn"], g["policy"]["code"]) for g in got] == [
+        ("RUNNING", "2026-11-12", "document-review")
+    ] * 3
+    async with platform.db.read() as s:
+        runs = (
+            await s.execute(
+                select(ScheduledJob.key, ScheduledJob.status)
+                .where(ScheduledJob.kind == clocks.BACKFILL_KIND)
+                .order_by(ScheduledJob.id)
+            )
+        ).all()
+        assert [status for _, status in runs] == ["done", "done"]  # 2 documents, then the last one
+        assert runs[0][0] == "initial"
+        assert runs[1][0].startswith("after-")
+        count = (await s.execute(select(func.count()).select_from(Deadline))).scalar_one()
+    assert count == 3  # one per task; no policy binds the documents themselves
+    # A second start (another process, a restart) does nothing more.
+    assert await platform.scheduler.ensure_recurring_jobs(upgraded) == 0
+    await platform.scheduler.run_due(upgraded)
+    async with platform.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(Deadline))).scalar_one() == count
