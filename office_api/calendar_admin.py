@@ -70,14 +70,17 @@ class YearInfo:
 def check_arrangement(arr: Arrangement) -> str:
     """Refuse a malformed arrangement, naming the field and the rule; returns the trimmed source.
 
-    Rules: ``source`` at most 300 characters (``TOO_LONG``); at most 366 days per list
+    Rules: ``source`` (the notice it comes from) required (``REQUIRED``) and at most 300
+    characters (``TOO_LONG``); at most 366 days per list
     (``TOO_MANY``); then :func:`office_api.workdays.validate_year` (year 2004–2100, days in the
     year and listed once, no day both holiday and workday: ``CALENDAR_DAY_CONFLICT``, make-up
-    workdays on a Saturday or Sunday, at least one holiday).
+    workdays on a Saturday or Sunday, at least one holiday, a plausible number of working days).
     """
     errors = ErrorCollector()
     source = (arr.source or "").strip()
-    if len(source) > MAX_SOURCE:
+    if not source:
+        errors.add(ErrorCode.REQUIRED, "source")
+    elif len(source) > MAX_SOURCE:
         errors.add(ErrorCode.TOO_LONG, "source", limit=MAX_SOURCE)
     for name, days in (("holidays", arr.holidays), ("workdays", arr.workdays)):
         if len(days) > MAX_DAYS:

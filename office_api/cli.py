@@ -204,7 +204,7 @@ async def _calendar_load(settings: Settings, path: Path, year: int) -> int:
         await db.dispose()
     for line in summary_lines(info):
         print(line)
-    print(f"provisional deadlines recomputed: {changed}")
+    print(f"deadlines recomputed: {changed}")
     return 0
 
 

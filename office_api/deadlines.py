@@ -9,7 +9,8 @@ there (``remaining``), so that:
   days already used, and the resume moves the due date by the paused working days;
 * an extension adds units to the same count;
 * a provisional due date (one that crossed a year with no official arrangement) is recomputed
-  when that year is loaded (:func:`recompute_provisional`, called by ``workdays.load_year``).
+  when that year is loaded, and so is every due date counted across a year that is reloaded
+  (:func:`recompute`, called by ``workdays.load_year``).
 
 The due instant is 24:00 Asia/Shanghai on the due date (Civil Code Art. 203); ``hours`` limits
 are exact instants. Instants are UTC; dates are Asia/Shanghai.
@@ -22,7 +23,7 @@ import math
 from collections.abc import Iterable
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,6 +44,8 @@ class DeadlineStatus(StrEnum):
 
 
 OPEN_STATUSES = (DeadlineStatus.RUNNING.value, DeadlineStatus.PAUSED.value)
+#: The furthest a chosen due date may lie ahead (about 1,000 working days).
+MAX_AHEAD_DAYS = 1500
 
 
 class Deadline(Base):
@@ -146,7 +149,9 @@ async def start_clock(
     """Start (or restart) the clock of a subject and return it, flushed.
 
     The due date is, by priority: ``due_on`` (a date a person chose; refused with
-    ``INVALID_VALUE`` on ``dueOn`` when before the start's local date); ``limit`` in ``unit``;
+    ``INVALID_VALUE`` on ``dueOn`` when before the start's local date or more than
+    :data:`MAX_AHEAD_DAYS` ahead; a day off rolls forward to the next working day, Civil Code
+    Art. 203); ``limit`` in ``unit``;
     the ``policy``'s limit and unit. Counting starts the day after ``started_at``'s local date
     (Civil Code Art. 201) unless ``count_start_day``. Raises ``INVALID_VALUE`` on ``limit`` for a
     negative or absurd limit. Restarting replaces the earlier row's count and reminder stages.
@@ -155,6 +160,10 @@ async def start_clock(
     if due_on is not None:
         if due_on < start_day:
             raise DomainError(ErrorCode.INVALID_VALUE, "dueOn", detail=f"not before {start_day.isoformat()}")
+        if (due_on - start_day).days > MAX_AHEAD_DAYS:
+            raise DomainError(ErrorCode.INVALID_VALUE, "dueOn", detail=f"at most {MAX_AHEAD_DAYS} days ahead")
+        if not cal.is_workday(due_on):  # Civil Code Art. 203: a period ending on a day off ends on the next working day
+            due_on = cal.next_workday(due_on)
         unit = TimeUnit.WORKING_DAYS.value
         limit = cal.working_days_between(start_day, due_on)
     elif limit is None:
@@ -230,20 +239,34 @@ async def resume_clock(uow: UnitOfWork, cal: WorkCalendar, d: Deadline, at: dt.d
 
 
 async def extend_clock(uow: UnitOfWork, cal: WorkCalendar, d: Deadline, n: int) -> Deadline:
-    """Add ``n`` units (of the clock's unit) to an open clock; raises ``DEADLINE_CLOSED`` on a closed one."""
+    """Move an open day-based clock's due date ``n`` working days later (an approved extension).
+
+    Extensions are counted in working days whatever the clock counts: a calendar-day clock gets
+    the calendar days that reach the same date. Raises ``DEADLINE_CLOSED`` on a closed clock,
+    ``INVALID_STATE`` on a paused one,
+    ``INVALID_VALUE`` on ``workingDays`` for n < 1 or an hours clock, ``EXTENSION_OVER_LIMIT`` on
+    ``workingDays`` when the limit plus extensions would pass :data:`office_api.sla.MAX_LIMIT`.
+    """
     _require_open(d)
-    _check_limit(d.unit, n, "workingDays")
+    if d.status != DeadlineStatus.RUNNING.value:
+        raise DomainError(ErrorCode.INVALID_STATE, "deadlineId", detail="the clock is stopped; extend it once it runs")
+    if n < 1 or d.unit == TimeUnit.HOURS.value:
+        raise DomainError(ErrorCode.INVALID_VALUE, "workingDays", detail="at least 1, on a clock counted in days")
+    cap = MAX_LIMIT[TimeUnit(d.unit)]
+    if d.limit + d.extension + n > cap:
+        raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "workingDays", left=max(0, cap - d.limit - d.extension))
     d.extension += n
-    d.remaining += n
-    if d.status == DeadlineStatus.RUNNING.value:
-        if d.explicit:
-            assert d.due_on is not None
-            due = cal.add_working_days(d.due_on, n)
-            d.due_on, d.due_at, d.provisional = due.on, due.at, due.provisional
-            d.explicit = not due.provisional
-        else:
-            _compute(cal, d)
-        d.yellow_at = d.red_at = d.escalated_at = None
+    assert d.due_on is not None
+    due = cal.add_working_days(d.due_on, n)
+    if d.explicit:
+        d.remaining += n
+        d.due_on, d.due_at, d.provisional = due.on, due.at, due.provisional
+        d.explicit = not due.provisional
+    else:
+        # A calendar-day count reaches the new date exactly (it is a working day, so no roll-forward).
+        d.remaining = d.remaining + n if d.unit == TimeUnit.WORKING_DAYS.value else (due.on - d.base_on).days
+        _compute(cal, d)
+    d.yellow_at = d.red_at = d.escalated_at = None
     await uow.session.flush()
     return d
 
@@ -267,23 +290,34 @@ async def cancel_clock(uow: UnitOfWork, d: Deadline, at: dt.datetime) -> Deadlin
     return d
 
 
-async def recompute_provisional(uow: UnitOfWork, cal: WorkCalendar) -> int:
-    """Recompute every open provisional due date with ``cal``; returns how many due dates changed.
+async def recompute(uow: UnitOfWork, cal: WorkCalendar, year: int) -> int:
+    """Recompute, with ``cal``, every running clock whose count touches ``year`` (just loaded or
+    reloaded): those counted across it (due on or after Jan 1 and started on or before Dec 31)
+    and every provisional one. Returns how many got a new due date or became exact.
 
-    Called by ``workdays.load_year`` in the same transaction. A date that becomes exact clears
-    ``provisional``; a changed date also clears the reminder stages not yet due.
+    Called by ``workdays.load_year`` in the same transaction. Extensions are kept (they are part
+    of ``remaining``); a due date a person chose (``explicit``) and hours clocks stay as they
+    are; a changed date clears the reminder stages, so the cards follow the new date.
     """
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
     q = (
         select(Deadline)
-        .where(Deadline.provisional.is_(True), Deadline.status == DeadlineStatus.RUNNING.value)
+        .where(
+            Deadline.status == DeadlineStatus.RUNNING.value,
+            Deadline.unit != TimeUnit.HOURS.value,
+            Deadline.explicit.is_(False),
+            or_(Deadline.provisional.is_(True), and_(Deadline.due_on >= first, Deadline.base_on <= last)),
+        )
+        .order_by(Deadline.id)
         .with_for_update()
     )
     changed = 0
     for d in (await uow.session.execute(q)).scalars():
-        before = d.due_on
+        before = (d.due_on, d.provisional)
         _compute(cal, d)
-        if d.due_on != before:
+        if (d.due_on, d.provisional) != before:
             changed += 1
+        if d.due_on != before[0]:
             d.yellow_at = d.red_at = d.escalated_at = None
     await uow.session.flush()
     return changed

@@ -69,6 +69,8 @@ class SlaPolicy(Base):
     basis: Mapped[str] = mapped_column(String(500), default="")
     unit: Mapped[str] = mapped_column(String(16), default=TimeUnit.WORKING_DAYS.value)
     limit: Mapped[int] = mapped_column(Integer)
+    #: Working days extensions may add in all (extensions are always counted in working days);
+    #: 0 for a limit in hours.
     extension_limit: Mapped[int] = mapped_column(Integer, default=0)
     extension_approver: Mapped[str] = mapped_column(String(16), default=ExtensionApprover.ASSIGNER.value)
     clock_stops_for: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -112,8 +114,14 @@ def validate_policy(
     cap = MAX_LIMIT[tu]
     if not 1 <= limit <= cap:
         errors.add(ErrorCode.INVALID_VALUE, "limit", detail=f"between 1 and {cap} {tu.value}")
-    if not 0 <= extension_limit <= cap:
-        errors.add(ErrorCode.INVALID_VALUE, "extensionLimit", detail=f"between 0 and {cap} {tu.value}")
+    if tu is TimeUnit.HOURS and extension_limit:
+        errors.add(ErrorCode.INVALID_VALUE, "extensionLimit", detail="0: a limit in hours is not extended")
+    elif not 0 <= extension_limit <= MAX_LIMIT[TimeUnit.WORKING_DAYS]:
+        errors.add(
+            ErrorCode.INVALID_VALUE,
+            "extensionLimit",
+            detail=f"between 0 and {MAX_LIMIT[TimeUnit.WORKING_DAYS]} working days",
+        )
     if not 0 <= yellow_before <= 30:
         errors.add(ErrorCode.INVALID_VALUE, "yellowBefore", detail="between 0 and 30 working days")
     if not 1 <= escalate_after <= 60:

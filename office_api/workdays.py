@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
-from office_api.errors import ErrorCode, ErrorCollector
+from office_api.errors import DomainError, ErrorCode, ErrorCollector
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -42,6 +42,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN_YEAR, MAX_YEAR = 2004, 2100
 #: How far one count may run: a limit of 1,000 working days is about four years.
 MAX_COUNT = 1000
+#: Working days a loaded year may have. Every official arrangement from 2004 to 2026 gave
+#: 248–252 (chinese-calendar's data); a year outside this range is a mistake in the file, such
+#: as a notice's holidays half copied or the whole year listed.
+PLAUSIBLE_WORKING_DAYS = (240, 256)
 
 
 def _package_years() -> tuple[int, int]:
@@ -266,7 +270,10 @@ def validate_year(year: int, holidays: Sequence[dt.date], workdays: Sequence[dt.
     Rules: the year lies in 2004–2100; every day lies in that year and is listed once; a day is
     not both a holiday and a make-up workday (``CALENDAR_DAY_CONFLICT``); a make-up workday is a
     Saturday or Sunday (a weekday already works); at least one holiday (New Year's Day is
-    statutory, 全国年节及纪念日放假办法 Art. 2).
+    statutory, 全国年节及纪念日放假办法 Art. 2); and the year then has a plausible number of
+    working days (:data:`PLAUSIBLE_WORKING_DAYS`; ``INVALID_VALUE`` on ``holidays``): 13
+    statutory days off plus the weekday swaps leave about 250, so "New Year's Day only" (260)
+    or a list of every day is refused.
     """
     errors = ErrorCollector()
     if not MIN_YEAR <= year <= MAX_YEAR:
@@ -285,6 +292,16 @@ def validate_year(year: int, holidays: Sequence[dt.date], workdays: Sequence[dt.
                 ErrorCode.INVALID_VALUE, f"workdays.{i}", detail=f"{day.isoformat()} is a weekday, not a make-up day"
             )
     errors.raise_if_any()
+    arrangement = LoadedYear(year, frozenset(holidays), frozenset(workdays))
+    working = WorkCalendar({year: arrangement}).year_summary(year).working_days
+    low, high = PLAUSIBLE_WORKING_DAYS
+    if not low <= working <= high:
+        raise DomainError(
+            ErrorCode.INVALID_VALUE,
+            "holidays",
+            detail=f"{year} would have {working} working days; an official arrangement gives {low}–{high} "
+            "(every official year since 2004: 248–252). List every day off of the notice.",
+        )
 
 
 async def load_year(
@@ -296,12 +313,13 @@ async def load_year(
     workdays: Sequence[dt.date],
     source: str = "",
 ) -> tuple[WorkCalendar, int]:
-    """Load (or replace) the official arrangement of ``year`` and recompute provisional deadlines.
+    """Load (or replace) the official arrangement of ``year`` and recompute the deadlines it touches.
 
     ``holidays``: the days off listed in the State Council notice (weekend days inside a break may
     be listed or not); ``workdays``: the make-up working days (调休上班). Raises
     :class:`~office_api.errors.DomainErrors` per :func:`validate_year`. Returns the new calendar
-    and how many deadlines were recomputed (``office_api.deadlines.recompute_provisional``).
+    and how many open deadlines got a new due date or lost ``provisional``
+    (``office_api.deadlines.recompute``).
     """
     from office_api import deadlines
 
@@ -318,7 +336,7 @@ async def load_year(
     session.add_all(CalendarDay(day=d, year=year, workday=True) for d in workdays)
     await session.flush()
     cal = await load_calendar(session)
-    changed = await deadlines.recompute_provisional(uow, cal)
+    changed = await deadlines.recompute(uow, cal, year)
     return cal, changed
 
 

@@ -40,7 +40,9 @@ class SlaPolicyType:
     basis: str = strawberry.field(description="The legal or local basis of the limit (citation).")
     unit: TimeUnitEnum = strawberry.field(description="What the limit counts.")  # type: ignore[valid-type]
     limit: int = strawberry.field(description="The limit, in `unit`.")
-    extension_limit: int = strawberry.field(description="How many `unit`s extensions may add in all.")
+    extension_limit: int = strawberry.field(
+        description="Working days extensions may add in all (extensions always count working days; 0 for HOURS)."
+    )
     extension_approver: str = strawberry.field(
         description="Who approves an extension: assigner, unit_head, general_office."
     )
@@ -108,7 +110,7 @@ class DeadlineType:
     )
     unit: TimeUnitEnum = strawberry.field(description="What the limit counts.")  # type: ignore[valid-type]
     limit: int = strawberry.field(description="The limit it started with, in `unit` (for a chosen date: working days).")
-    extension: int = strawberry.field(description="`unit`s added by approved extensions.")
+    extension: int = strawberry.field(description="Working days added by approved extensions.")
     started_at: dt.datetime = strawberry.field(
         description="UTC instant the clock started (counting begins the next day)."
     )

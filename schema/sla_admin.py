@@ -66,7 +66,9 @@ class CreateSlaPolicyInput:
         default=TimeUnit.WORKING_DAYS, description="What the limit counts; default WORKING_DAYS."
     )
     basis: str = strawberry.field(default="", description="Legal or local basis (citation), at most 500 characters.")
-    extension_limit: int = strawberry.field(default=0, description="How many `unit`s extensions may add in all; 0.")
+    extension_limit: int = strawberry.field(
+        default=0, description="Working days extensions may add in all (0 for an HOURS limit); default 0."
+    )
     extension_approver: str = strawberry.field(
         default="assigner", description="Who approves an extension: assigner (default), unit_head, general_office."
     )

@@ -113,13 +113,16 @@ class WorkCalendarQuery:
     @strawberry.field(
         description="The `count`-th working day after `from` (Civil Code Art. 201: `from` itself is not counted unless "
         "`countStartDay`; Art. 203: due at 24:00 Asia/Shanghai that day). `count` 0 gives `from`, or the next working "
-        "day when `from` is not one. Errors: INVALID_VALUE on count outside 0–1000.",
+        "day when `from` is not one. Errors: INVALID_VALUE on `count` outside 0–1000, on `from` outside the years "
+        "2004–2095.",
         permission_classes=[IsAuthenticated],
     )
     async def working_days(
         self,
         info: Info,
-        from_: Annotated[dt.date, strawberry.argument(name="from", description="The start date (Asia/Shanghai).")],
+        from_: Annotated[
+            dt.date, strawberry.argument(name="from", description="The start date (Asia/Shanghai), 2004–2095.")
+        ],
         count: Annotated[int, strawberry.argument(description="Working days to count, 0–1000.")],
         count_start_day: Annotated[
             bool, strawberry.argument(description="Count `from` as day 1 when it is a working day.")

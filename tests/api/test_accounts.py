@@ -42,6 +42,23 @@ from office_api.workdays import CalendarDay, CalendarYear
 from tests.api.test_org import ASSIGN, CREATE_UNIT, CREATE_USER, MOVE_UNIT, UPDATE_UNIT, gid, unit_gid, user_gid
 from tests.conftest import DEMO_PASSWORD, GraphQLClient
 
+#: 2027's statutory days off on weekdays (the holidays package's estimate): a plausible year to load.
+HOLIDAYS_2027 = [
+    "2027-01-01",
+    "2027-02-05",
+    "2027-02-08",
+    "2027-02-09",
+    "2027-02-10",
+    "2027-04-05",
+    "2027-05-03",
+    "2027-05-04",
+    "2027-06-09",
+    "2027-09-15",
+    "2027-10-01",
+    "2027-10-04",
+    "2027-10-05",
+]
+
 LOGIN = """mutation($u:String!,$p:String!){ login(input:{username:$u,password:$p}){
   accessToken refreshToken mustChangePassword user { username } errors { field code message } } }"""
 REFRESH = """mutation($t:String!){ refreshToken(input:{refreshToken:$t}){ accessToken errors { field code } } }"""
@@ -685,7 +702,7 @@ ALL_ADMIN_OPERATIONS = [
     (
         "loadWorkCalendarYear",
         LOAD_CALENDAR,
-        lambda i: {"input": {"year": 2027, "holidays": ["2027-01-01"], "workdays": [], "source": "notice"}},
+        lambda i: {"input": {"year": 2027, "holidays": HOLIDAYS_2027, "workdays": [], "source": "notice"}},
     ),
     (
         "createSlaPolicy",

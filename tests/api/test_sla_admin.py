@@ -168,7 +168,8 @@ async def test_create_a_policy(client: GraphQLClient, platform: Any) -> None:
         ({"limit": 0}, [("limit", "INVALID_VALUE")]),
         ({"limit": 100000}, [("limit", "INVALID_VALUE")]),
         ({"extensionLimit": -2}, [("extensionLimit", "INVALID_VALUE")]),
-        ({"unit": "HOURS", "limit": 9000}, [("limit", "INVALID_VALUE")]),
+        ({"unit": "HOURS", "limit": 9000, "extensionLimit": 0}, [("limit", "INVALID_VALUE")]),
+        ({"unit": "HOURS", "limit": 24, "extensionLimit": 5}, [("extensionLimit", "INVALID_VALUE")]),
         ({"clockStopsFor": ["expert_review", "lunch"]}, [("clockStopsFor.1", "INVALID_VALUE")]),
         ({"clockStopsFor": ["hearing", "hearing"]}, [("clockStopsFor", "DUPLICATE")]),
         ({"extensionApprover": "mayor"}, [("extensionApprover", "INVALID_VALUE")]),
@@ -233,8 +234,14 @@ async def test_update_a_policy(client: GraphQLClient, platform: Any) -> None:
     assert payload["errors"] == []
     p = payload["slaPolicy"]
     assert (p["limit"], p["yellowBefore"], p["extensionLimit"], p["code"]) == (4, 2, 10, "hotline-12345")
-    # A unit change is checked with the limit it would have: 24 hours is fine, 2000 calendar days is not.
+    # A unit change is checked as the policy would be: hours keeping the extension limit of 10
+    # are refused (a limit in hours is not extended); 24 hours with none is fine; 2000 calendar
+    # days is not.
     payload = await run(admin, UPDATE, {"input": {"id": pk, "unit": "HOURS", "limit": 24}}, "updateSlaPolicy")
+    assert codes(payload) == [("extensionLimit", "INVALID_VALUE")]
+    payload = await run(
+        admin, UPDATE, {"input": {"id": pk, "unit": "HOURS", "limit": 24, "extensionLimit": 0}}, "updateSlaPolicy"
+    )
     assert (payload["errors"], payload["slaPolicy"]["unit"]) == ([], "HOURS")
     before = await state(platform)
     payload = await run(admin, UPDATE, {"input": {"id": pk, "unit": "CALENDAR_DAYS", "limit": 2000}}, "updateSlaPolicy")
@@ -256,7 +263,10 @@ async def test_update_a_policy(client: GraphQLClient, platform: Any) -> None:
         )
     assert [(r.before, r.after) for r in rows[:2]] == [
         ({"limit": 5, "yellowBefore": 1}, {"limit": 4, "yellowBefore": 2}),
-        ({"limit": 4, "unit": "working_days"}, {"limit": 24, "unit": "hours"}),
+        (
+            {"extensionLimit": 10, "limit": 4, "unit": "working_days"},
+            {"extensionLimit": 0, "limit": 24, "unit": "hours"},
+        ),
     ]
     assert len(rows) == 4
 

@@ -225,14 +225,16 @@ async def test_a_deadline_across_the_year_boundary_is_provisional_until_2027_is_
 async def test_loading_again_replaces_the_year(client: GraphQLClient, platform: Any) -> None:
     admin = await client.login("admin")
     assert (await load(admin, ARRANGEMENT_2027))["errors"] == []
-    second = {**ARRANGEMENT_2027, "source": "更正", "holidays": ["2027-01-01"], "workdays": []}
+    # A correction: Mon Jan 4 is not off after all, and no make-up days.
+    corrected = [d for d in ARRANGEMENT_2027["holidays"] if d != "2027-01-04"]
+    second = {**ARRANGEMENT_2027, "source": "更正", "holidays": corrected, "workdays": []}
     payload = await load(admin, second)
     assert payload["errors"] == []
     assert payload["recomputedDeadlines"] == 0
     assert (payload["year"]["sourceText"], payload["year"]["makeupWorkdays"]) == ("更正", [])
     years, days = await calendar_rows(platform)
     assert [y[:2] for y in years] == [(2027, "更正")]
-    assert days == [(D(2027, 1, 1), 2027, False)]
+    assert days == [(D.fromisoformat(d), 2027, False) for d in corrected]
     _first, again = await audit_rows(platform)
     assert again.before == {
         "source": ARRANGEMENT_2027["source"],
@@ -344,7 +346,13 @@ async def test_a_context_reads_the_calendar_again_after_a_mutation(platform: Any
     before = await ctx.work_calendar()
     assert not before.is_exact(D(2027, 1, 4))
     async with platform.db.unit_of_work() as uow:
-        await load_year(uow, actor_id=None, year=2027, holidays=[D(2027, 1, 1)], workdays=[])
+        await load_year(
+            uow,
+            actor_id=None,
+            year=2027,
+            holidays=[D.fromisoformat(d) for d in ARRANGEMENT_2027["holidays"]],
+            workdays=[D.fromisoformat(d) for d in ARRANGEMENT_2027["workdays"]],
+        )
     assert await ctx.work_calendar() is before
     ctx.forget_calendar()
     assert (await ctx.work_calendar()).is_exact(D(2027, 1, 4))

@@ -357,7 +357,7 @@ def test_calendar_load_and_show(migrated: Path) -> None:
     assert lines[:2] == ["year 2026: loaded", "working days: 248"]
     assert lines[3] == ("make-up workdays (6): 2026-01-04 2026-02-14 2026-02-28 2026-05-09 2026-09-20 2026-10-10")
     assert lines[4].endswith("by command line: 国务院办公厅关于2026年部分节假日安排的通知（2025-11-04）")
-    assert lines[5] == "provisional deadlines recomputed: 0"
+    assert lines[5] == "deadlines recomputed: 0"
     years, days = calendar_rows(migrated)
     assert years == [(2026, "国务院办公厅关于2026年部分节假日安排的通知（2025-11-04）", None)]
     assert (len(days), sum(d[2] for d in days)) == (39, 6)
@@ -378,7 +378,15 @@ def test_calendar_load_and_show(migrated: Path) -> None:
         f"{bad}: holidays.1: Invalid value: '2027-13-01' is not a YYYY-MM-DD date",
         "office-api: calendar refused, nothing written (1 problem)",
     ]
-    bad.write_text('{"year": 2027, "holidays": ["2027-01-01", "2027-01-02"], "workdays": ["2027-01-02", "2027-01-05"]}')
+    bad.write_text('{"year": 2027, "holidays": ["2027-01-01"], "workdays": []}')
+    refused = office_api(migrated, "calendar", "load", "--year", "2027", "--file", str(bad), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[:1] == [f"{bad}: source: This field is required"]
+    bad.write_text(
+        '{"year": 2027, "source": "通知", "holidays": ["2027-01-01", "2027-01-02"], '
+        '"workdays": ["2027-01-02", "2027-01-05"]}',
+        encoding="utf-8",
+    )
     refused = office_api(migrated, "calendar", "load", "--year", "2027", "--file", str(bad), env=env)
     assert refused.returncode == 2
     assert refused.stderr.splitlines()[:2] == [

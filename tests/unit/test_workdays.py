@@ -143,3 +143,21 @@ def test_malformed_arrangements_name_each_field() -> None:
     with pytest.raises(DomainError) as year:
         validate_year(1999, [D(1999, 1, 1)], [])
     assert _codes(year) == [(ErrorCode.INVALID_VALUE, "year")]
+
+
+def test_an_implausible_year_is_refused() -> None:
+    # New Year's Day alone would leave 260 working days; every day listed would leave none.
+    with pytest.raises(DomainError) as one:
+        validate_year(2027, [D(2027, 1, 1)], [])
+    assert _codes(one) == [(ErrorCode.INVALID_VALUE, "holidays")]
+    assert "260 working days" in one.value.message("en")
+    everything = [D(2028, 1, 1) + dt.timedelta(days=i) for i in range(300)]
+    with pytest.raises(DomainError) as all_off:
+        validate_year(2028, everything, [])
+    assert "2028 would have 46 working days" in all_off.value.message("en")
+    # The official 2026 arrangement passes (248).
+    import chinese_calendar
+
+    holidays = sorted(d for d in chinese_calendar.constants.holidays if d.year == 2026)
+    workdays = sorted(d for d in chinese_calendar.constants.workdays if d.year == 2026)
+    validate_year(2026, holidays, workdays)
