@@ -47,7 +47,7 @@ from office_api.org.duties import duty_holders_of_units
 from office_api.org.models import Duty, OrgUnit, Position
 from office_api.org.permissions import Actor
 from office_api.sla import ExtensionApprover, SlaPolicy, TimeUnit
-from office_api.workdays import WorkCalendar, load_calendar, local_date
+from office_api.workdays import SHANGHAI, WorkCalendar, load_calendar, local_date
 
 #: Defaults of clocks without a policy (the same as the seeded policies').
 DEFAULT_YELLOW_BEFORE, DEFAULT_ESCALATE_AFTER = 1, 3
@@ -230,10 +230,13 @@ async def involved(session: AsyncSession, settings: Settings, actor: Actor, d: D
 
 
 def due_text(d: Deadline) -> str:
+    """The due date or instant as people read it: ``2026-09-30 24:00`` for a clock counted in days
+    (Asia/Shanghai date), ``2026-11-30 01:09（北京时间）`` for one counted in hours (the UTC instant
+    shown in Asia/Shanghai time, to the minute), ``—`` while paused."""
     if d.due_on is not None:
         return f"{d.due_on.isoformat()} 24:00"
     if d.due_at is not None:
-        return d.due_at.isoformat()
+        return f"{d.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}（北京时间）"
     return "—"
 
 

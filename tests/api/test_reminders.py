@@ -404,6 +404,10 @@ async def test_an_hours_clock_gets_its_red_card_within_five_minutes(platform: An
     assert await cards(platform, ids) == []
     await scheduler.run_due(at(D(2026, 10, 1), 14, 5))  # 14:05: the check after the due instant
     assert await cards(platform, ids) == [("clerk", "DEADLINE_RED"), ("zhang_wei", "DEADLINE_RED")]
+    async with platform.db.read() as s:
+        titles = (await s.execute(select(Notification.title).where(Notification.kind == "DEADLINE_RED"))).scalars()
+        # the due instant in local time (06:02 UTC), not a raw UTC timestamp
+        assert set(titles) == {"红牌警告：已超过办理时限（2026-10-01 14:02（北京时间） 到期）"}
     await scheduler.run_due(at(D(2026, 10, 1), 14, 10))
     await nine_am(platform, D(2026, 10, 8))  # later checks and the daily sweep add nothing
     assert len(await cards(platform, ids)) == 2
