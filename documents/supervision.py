@@ -62,9 +62,9 @@ from office_api import sla
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
 from office_api.org.directory import is_sqlite, subtree_of
-from office_api.org.duties import duty_holders_of_units
 from office_api.org.models import Duty, OrgUnit, Position, PositionDuty
 from office_api.org.permissions import Actor
+from office_api.reminders import answering_for_units
 from office_api.sla import MAX_LIMIT, SlaPolicy, TimeUnit
 from office_api.text import trimmed
 from office_api.workdays import WorkCalendar, local_date
@@ -273,7 +273,8 @@ async def create_item(
     written): the codes listed in the module docstring, on ``title``, ``instruction``,
     ``sourceId``, ``lead.unitId``, ``lead.dueOn``, ``coHandlers.<i>.unitId``/``dueOn``,
     ``dueOn``, ``workingDays``, ``policyCode``, ``reportEvery``. Each assigned unit's active
-    clerks (文书) get SUPERVISION_ASSIGNED.
+    clerks (文书), or, in a unit
+    with no clerk, its head and deputy heads, get SUPERVISION_ASSIGNED.
     """
     session = uow.session
     errors = ErrorCollector()
@@ -437,11 +438,9 @@ async def create_from_meeting_matter(
 
 
 async def _clerks_of(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for unit_id, duty, user_id in await duty_holders_of_units(session, unit_ids):
-        if duty == Duty.CLERK.value and user_id not in out.setdefault(unit_id, []):
-            out[unit_id].append(user_id)
-    return out
+    """Who is told for each unit: its clerks, or its head and deputy heads when it has no clerk
+    (the rule of the reminder cards, ``reminders.answering_for_unit``)."""
+    return await answering_for_units(session, unit_ids)
 
 
 def _message(
@@ -702,8 +701,8 @@ async def close_item(
     dashboard, the Asia/Shanghai close date, the handling time in working days (those in
     ``(start_on, closed_on]``) and whether the item's own clock was met (``on_time``).
     Errors: ``FORBIDDEN``/``NOT_FOUND`` on ``itemId`` (not the creator), ``INVALID_STATE`` on
-    ``itemId`` (no result yet, or closed already). The assigned units' clerks get
-    SUPERVISION_CLOSED.
+    ``itemId`` (no result yet, or closed already). The assigned units' clerks (or, without
+    one, heads and deputy heads) get SUPERVISION_CLOSED.
     """
     session = uow.session
     errors = ErrorCollector()

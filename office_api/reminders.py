@@ -23,13 +23,14 @@ working days only:
 
 Each stage is sent once per clock (``yellow_at`` / ``red_at`` / ``escalated_at``; an extension
 or a recomputed due date clears them). "The holder" is the holder user, or, when only a unit
-holds the clock, that unit's clerks (文书, duty ``clerk``).
+holds the clock, that unit's clerks (文书, duty ``clerk``), or, in a unit with no clerk, its head
+and deputy heads (:func:`answering_for_unit`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ForeignKey, Integer, String, and_, func, or_, select
@@ -78,6 +79,28 @@ class DeadlineUrge(Base):
 
 
 # ---- who is who for a clock --------------------------------------------------------------
+
+
+def answering_for_unit(duties: Iterable[tuple[str, int]]) -> list[int]:
+    """Who answers for work a unit holds, from its ``(duty, user_id)`` pairs: the unit's clerks
+    (文书, duty ``clerk``); a unit with no clerk: its head, then its deputy heads (they answer for
+    the unit's work, :func:`may_hold`). Empty when the unit has none of them. The one rule for the
+    reminder cards, urges (:func:`urge`) and supervision notifications of a unit."""
+    pairs = list(duties)
+    clerks = [u for d, u in pairs if d == Duty.CLERK.value]
+    if clerks:
+        return list(dict.fromkeys(clerks))
+    leaders = [u for d, u in pairs if d == Duty.HEAD.value] + [u for d, u in pairs if d == Duty.DEPUTY_HEAD.value]
+    return list(dict.fromkeys(leaders))
+
+
+async def answering_for_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, list[int]]:
+    """:func:`answering_for_unit` of several units (one query); units with nobody are absent."""
+    pairs: dict[int, list[tuple[str, int]]] = {}
+    for unit_id, duty, user_id in await duty_holders_of_units(session, list(unit_ids)):
+        pairs.setdefault(unit_id, []).append((duty, user_id))
+    out = {unit_id: answering_for_unit(p) for unit_id, p in pairs.items()}
+    return {unit_id: users for unit_id, users in out.items() if users}
 
 
 async def holder_units(session: AsyncSession, d: Deadline) -> list[int]:
@@ -134,11 +157,12 @@ class People:
         return units[0] if units else None
 
     def holders(self, d: Deadline) -> list[int]:
-        """Who holds the clock: the holder user, else the clerks (文书) of the holder unit."""
+        """Who holds the clock: the holder user, else who answers for the holder unit
+        (:func:`answering_for_unit`: its clerks, or without one its head and deputy heads)."""
         if d.holder_user_id is not None:
             return [d.holder_user_id]
         if d.holder_unit_id is not None:
-            return self._with_duty(d.holder_unit_id, Duty.CLERK)
+            return answering_for_unit(self.holders_of_unit.get(d.holder_unit_id, []))
         return []
 
     def head(self, d: Deadline) -> int | None:
@@ -154,7 +178,7 @@ class People:
 
 
 async def holders(session: AsyncSession, d: Deadline) -> list[int]:
-    """Who holds the clock: the holder user, else the clerks (文书) of the holder unit."""
+    """Who holds the clock (:meth:`People.holders`)."""
     return (await People.load(session, [d])).holders(d)
 
 
@@ -461,9 +485,12 @@ async def urge(
     """催办: tell the holder to hurry, with ``message`` (1–500 characters), and keep a record.
 
     Allowed to the assigner and to leaders over the holder unit (:func:`may_supervise`).
+    The holders (:meth:`People.holders`) get ``DEADLINE_URGED``.
     Errors: ``NOT_FOUND`` (no such clock, or one the actor has nothing to do with),
     ``FORBIDDEN`` (involved but not a supervisor, e.g. the holder), ``DEADLINE_CLOSED`` (the
-    item is closed or cancelled: nothing to urge), ``REQUIRED`` / ``TOO_LONG`` on ``message``.
+    item is closed or cancelled: nothing to urge), ``REQUIRED`` / ``TOO_LONG`` on ``message``,
+    ``NO_ASSIGNEE`` on ``deadlineId`` (nobody holds it: no holder user, and the holder unit has
+    no clerk, head or deputy head), nothing recorded then.
     """
     session = uow.session
     d = await clock_of(session, deadline_id)
@@ -474,6 +501,9 @@ async def urge(
         raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
     text = clean_text(message, "message", MESSAGE_MAX)
     assert text is not None
+    recipients = await holders(session, d)
+    if not recipients:
+        raise DomainError(ErrorCode.NO_ASSIGNEE, "deadlineId", detail="nobody holds this item to be urged")
     row = DeadlineUrge(deadline_id=d.id, urged_by_id=actor.user_id, message=text, created_at=now)
     session.add(row)
     await session.flush()
@@ -482,7 +512,7 @@ async def urge(
         broker,
         messages_for(
             d,
-            await holders(session, d),
+            recipients,
             NotificationKind.DEADLINE_URGED,
             f"催办：{actor.display_name} 催促办理（{due_text(d)} 到期）",
             text,

@@ -182,6 +182,27 @@ async def test_a_unit_held_clock_warns_the_units_clerks(platform: Any, ids: dict
     assert await cards(platform, ids) == [("clerk_370200", "DEADLINE_YELLOW")]
 
 
+async def test_a_unit_without_a_clerk_is_reached_through_its_head(as_, platform: Any, ids: dict[str, int]) -> None:
+    """The Finance Department has no clerk (文书): its head gets the cards and the urges; a unit
+    with nobody to answer for it (Lixia district, no posts) cannot be urged."""
+    held = await work_order(platform, ids, 1, holder=None, unit=FINANCE)
+    nobody = await work_order(platform, ids, 2, holder=None, unit="370102")
+    await nine_am(platform, D(2026, 9, 29))
+    assert await cards(platform, ids) == [("finance_head", "DEADLINE_YELLOW")]
+    platform.clock = lambda: at(D(2026, 9, 29), 11)
+    urged = await run(as_("clerk"), URGE, "urgeDeadline", deadlineId=held, message="请今日办结")
+    assert urged["errors"] == []
+    assert (await cards(platform, ids))[1:] == [("finance_head", "DEADLINE_URGED")]
+    clerk = as_("clerk")
+    clerk.lang = "en"
+    refused = await run(clerk, URGE, "urgeDeadline", deadlineId=nobody, message="请今日办结")
+    assert codes(refused) == [("deadlineId", "NO_ASSIGNEE")]
+    assert refused["errors"][0]["message"] == "Nobody to receive the task: nobody holds this item to be urged"
+    async with platform.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(reminders.DeadlineUrge))).scalar_one() == 1
+    assert len(await cards(platform, ids)) == 2
+
+
 async def test_closed_and_paused_clocks_get_no_cards(platform: Any, ids: dict[str, int]) -> None:
     closed = await work_order(platform, ids, 1)
     paused = await work_order(platform, ids, 2)

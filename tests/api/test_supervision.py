@@ -153,7 +153,7 @@ async def test_split_into_lead_and_co_handlers_with_their_deadlines(as_, ids: di
         ("supervision_unit", ids[DRC], ids["clerk"], D(2026, 6, 10)),
         ("supervision_unit", ids[JINAN], ids["clerk"], D(2026, 6, 16)),
     ]
-    # The assigned units' clerks are told; a unit with no clerk (the DRC) has nobody to tell.
+    # The assigned units' clerks are told; a unit with no clerk (the DRC), its head.
     (finance_note,) = await notes(as_("zhang_wei"))
     assert finance_note["kind"] == "SUPERVISION_ASSIGNED"
     assert finance_note["title"] == "督办事项：落实防汛工作部署"
@@ -161,6 +161,12 @@ async def test_split_into_lead_and_co_handlers_with_their_deadlines(as_, ids: di
     assert finance_note["body"].endswith("办理时限 2026-06-16")
     (jinan_note,) = await notes(as_("clerk_370100"))
     assert "协办" in jinan_note["body"]
+    (drc_note,) = await notes(as_("drc_head"))
+    assert (drc_note["kind"], drc_note["title"]) == ("SUPERVISION_ASSIGNED", "督办事项：落实防汛工作部署")
+    assert drc_note["body"].endswith(
+        "交贵单位协办：请财政厅牵头，发改委、济南市配合，确保资金按时到位。，办理时限 2026-06-10"
+    )
+    assert await notes(as_("finance_head")) == []  # Finance has a clerk: the head is not told
     # Who sees it: the creator, members of the assigned units, the supervisors; not others.
     for who in ("clerk", "zhang_wei", "wang_wei", "clerk_370100", "secretary_general"):
         got = (await as_(who).execute(ONE, {"id": item["id"]}))["data"]["supervisionItem"]
