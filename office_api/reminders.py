@@ -484,10 +484,12 @@ async def urge(
 ) -> DeadlineUrge:
     """催办: tell the holder to hurry, with ``message`` (1–500 characters), and keep a record.
 
-    Allowed to the assigner and to leaders over the holder unit (:func:`may_supervise`).
+    Allowed to the assigner and to leaders over the holder unit (:func:`may_supervise`), except
+    to a holder: nobody urges himself.
     The holders (:meth:`People.holders`) get ``DEADLINE_URGED``.
     Errors: ``NOT_FOUND`` (no such clock, or one the actor has nothing to do with),
-    ``FORBIDDEN`` (involved but not a supervisor, e.g. the holder), ``DEADLINE_CLOSED`` (the
+    ``FORBIDDEN`` (involved but not a supervisor; or one of those the urge would go to, e.g. a
+    deputy head urging a task he holds himself), ``DEADLINE_CLOSED`` (the
     item is closed or cancelled: nothing to urge), ``REQUIRED`` / ``TOO_LONG`` on ``message``,
     ``NO_ASSIGNEE`` on ``deadlineId`` (nobody holds it: no holder user, and the holder unit has
     no clerk, head or deputy head), nothing recorded then.
@@ -502,6 +504,8 @@ async def urge(
     text = clean_text(message, "message", MESSAGE_MAX)
     assert text is not None
     recipients = await holders(session, d)
+    if actor.user_id in recipients:
+        raise DomainError(ErrorCode.FORBIDDEN, "deadlineId", detail="the holder cannot urge himself")
     if not recipients:
         raise DomainError(ErrorCode.NO_ASSIGNEE, "deadlineId", detail="nobody holds this item to be urged")
     row = DeadlineUrge(deadline_id=d.id, urged_by_id=actor.user_id, message=text, created_at=now)

@@ -19,12 +19,12 @@ from sqlalchemy import func, select
 from messaging.models import Notification
 from office_api import deadlines, extensions, reminders
 from office_api.config import Settings
-from office_api.org.models import User
+from office_api.org.models import Duty, User
 from office_api.scheduler import DONE, ScheduledJob
 from office_api.sla import policy_by_code
 from office_api.workdays import SHANGHAI, load_calendar
 from tests.conftest import GraphQLClient, enable_totp
-from tests.dispatch_helpers import ids_of, signed_in
+from tests.dispatch_helpers import give_duty, ids_of, signed_in
 from tests.scheduler_worker import run_workers
 
 D = dt.date
@@ -263,6 +263,21 @@ async def test_urge_by_the_assigner_or_a_leader_and_refusals(as_, platform: Any,
     assert codes(empty) == [("message", "REQUIRED")]
     assert codes(long) == [("message", "TOO_LONG")]
     assert len(await cards(platform, ids)) == 2
+
+
+async def test_a_leader_holding_the_task_cannot_urge_himself(as_, platform: Any, ids: dict[str, int]) -> None:
+    """张维 is a deputy head of the Finance Department and holds the work order: a leader over
+    the holder unit, yet the holder; his urge is refused, his head's goes to him."""
+    await give_duty(platform, "zhang_wei2", FINANCE, Duty.DEPUTY_HEAD)
+    d = await work_order(platform, ids, holder="zhang_wei2")
+    platform.clock = lambda: at(D(2026, 9, 28))
+    himself = await run(as_("zhang_wei2"), URGE, "urgeDeadline", deadlineId=d, message="抓紧")
+    assert codes(himself) == [("deadlineId", "FORBIDDEN")]
+    head = await run(as_("finance_head"), URGE, "urgeDeadline", deadlineId=d, message="抓紧")
+    assert head["errors"] == []
+    assert await cards(platform, ids) == [("zhang_wei2", "DEADLINE_URGED")]
+    async with platform.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(reminders.DeadlineUrge))).scalar_one() == 1
 
 
 async def test_urging_a_closed_item_is_refused(as_, platform: Any, ids: dict[str, int]) -> None:
