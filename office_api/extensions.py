@@ -1,6 +1,6 @@
 """Extension requests (延期申请) of deadline clocks and their decisions.
 
-DOMAIN §5.2–§5.3: extensions are requested *before* the deadline, with a reason, within what
+DOMAIN §5.2–§5.3: extensions are requested and decided *before* the deadline, with a reason, within what
 the policy allows (Shandong 12345: up to 10 working days; provincial complaint line: one
 7-working-day extension), and approved by the assigning body (the policy's
 ``extension_approver``: the assigner, the holder unit's head, or the General Office).
@@ -171,11 +171,14 @@ async def decide_extension(
 
     Only an approver of the clock (:func:`approvers`, evaluated now) decides. Approval adds the
     working days to the clock (``deadlines.extend_clock``: the due date moves by that many
-    working days and the reminder cards start over); a request made in time may be approved
-    after the due date passed (the holder is not penalized for a slow decision). The
-    requester gets ``EXTENSION_APPROVED`` or ``EXTENSION_REFUSED``; on approval the assigner
-    too. Errors: ``NOT_FOUND`` on ``requestId``, ``FORBIDDEN``, ``INVALID_STATE`` (already
-    decided), ``DEADLINE_CLOSED``, ``EXTENSION_OVER_LIMIT`` (another grant used the room),
+    working days and the reminder cards start over). Approval must come before the due instant
+    (the issue: extensions are "approved or refused before the deadline"), so an overdue clock is
+    never made on time after the fact: approving later is ``EXTENSION_AFTER_DEADLINE`` on
+    ``requestId`` (the request stays pending; refusing it is still allowed). The requester
+    gets ``EXTENSION_APPROVED`` or ``EXTENSION_REFUSED``; on approval the assigner too.
+    Errors: ``NOT_FOUND`` on ``requestId``, ``FORBIDDEN``, ``INVALID_STATE`` (already
+    decided), ``DEADLINE_CLOSED``, ``EXTENSION_AFTER_DEADLINE``, ``EXTENSION_OVER_LIMIT``
+    (another grant used the room),
     ``TOO_LONG`` on ``note``.
     """
     session = uow.session
@@ -195,6 +198,8 @@ async def decide_extension(
     if approve:
         if not d.is_open:
             raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
+        if d.due_at is not None and now >= d.due_at:
+            raise DomainError(ErrorCode.EXTENSION_AFTER_DEADLINE, "requestId", due=due_text(d))
         left = _granted_left(d, policy)
         if req.working_days > left:
             raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "requestId", left=left)

@@ -373,11 +373,35 @@ async def test_extension_refused_after_the_deadline_and_over_the_limit(as_, plat
     after = await run(holder, REQUEST, "requestExtension", deadlineId=late, workingDays=1, reason="来不及")
     assert codes(after) == [("deadlineId", "EXTENSION_AFTER_DEADLINE")]
     assert after["errors"][0]["message"] == (
-        "An extension must be requested before the deadline passes (due 2026-09-30 24:00)"
+        "An extension must be requested and approved before the deadline passes (due 2026-09-30 24:00)"
     )
     async with platform.db.read() as s:
         n = (await s.execute(select(func.count()).select_from(extensions.ExtensionRequest))).scalar_one()
     assert n == 2  # the two requests accepted above; every refusal wrote nothing
+
+
+async def test_an_extension_is_not_approved_after_the_deadline(as_, platform: Any, ids: dict[str, int]) -> None:
+    """Asked in time (Tue Sep 29), decided late (Thu Oct 1 00:00:01, Sep 30 24:00 has passed):
+    approval is refused and the clock stays overdue; the approver may still refuse."""
+    d = await work_order(platform, ids)
+    platform.clock = lambda: at(D(2026, 9, 29), 15)
+    asked = await run(as_("zhang_wei"), REQUEST, "requestExtension", deadlineId=d, workingDays=3, reason="需会商")
+    request_id = asked["request"]["id"]
+    platform.clock = lambda: at(D(2026, 10, 1), 0) + dt.timedelta(seconds=1)
+    clerk = as_("clerk")
+    clerk.lang = "en"
+    late = await run(clerk, DECIDE, "decideExtension", requestId=request_id, approve=True)
+    assert codes(late) == [("requestId", "EXTENSION_AFTER_DEADLINE")]
+    assert late["errors"][0]["message"] == (
+        "An extension must be requested and approved before the deadline passes (due 2026-09-30 24:00)"
+    )
+    got = await clock(platform, d)
+    assert (got.due_on, got.extension, deadlines.overdue(got, at(D(2026, 10, 1), 9))) == (D(2026, 9, 30), 0, True)
+    refused = await run(clerk, DECIDE, "decideExtension", requestId=request_id, approve=False, note="已超期")
+    assert refused["errors"] == []
+    assert refused["request"]["status"] == "REFUSED"
+    assert refused["deadline"]["dueOn"] == "2026-09-30"
+    assert await cards(platform, ids) == [("clerk", "EXTENSION_REQUESTED"), ("zhang_wei", "EXTENSION_REFUSED")]
 
 
 async def test_two_server_processes_send_each_card_once(
