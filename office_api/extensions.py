@@ -72,10 +72,17 @@ class ExtensionRequest(Base):
 
 
 def _granted_left(d: Deadline, policy: SlaPolicy | None) -> int:
-    """Working days still grantable: the policy's ``extension_limit`` minus what was granted
-    (without a policy: up to the absurd-limit cap)."""
-    cap = policy.extension_limit if policy else MAX_LIMIT[TimeUnit.WORKING_DAYS]
-    return max(0, cap - d.extension)
+    """Working days still grantable to a clock counted in working days: the least of
+
+    * the policy's ``extension_limit`` minus what was granted; without a policy, the clock's own
+      limit minus what was granted (an extension never more than doubles an ad-hoc limit, e.g. a
+      supervision item given ``workingDays: 10`` may be extended by 10 at most);
+    * the room left under the absurd-limit cap (``sla.MAX_LIMIT``, 1000 working days) for the
+      whole count, limit plus extensions, so that an approval always yields a date.
+    """
+    cap = policy.extension_limit if policy else d.limit
+    room = MAX_LIMIT[TimeUnit.WORKING_DAYS] - (d.limit + d.extension)
+    return max(0, min(cap - d.extension, room))
 
 
 async def request_extension(
@@ -92,10 +99,12 @@ async def request_extension(
 
     Rules (DOMAIN §5.2, §5.3): only the holder (:func:`may_hold`); only while the clock is open
     and before its due instant (``EXTENSION_AFTER_DEADLINE``); a clock counted in working days
-    (``INVALID_VALUE`` on ``deadlineId`` for hours or calendar days); 1 ≤ ``working_days`` ≤ the
-    policy's ``extension_limit`` minus what was granted (``EXTENSION_OVER_LIMIT`` naming what is
-    left); one pending request at a time (``INVALID_STATE``); someone must be able to decide
-    (``NO_ASSIGNEE``). The approvers (:func:`approvers`) get ``EXTENSION_REQUESTED``.
+    (``INVALID_VALUE`` on ``deadlineId`` for hours or calendar days); 1 ≤ ``working_days`` ≤ what
+    is still grantable (:func:`_granted_left`: the policy's ``extension_limit``, or the clock's own
+    limit without a policy, minus what was granted, and never past the 1000-working-day cap;
+    ``EXTENSION_OVER_LIMIT`` on ``workingDays`` naming what is left); one pending request at a
+    time (``INVALID_STATE``); someone must be able to decide (``NO_ASSIGNEE``). The approvers
+    (:func:`approvers`) get ``EXTENSION_REQUESTED``.
     Errors otherwise: ``NOT_FOUND``, ``FORBIDDEN``, ``DEADLINE_CLOSED``, ``REQUIRED`` /
     ``TOO_LONG`` on ``reason``.
     """

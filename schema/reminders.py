@@ -109,8 +109,8 @@ class UrgeDeadlinePayload:
 class RequestExtensionInput:
     deadline_id: int = strawberry.field(description="`Deadline.id` of an open deadline you hold.")
     working_days: int = strawberry.field(
-        description="Working days to add, at least 1 and at most the policy's extension limit minus what was "
-        "granted already."
+        description="Working days to add, at least 1 and at most the policy's extension limit (without a policy: "
+        "the deadline's own limit) minus what was granted already, never past 1000 working days in all."
     )
     reason: str = strawberry.field(description="Why, 1–500 characters.")
     idempotency_key: str | None = idempotency_key_field()

@@ -404,6 +404,42 @@ async def test_an_extension_is_not_approved_after_the_deadline(as_, platform: An
     assert await cards(platform, ids) == [("clerk", "EXTENSION_REQUESTED"), ("zhang_wei", "EXTENSION_REFUSED")]
 
 
+async def test_extensions_stop_at_the_clocks_own_limit_and_the_absolute_cap(
+    as_, platform: Any, ids: dict[str, int]
+) -> None:
+    """Without a policy a clock may be extended by its own limit at most; no clock, with or
+    without a policy, goes past 1000 working days in all (the approval would have no date)."""
+    from office_api.sla import SlaPolicy
+
+    async with platform.db.unit_of_work() as uow:
+        uow.session.add(SlaPolicy(code="test-long", name="长时限", limit=995, extension_limit=10))
+    ad_hoc = await work_order(platform, ids, 1, policy=None)  # 5 working days
+    at_cap = await work_order(platform, ids, 2, policy=None)
+    long = await work_order(platform, ids, 3, policy="test-long")
+    async with platform.db.unit_of_work() as uow:
+        d2 = await deadlines.deadline_of(uow.session, "incoming", 2, lock=True)
+        assert d2 is not None
+        d2.limit = 1000  # as a supervision item given workingDays: 1000
+    holder = as_("zhang_wei")
+    holder.lang = "en"
+    platform.clock = lambda: at(D(2026, 9, 28))
+    six = await run(holder, REQUEST, "requestExtension", deadlineId=ad_hoc, workingDays=6, reason="复杂")
+    assert codes(six) == [("workingDays", "EXTENSION_OVER_LIMIT")]
+    assert "5 working days left" in six["errors"][0]["message"]
+    one = await run(holder, REQUEST, "requestExtension", deadlineId=at_cap, workingDays=1, reason="复杂")
+    assert codes(one) == [("workingDays", "EXTENSION_OVER_LIMIT")]
+    assert "0 working days left" in one["errors"][0]["message"]
+    six_more = await run(holder, REQUEST, "requestExtension", deadlineId=long, workingDays=6, reason="复杂")
+    assert codes(six_more) == [("workingDays", "EXTENSION_OVER_LIMIT")]
+    assert "5 working days left" in six_more["errors"][0]["message"]  # 995 + 5 = 1000, not the policy's 10
+    five = await run(holder, REQUEST, "requestExtension", deadlineId=long, workingDays=5, reason="复杂")
+    approved = await run(as_("clerk"), DECIDE, "decideExtension", requestId=five["request"]["id"], approve=True)
+    assert approved["errors"] == []
+    assert approved["deadline"]["extension"] == 5
+    got = await clock(platform, long)
+    assert (got.remaining, got.due_on is not None) == (1000, True)
+
+
 async def test_two_server_processes_send_each_card_once(
     database_url: str, platform: Any, ids: dict[str, int], tmp_path
 ) -> None:
