@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,6 +266,27 @@ async def test_created_from_a_leaders_instruction_on_an_incoming_document(
         "DOCUMENT",
         doc,
     )
+    # The README's example, as printed, with a co-handler the head also covers.
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("mutation Supervise(")
+    example = readme[start : readme.index("\n}\n", start) + 3]
+    await give_duty(platform, "finance_head", DRC, Duty.DEPUTY_HEAD)
+    variables = {
+        "copy": gid("IncomingDocument", inc_id),
+        "lead": gid("OrgUnit", ids[FINANCE]),
+        "co": gid("OrgUnit", ids[DRC]),
+        "coDue": "2026-06-05",
+    }
+    printed = await as_("finance_head").execute(example, variables)
+    assert "errors" not in printed, printed
+    made = printed["data"]["createSupervisionItem"]
+    assert made["errors"] == []
+    # 10 working days from Mon 2026-06-01: Jun 2–5, 8–12, 15 (no holiday in between)
+    assert made["item"]["deadline"] == {"dueOn": "2026-06-15", "workingDaysLeft": 10, "policy": None}
+    assert [u["deadline"] for u in made["item"]["units"]] == [
+        {"dueOn": "2026-06-15", "status": "RUNNING"},
+        {"dueOn": "2026-06-05", "status": "RUNNING"},
+    ]
 
 
 async def test_3545_policy_sets_the_matter_type_and_the_limit(as_, ids: dict[str, int]) -> None:
