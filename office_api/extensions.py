@@ -39,9 +39,14 @@ REASON_MAX, NOTE_MAX = 500, 500
 
 
 class ExtensionStatus(StrEnum):
+    """``pending`` until decided: ``approved`` or ``refused`` by an approver, or ``lapsed`` when
+    the deadline closed (met, missed or cancelled) first, with nothing left to extend
+    (:func:`lapse_pending`)."""
+
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+    LAPSED = "lapsed"
 
 
 class ExtensionRequest(Base):
@@ -69,6 +74,34 @@ class ExtensionRequest(Base):
 
 
 # ---- extension requests (延期申请) ----------------------------------------------------------
+
+
+async def lapse_pending(uow: UnitOfWork, deadline_id: int, at: dt.datetime) -> int:
+    """End the pending extension requests of a deadline that has just closed or been cancelled:
+    they become ``lapsed`` at ``at`` (``decided_at``; no decider, no note) and can no longer be
+    decided (``decide_extension`` answers ``DEADLINE_CLOSED``). To be called, in the same
+    transaction, by ``deadlines.close_clock`` and ``deadlines.cancel_clock`` when they close an
+    open clock. Returns how many requests lapsed (0 or 1: one pending request at a time)."""
+    rows = await uow.session.execute(
+        select(ExtensionRequest)
+        .where(ExtensionRequest.deadline_id == deadline_id, ExtensionRequest.status == ExtensionStatus.PENDING.value)
+        .with_for_update()
+    )
+    lapsed = 0
+    for req in rows.scalars():
+        req.status, req.decided_at = ExtensionStatus.LAPSED.value, at
+        lapsed += 1
+    if lapsed:
+        await uow.session.flush()
+    return lapsed
+
+
+def shown_status(req: ExtensionRequest, d: Deadline) -> str:
+    """The status to show: a request still pending on a closed deadline (closed before
+    :func:`lapse_pending` was in place) is ``lapsed``, as of the deadline's ``closed_at``."""
+    if req.status == ExtensionStatus.PENDING.value and not d.is_open:
+        return ExtensionStatus.LAPSED.value
+    return req.status
 
 
 def _granted_left(d: Deadline, policy: SlaPolicy | None) -> int:
@@ -186,7 +219,8 @@ async def decide_extension(
     ``requestId`` (the request stays pending; refusing it is still allowed). The requester
     gets ``EXTENSION_APPROVED`` or ``EXTENSION_REFUSED``; on approval the assigner too.
     Errors: ``NOT_FOUND`` on ``requestId``, ``FORBIDDEN``, ``INVALID_STATE`` (already
-    decided), ``DEADLINE_CLOSED``, ``EXTENSION_AFTER_DEADLINE``, ``EXTENSION_OVER_LIMIT``
+    decided), ``DEADLINE_CLOSED`` (the deadline closed first: the request lapsed, approving or
+    refusing it alike), ``EXTENSION_AFTER_DEADLINE``, ``EXTENSION_OVER_LIMIT``
     (another grant used the room),
     ``TOO_LONG`` on ``note``.
     """
@@ -201,12 +235,12 @@ async def decide_extension(
     if actor.user_id not in await approvers(session, settings, d, policy):
         visible = await involved(session, settings, actor, d)
         raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "requestId")
+    if shown_status(req, d) == ExtensionStatus.LAPSED.value:
+        raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
     if req.status != ExtensionStatus.PENDING.value:
         raise DomainError(ErrorCode.INVALID_STATE, "requestId", detail=f"already {req.status}")
     text = clean_text(note, "note", NOTE_MAX, required=False)
     if approve:
-        if not d.is_open:
-            raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
         if d.due_at is not None and now >= d.due_at:
             raise DomainError(ErrorCode.EXTENSION_AFTER_DEADLINE, "requestId", due=due_text(d))
         left = _granted_left(d, policy)
@@ -246,11 +280,17 @@ async def extension_requests(
     session: AsyncSession, settings: Settings, actor: Actor, deadline_id: int
 ) -> list[ExtensionRequest]:
     """The extension requests of a clock, oldest first, for anyone involved in it (holder,
-    supervisor, approver); ``NOT_FOUND`` otherwise."""
+    supervisor, approver); ``NOT_FOUND`` otherwise. A request left pending on a closed clock is
+    shown ``lapsed`` (:func:`shown_status`)."""
     d = await clock_of(session, deadline_id, lock=False)
     if not await involved(session, settings, actor, d):
         raise DomainError(ErrorCode.NOT_FOUND, "deadlineId")
     rows = await session.execute(
         select(ExtensionRequest).where(ExtensionRequest.deadline_id == d.id).order_by(ExtensionRequest.id)
     )
-    return list(rows.scalars())
+    out = list(rows.scalars())
+    for req in out:
+        if shown_status(req, d) != req.status:
+            session.expunge(req)  # shown as lapsed, never written back from here
+            req.status, req.decided_at = ExtensionStatus.LAPSED.value, d.closed_at
+    return out
