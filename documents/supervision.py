@@ -486,6 +486,35 @@ async def _assigned_messages(
     return out
 
 
+async def follow_unit_extension(
+    uow: UnitOfWork, cal: WorkCalendar, unit_clock: clock.Deadline
+) -> clock.Deadline | None:
+    """Keep a unit's date no later than its item's: after an extension moved ``unit_clock``
+    (subject ``supervision_unit``) past the item's due date, move the item's clock (subject
+    ``supervision``) to the same date, in the same transaction (``deadlines.extend_clock`` by the
+    working days, or calendar days for a clock counted so, between the two; the item's reminder
+    cards start over). Called by ``extensions.decide_extension`` on approval. Returns the item's
+    clock when it moved, else None (not later, item clock closed or paused, no such row)."""
+    if unit_clock.subject_type != UNIT or unit_clock.due_on is None:
+        return None
+    row = await uow.session.get(SupervisionUnit, unit_clock.subject_id)
+    if row is None:
+        return None
+    item_clock = await clock.deadline_of(uow.session, ITEM, row.item_id, lock=True)
+    if item_clock is None or item_clock.status != clock.DeadlineStatus.RUNNING.value or item_clock.due_on is None:
+        return None
+    target = unit_clock.due_on
+    if target <= item_clock.due_on:
+        return None
+    if item_clock.unit == TimeUnit.CALENDAR_DAYS.value and not item_clock.explicit:
+        assert item_clock.base_on is not None
+        n = (target - (item_clock.base_on + dt.timedelta(days=item_clock.remaining))).days
+    else:
+        n = cal.working_days_between(item_clock.due_on, target)
+    await clock.extend_clock(uow, cal, item_clock, n)
+    return item_clock
+
+
 # ---- reports, result, closing ------------------------------------------------------------------
 
 

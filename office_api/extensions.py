@@ -213,7 +213,9 @@ async def decide_extension(
 
     Only an approver of the clock (:func:`approvers`, evaluated now) decides. Approval adds the
     working days to the clock (``deadlines.extend_clock``: the due date moves by that many
-    working days and the reminder cards start over). Approval must come before the due instant
+    working days and the reminder cards start over; a supervision unit's clock moved past its
+    item's due date moves the item's clock to the same date, ``supervision.follow_unit_extension``).
+    Approval must come before the due instant
     (the issue: extensions are "approved or refused before the deadline"), so an overdue clock is
     never made on time after the fact: approving later is ``EXTENSION_AFTER_DEADLINE`` on
     ``requestId`` (the request stays pending; refusing it is still allowed). The requester
@@ -249,6 +251,10 @@ async def decide_extension(
         cal = await load_calendar(session)
         await extend_clock(uow, cal, d, req.working_days)
         req.due_on_after = d.due_on
+        if d.subject_type == "supervision_unit":
+            from documents.supervision import follow_unit_extension  # the item's date follows its unit's
+
+            await follow_unit_extension(uow, cal, d)
     req.status = (ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED).value
     req.decided_by_id, req.decided_at, req.note = actor.user_id, now, text
     await session.flush()

@@ -669,3 +669,54 @@ async def test_a_retried_creation_creates_one_item(as_, ids: dict[str, int], pla
     assert (again["id"], again["colour"], again["deadline"]["dueOn"]) == (first["id"], "GREEN", "2026-06-16")
     assert await count_items(platform) == 1
     assert len(await notes(as_("zhang_wei"))) == 1
+
+
+async def test_extending_a_units_deadline_past_the_items_moves_the_items(
+    as_, ids: dict[str, int], platform: Any
+) -> None:
+    """Item due Mon 2026-06-15 (10 working days from Jun 1); the lead unit's clock gets 4 more
+    working days (Jun 16, 17, 18, then 22: the Dragon Boat Festival Jun 19 and the weekend are
+    off), so the item's clock moves to Jun 22 as well; a co-handler's extension that stays
+    within the item's date leaves it alone."""
+    from tests.api.test_reminders import DECIDE, REQUEST
+
+    item = await ok(
+        as_("clerk"),
+        CREATE,
+        sourceType="MANUAL",
+        title="落实防汛工作部署",
+        instruction="请财政厅牵头，发改委配合。",
+        lead=unit(ids, FINANCE),
+        coHandlers=[unit(ids, DRC, "2026-06-10")],
+        workingDays=10,
+    )
+    assert item["deadline"]["dueOn"] == "2026-06-15"
+    async with platform.db.read() as s:
+        clocks = {
+            (d.subject_type, d.holder_unit_id): d.id for d in (await s.execute(select(deadlines.Deadline))).scalars()
+        }
+    lead_clock, drc_clock = clocks[("supervision_unit", ids[FINANCE])], clocks[("supervision_unit", ids[DRC])]
+
+    async def extend(holder: str, deadline_id: int, days: int) -> dict[str, Any]:
+        asked = await as_(holder).execute(
+            REQUEST, {"i": {"deadlineId": deadline_id, "workingDays": days, "reason": "需会商"}}
+        )
+        assert asked["data"]["requestExtension"]["errors"] == [], asked
+        request_id = asked["data"]["requestExtension"]["request"]["id"]
+        done = await as_("clerk").execute(DECIDE, {"i": {"requestId": request_id, "approve": True}})
+        assert done["data"]["decideExtension"]["errors"] == [], done
+        return done["data"]["decideExtension"]["deadline"]
+
+    await give_duty(platform, "wang_wei", DRC, Duty.CLERK)
+    assert (await extend("wang_wei", drc_clock, 2))["dueOn"] == "2026-06-12"
+    seen = (await as_("clerk").execute(ONE, {"id": item["id"]}))["data"]["supervisionItem"]
+    assert seen["deadline"]["dueOn"] == "2026-06-15"
+    assert (await extend("zhang_wei", lead_clock, 4))["dueOn"] == "2026-06-22"
+    seen = (await as_("clerk").execute(ONE, {"id": item["id"]}))["data"]["supervisionItem"]
+    assert seen["deadline"]["dueOn"] == "2026-06-22"
+    assert [u["deadline"]["dueOn"] for u in seen["units"]] == ["2026-06-22", "2026-06-12"]
+    async with platform.db.read() as s:
+        item_clock = (
+            await s.execute(select(deadlines.Deadline).where(deadlines.Deadline.subject_type == "supervision"))
+        ).scalar_one()
+    assert (item_clock.extension, item_clock.due_on) == (4, D(2026, 6, 22))
