@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messaging.models import NotificationKind
-from messaging.outbox import Publisher, notify
+from messaging.outbox import Publisher
 from office_api.config import Settings
 from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
 from office_api.deadlines import Deadline, extend_clock
@@ -31,6 +31,7 @@ from office_api.reminders import (
     involved,
     may_hold,
     messages_for,
+    send,
 )
 from office_api.sla import MAX_LIMIT, SlaPolicy, TimeUnit
 from office_api.workdays import load_calendar
@@ -183,7 +184,7 @@ async def request_extension(
     )
     session.add(row)
     await session.flush()
-    await notify(
+    await send(
         uow,
         broker,
         messages_for(
@@ -266,7 +267,7 @@ async def decide_extension(
         title = f"延期未批准：仍于 {due_text(d)} 到期"
         recipients = [req.requested_by_id]
         kind = NotificationKind.EXTENSION_REFUSED
-    await notify(
+    await send(
         uow,
         broker,
         messages_for(

@@ -21,6 +21,12 @@ working days only:
   (``escalate_after`` + 1)-th working day past it: to the head (duty ``head``) of the holder
   unit, or of its parent unit when the holder is that head.
 
+A supervision item's own clock (subject ``supervision``) sends no card to its holder, the
+lead unit: each assigned unit, the lead included, gets the cards of its own clock (subject
+``supervision_unit``), and the item clock's red card and escalation go to the assigner (the
+item's creator) alone. Notifications about a unit's clock point at the item
+(``SupervisionItem``, see :func:`send`).
+
 Each stage is sent once per clock (``yellow_at`` / ``red_at`` / ``escalated_at``; an extension
 or a recomputed due date clears them). "The holder" is the holder user, or, when only a unit
 holds the clock, that unit's clerks (文书, duty ``clerk``), or, in a unit with no clerk, its head
@@ -56,13 +62,16 @@ DEFAULT_YELLOW_BEFORE, DEFAULT_ESCALATE_AFTER = 1, 3
 MAX_YELLOW_BEFORE = 30
 MESSAGE_MAX = 500
 SWEEP_KIND = "deadline.reminders"
+#: Subject type of a supervision item's own clock (documents.supervision.ITEM).
+ITEM_SUBJECT = "supervision"
 #: Notification subject type of each clock subject type (clients open the subject).
 SUBJECT_TYPES = {
     "document": "Document",
     "task": "Task",
     "incoming": "IncomingDocument",
     "supervision": "SupervisionItem",
-    "supervision_unit": "SupervisionUnit",
+    # A unit's part of a supervision item opens the item (:func:`send` sets the item's id).
+    "supervision_unit": "SupervisionItem",
 }
 
 
@@ -164,6 +173,21 @@ class People:
         if d.holder_unit_id is not None:
             return answering_for_unit(self.holders_of_unit.get(d.holder_unit_id, []))
         return []
+
+    def card_holders(self, d: Deadline) -> list[int]:
+        """Who gets a clock's yellow and red cards as its holder: :meth:`holders`, except for a
+        supervision item's own clock (subject ``supervision``): nobody, since every assigned
+        unit, the lead unit included, has its own clock with its own cards (one card per thing,
+        not two to the lead unit's clerks); the item clock's red card goes to the assigner only."""
+        return [] if d.subject_type == ITEM_SUBJECT else self.holders(d)
+
+    def escalation_to(self, d: Deadline) -> int | None:
+        """Who gets the escalation: :meth:`head`; for a supervision item's own clock, the assigner
+        (the creator who supervises it; the lead unit's head is escalated to by the lead unit's
+        own clock)."""
+        if d.subject_type == ITEM_SUBJECT:
+            return d.assigner_user_id
+        return self.head(d)
 
     def head(self, d: Deadline) -> int | None:
         """The head of the holder unit; the parent unit's head when the holder is that head."""
@@ -297,6 +321,28 @@ def messages_for(
     ]
 
 
+async def send(uow: UnitOfWork, broker: Publisher, messages: list[Message]) -> None:
+    """Store and publish ``messages`` (:func:`messaging.outbox.notify`), after pointing those about
+    a supervision unit's clock (subject ``supervision_unit``) at what clients open: subject
+    ``SupervisionItem`` with the item's id; the payload keeps ``subjectType``/``subjectId`` of the
+    clock (the unit assignment) and gains ``supervisionItemId``. One query at most."""
+    ours = [m for m in messages if m.payload.get("subjectType") == "supervision_unit"]
+    if ours:
+        from documents.supervision_models import SupervisionUnit  # documents builds on this module
+
+        wanted = {m.payload["subjectId"] for m in ours}
+        rows = await uow.session.execute(
+            select(SupervisionUnit.id, SupervisionUnit.item_id).where(SupervisionUnit.id.in_(wanted))
+        )
+        item_of = dict(rows.all())
+        for m in ours:
+            item_id = item_of.get(m.payload["subjectId"])
+            if item_id is not None:
+                m.subject_type, m.subject_id = "SupervisionItem", item_id
+                m.payload = {**m.payload, "supervisionItemId": item_id}
+    await notify(uow, broker, messages)
+
+
 # ---- the daily sweep ---------------------------------------------------------------------
 
 
@@ -359,7 +405,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
             when = "今日" if left <= 0 else f"还剩 {left} 个工作日，"
             messages += messages_for(
                 d,
-                people.holders(d),
+                people.card_holders(d),
                 NotificationKind.DEADLINE_YELLOW,
                 f"黄牌提醒：办理期限{when}{due_text(d)} 到期",
                 "请抓紧办理；确需延期的，请在期限届满前申请。",
@@ -368,7 +414,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
         if passed and d.red_at is None:
             d.red_at = now
             red += 1
-            recipients = people.holders(d)
+            recipients = people.card_holders(d)
             if d.assigner_user_id is not None:
                 recipients.append(d.assigner_user_id)
             messages += messages_for(
@@ -382,7 +428,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
         if passed and d.escalated_at is None and -left > escalate_after:
             d.escalated_at = now
             escalated += 1
-            head = people.head(d)
+            head = people.escalation_to(d)
             messages += messages_for(
                 d,
                 [head] if head is not None else [],
@@ -392,7 +438,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
                 extra={"workingDaysLeft": left},
             )
     await session.flush()
-    await notify(uow, broker, messages)
+    await send(uow, broker, messages)
     return SweepResult(yellow, red, escalated)
 
 
@@ -430,7 +476,7 @@ async def sweep_hours(uow: UnitOfWork, broker: Publisher, now: dt.datetime) -> i
     messages: list[Message] = []
     for d in clocks:
         d.red_at = now
-        recipients = people.holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
+        recipients = people.card_holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
         messages += messages_for(
             d,
             recipients,
@@ -439,7 +485,7 @@ async def sweep_hours(uow: UnitOfWork, broker: Publisher, now: dt.datetime) -> i
             "事项已超时，请立即办理并说明情况。",
         )
     await session.flush()
-    await notify(uow, broker, messages)
+    await send(uow, broker, messages)
     return len(clocks)
 
 
@@ -511,7 +557,7 @@ async def urge(
     row = DeadlineUrge(deadline_id=d.id, urged_by_id=actor.user_id, message=text, created_at=now)
     session.add(row)
     await session.flush()
-    await notify(
+    await send(
         uow,
         broker,
         messages_for(

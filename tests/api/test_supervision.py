@@ -720,3 +720,58 @@ async def test_extending_a_units_deadline_past_the_items_moves_the_items(
             await s.execute(select(deadlines.Deadline).where(deadlines.Deadline.subject_type == "supervision"))
         ).scalar_one()
     assert (item_clock.extension, item_clock.due_on) == (4, D(2026, 6, 22))
+
+
+async def test_one_card_per_unit_and_cards_open_the_item(as_, ids: dict[str, int], platform: Any) -> None:
+    """Item and units due Mon 2026-06-15. The lead unit (Finance, clerk 张伟) gets the cards of
+    its own assignment only, not those of the item's clock too; the DRC (no clerk) through its
+    head; the item's clock warns the creator (the assigner) alone. Every card opens the item."""
+    from messaging.models import Notification
+    from office_api.org.models import User
+    from tests.api.test_reminders import nine_am
+
+    await ok(
+        as_("clerk"),
+        CREATE,
+        sourceType="MANUAL",
+        title="落实防汛工作部署",
+        instruction="请财政厅牵头，发改委配合。",
+        lead=unit(ids, FINANCE),
+        coHandlers=[unit(ids, DRC)],
+        workingDays=10,
+    )
+
+    async def cards() -> list[tuple[str, str, str, int, Any]]:
+        async with platform.db.read() as s:
+            names = dict((await s.execute(select(User.id, User.username))).all())
+            rows = await s.execute(
+                select(Notification).where(Notification.kind.like("DEADLINE_%")).order_by(Notification.id)
+            )
+            return [
+                (names[n.user_id], n.kind, n.subject_type, n.subject_id, n.payload.get("supervisionItemId"))
+                for n in rows.scalars()
+            ]
+
+    await nine_am(platform, D(2026, 6, 12))  # 1 working day left
+    async with platform.db.read() as s:
+        item_id = (await s.execute(select(SupervisionItem.id))).scalar_one()
+    got = await cards()
+    assert sorted((u, k) for u, k, *_ in got) == [("drc_head", "DEADLINE_YELLOW"), ("zhang_wei", "DEADLINE_YELLOW")]
+    assert {(t, i, sid) for _, _, t, i, sid in got} == {("SupervisionItem", item_id, item_id)}
+    await nine_am(platform, D(2026, 6, 16))  # the first working day past it
+    red = sorted((u, k) for u, k, *_ in (await cards())[2:])
+    assert red == [
+        ("clerk", "DEADLINE_RED"),  # the item's clock
+        ("clerk", "DEADLINE_RED"),  # Finance's part
+        ("clerk", "DEADLINE_RED"),  # the DRC's part
+        ("drc_head", "DEADLINE_RED"),
+        ("zhang_wei", "DEADLINE_RED"),
+    ]
+    # Jun 16, 17, 18 past (19 the Dragon Boat Festival, 20–21 the weekend): Mon Jun 22 escalates.
+    await nine_am(platform, D(2026, 6, 22))
+    escalated = sorted((u, k) for u, k, *_ in (await cards())[7:])
+    assert escalated == [
+        ("clerk", "DEADLINE_ESCALATED"),  # the item's clock: to its creator
+        ("drc_head", "DEADLINE_ESCALATED"),
+        ("finance_head", "DEADLINE_ESCALATED"),
+    ]
