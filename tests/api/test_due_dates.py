@@ -16,6 +16,7 @@ from sqlalchemy import select
 from documents.models import Task
 from office_api import sla
 from office_api.deadlines import Deadline
+from office_api.extensions import ExtensionRequest
 from office_api.workdays import SHANGHAI
 from tests.api import test_documents as documents_api
 from tests.api import test_incoming as incoming_api
@@ -602,3 +603,5 @@ async def test_a_pending_extension_request_lapses_when_the_task_is_done(
         row = await s.get(Deadline, deadline_id)
         assert row is not None
         assert (row.status, row.extension, row.due_on) == ("met", 0, D(2026, 10, 10))
+        stored = (await s.execute(select(ExtensionRequest.status, ExtensionRequest.decided_at))).one()
+        assert tuple(stored) == ("lapsed", at(D(2026, 10, 9)))  # written when the task closed
