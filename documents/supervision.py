@@ -62,9 +62,9 @@ from office_api import sla
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
 from office_api.org.directory import is_sqlite, subtree_of
-from office_api.org.duties import duty_holders_of_units
 from office_api.org.models import Duty, OrgUnit, Position, PositionDuty
 from office_api.org.permissions import Actor
+from office_api.reminders import answering_for_units
 from office_api.sla import MAX_LIMIT, SlaPolicy, TimeUnit
 from office_api.text import trimmed
 from office_api.workdays import WorkCalendar, local_date
@@ -273,7 +273,8 @@ async def create_item(
     written): the codes listed in the module docstring, on ``title``, ``instruction``,
     ``sourceId``, ``lead.unitId``, ``lead.dueOn``, ``coHandlers.<i>.unitId``/``dueOn``,
     ``dueOn``, ``workingDays``, ``policyCode``, ``reportEvery``. Each assigned unit's active
-    clerks (文书) get SUPERVISION_ASSIGNED.
+    clerks (文书), or, in a unit
+    with no clerk, its head and deputy heads, get SUPERVISION_ASSIGNED.
     """
     session = uow.session
     errors = ErrorCollector()
@@ -437,11 +438,9 @@ async def create_from_meeting_matter(
 
 
 async def _clerks_of(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for unit_id, duty, user_id in await duty_holders_of_units(session, unit_ids):
-        if duty == Duty.CLERK.value and user_id not in out.setdefault(unit_id, []):
-            out[unit_id].append(user_id)
-    return out
+    """Who is told for each unit: its clerks, or its head and deputy heads when it has no clerk
+    (the rule of the reminder cards, ``reminders.answering_for_unit``)."""
+    return await answering_for_units(session, unit_ids)
 
 
 def _message(
@@ -485,6 +484,35 @@ async def _assigned_messages(
             if uid != actor.user_id
         ]
     return out
+
+
+async def follow_unit_extension(
+    uow: UnitOfWork, cal: WorkCalendar, unit_clock: clock.Deadline
+) -> clock.Deadline | None:
+    """Keep a unit's date no later than its item's: after an extension moved ``unit_clock``
+    (subject ``supervision_unit``) past the item's due date, move the item's clock (subject
+    ``supervision``) to the same date, in the same transaction (``deadlines.extend_clock`` by the
+    working days, or calendar days for a clock counted so, between the two; the item's reminder
+    cards start over). Called by ``extensions.decide_extension`` on approval. Returns the item's
+    clock when it moved, else None (not later, item clock closed or paused, no such row)."""
+    if unit_clock.subject_type != UNIT or unit_clock.due_on is None:
+        return None
+    row = await uow.session.get(SupervisionUnit, unit_clock.subject_id)
+    if row is None:
+        return None
+    item_clock = await clock.deadline_of(uow.session, ITEM, row.item_id, lock=True)
+    if item_clock is None or item_clock.status != clock.DeadlineStatus.RUNNING.value or item_clock.due_on is None:
+        return None
+    target = unit_clock.due_on
+    if target <= item_clock.due_on:
+        return None
+    if item_clock.unit == TimeUnit.CALENDAR_DAYS.value and not item_clock.explicit:
+        assert item_clock.base_on is not None
+        n = (target - (item_clock.base_on + dt.timedelta(days=item_clock.remaining))).days
+    else:
+        n = cal.working_days_between(item_clock.due_on, target)
+    await clock.extend_clock(uow, cal, item_clock, n)
+    return item_clock
 
 
 # ---- reports, result, closing ------------------------------------------------------------------
@@ -702,8 +730,8 @@ async def close_item(
     dashboard, the Asia/Shanghai close date, the handling time in working days (those in
     ``(start_on, closed_on]``) and whether the item's own clock was met (``on_time``).
     Errors: ``FORBIDDEN``/``NOT_FOUND`` on ``itemId`` (not the creator), ``INVALID_STATE`` on
-    ``itemId`` (no result yet, or closed already). The assigned units' clerks get
-    SUPERVISION_CLOSED.
+    ``itemId`` (no result yet, or closed already). The assigned units' clerks (or, without
+    one, heads and deputy heads) get SUPERVISION_CLOSED.
     """
     session = uow.session
     errors = ErrorCollector()

@@ -279,6 +279,7 @@ async def close_clock(uow: UnitOfWork, d: Deadline, at: dt.datetime) -> Deadline
     d.status = DeadlineStatus.MET.value if on_time else DeadlineStatus.MISSED.value
     d.closed_at = at
     await uow.session.flush()
+    await __import__("office_api.extensions", fromlist=["lapse_pending"]).lapse_pending(uow, d.id, at)
     return d
 
 
@@ -287,6 +288,7 @@ async def cancel_clock(uow: UnitOfWork, d: Deadline, at: dt.datetime) -> Deadlin
     if d.is_open:
         d.status, d.closed_at = DeadlineStatus.CANCELLED.value, at
         await uow.session.flush()
+        await __import__("office_api.extensions", fromlist=["lapse_pending"]).lapse_pending(uow, d.id, at)
     return d
 
 

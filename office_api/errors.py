@@ -253,8 +253,8 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "The item is closed or cancelled; it cannot be urged, extended or re-timed ({detail})",
     ),
     ErrorCode.EXTENSION_AFTER_DEADLINE: (
-        "延期申请须在办理期限届满前提出（期限 {due}）",
-        "An extension must be requested before the deadline passes (due {due})",
+        "延期须在办理期限届满前申请并批准（期限 {due}）",
+        "An extension must be requested and approved before the deadline passes (due {due})",
     ),
     ErrorCode.EXTENSION_OVER_LIMIT: (
         "延期超过政策允许的上限（还可延期 {left} 个工作日）",

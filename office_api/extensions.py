@@ -1,6 +1,6 @@
 """Extension requests (延期申请) of deadline clocks and their decisions.
 
-DOMAIN §5.2–§5.3: extensions are requested *before* the deadline, with a reason, within what
+DOMAIN §5.2–§5.3: extensions are requested and decided *before* the deadline, with a reason, within what
 the policy allows (Shandong 12345: up to 10 working days; provincial complaint line: one
 7-working-day extension), and approved by the assigning body (the policy's
 ``extension_approver``: the assigner, the holder unit's head, or the General Office).
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from messaging.models import NotificationKind
-from messaging.outbox import Publisher, notify
+from messaging.outbox import Publisher
 from office_api.config import Settings
 from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
 from office_api.deadlines import Deadline, extend_clock
@@ -31,6 +31,7 @@ from office_api.reminders import (
     involved,
     may_hold,
     messages_for,
+    send,
 )
 from office_api.sla import MAX_LIMIT, SlaPolicy, TimeUnit
 from office_api.workdays import load_calendar
@@ -39,9 +40,14 @@ REASON_MAX, NOTE_MAX = 500, 500
 
 
 class ExtensionStatus(StrEnum):
+    """``pending`` until decided: ``approved`` or ``refused`` by an approver, or ``lapsed`` when
+    the deadline closed (met, missed or cancelled) first, with nothing left to extend
+    (:func:`lapse_pending`)."""
+
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+    LAPSED = "lapsed"
 
 
 class ExtensionRequest(Base):
@@ -71,11 +77,46 @@ class ExtensionRequest(Base):
 # ---- extension requests (延期申请) ----------------------------------------------------------
 
 
+async def lapse_pending(uow: UnitOfWork, deadline_id: int, at: dt.datetime) -> int:
+    """End the pending extension requests of a deadline that has just closed or been cancelled:
+    they become ``lapsed`` at ``at`` (``decided_at``; no decider, no note) and can no longer be
+    decided (``decide_extension`` answers ``DEADLINE_CLOSED``). To be called, in the same
+    transaction, by ``deadlines.close_clock`` and ``deadlines.cancel_clock`` when they close an
+    open clock. Returns how many requests lapsed (0 or 1: one pending request at a time)."""
+    rows = await uow.session.execute(
+        select(ExtensionRequest)
+        .where(ExtensionRequest.deadline_id == deadline_id, ExtensionRequest.status == ExtensionStatus.PENDING.value)
+        .with_for_update()
+    )
+    lapsed = 0
+    for req in rows.scalars():
+        req.status, req.decided_at = ExtensionStatus.LAPSED.value, at
+        lapsed += 1
+    if lapsed:
+        await uow.session.flush()
+    return lapsed
+
+
+def shown_status(req: ExtensionRequest, d: Deadline) -> str:
+    """The status to show: a request still pending on a closed deadline (closed before
+    :func:`lapse_pending` was in place) is ``lapsed``, as of the deadline's ``closed_at``."""
+    if req.status == ExtensionStatus.PENDING.value and not d.is_open:
+        return ExtensionStatus.LAPSED.value
+    return req.status
+
+
 def _granted_left(d: Deadline, policy: SlaPolicy | None) -> int:
-    """Working days still grantable: the policy's ``extension_limit`` minus what was granted
-    (without a policy: up to the absurd-limit cap)."""
-    cap = policy.extension_limit if policy else MAX_LIMIT[TimeUnit.WORKING_DAYS]
-    return max(0, cap - d.extension)
+    """Working days still grantable to a clock counted in working days: the least of
+
+    * the policy's ``extension_limit`` minus what was granted; without a policy, the clock's own
+      limit minus what was granted (an extension never more than doubles an ad-hoc limit, e.g. a
+      supervision item given ``workingDays: 10`` may be extended by 10 at most);
+    * the room left under the absurd-limit cap (``sla.MAX_LIMIT``, 1000 working days) for the
+      whole count, limit plus extensions, so that an approval always yields a date.
+    """
+    cap = policy.extension_limit if policy else d.limit
+    room = MAX_LIMIT[TimeUnit.WORKING_DAYS] - (d.limit + d.extension)
+    return max(0, min(cap - d.extension, room))
 
 
 async def request_extension(
@@ -92,10 +133,12 @@ async def request_extension(
 
     Rules (DOMAIN §5.2, §5.3): only the holder (:func:`may_hold`); only while the clock is open
     and before its due instant (``EXTENSION_AFTER_DEADLINE``); a clock counted in working days
-    (``INVALID_VALUE`` on ``deadlineId`` for hours or calendar days); 1 ≤ ``working_days`` ≤ the
-    policy's ``extension_limit`` minus what was granted (``EXTENSION_OVER_LIMIT`` naming what is
-    left); one pending request at a time (``INVALID_STATE``); someone must be able to decide
-    (``NO_ASSIGNEE``). The approvers (:func:`approvers`) get ``EXTENSION_REQUESTED``.
+    (``INVALID_VALUE`` on ``deadlineId`` for hours or calendar days); 1 ≤ ``working_days`` ≤ what
+    is still grantable (:func:`_granted_left`: the policy's ``extension_limit``, or the clock's own
+    limit without a policy, minus what was granted, and never past the 1000-working-day cap;
+    ``EXTENSION_OVER_LIMIT`` on ``workingDays`` naming what is left); one pending request at a
+    time (``INVALID_STATE``); someone must be able to decide (``NO_ASSIGNEE``). The approvers
+    (:func:`approvers`) get ``EXTENSION_REQUESTED``.
     Errors otherwise: ``NOT_FOUND``, ``FORBIDDEN``, ``DEADLINE_CLOSED``, ``REQUIRED`` /
     ``TOO_LONG`` on ``reason``.
     """
@@ -141,7 +184,7 @@ async def request_extension(
     )
     session.add(row)
     await session.flush()
-    await notify(
+    await send(
         uow,
         broker,
         messages_for(
@@ -171,11 +214,17 @@ async def decide_extension(
 
     Only an approver of the clock (:func:`approvers`, evaluated now) decides. Approval adds the
     working days to the clock (``deadlines.extend_clock``: the due date moves by that many
-    working days and the reminder cards start over); a request made in time may be approved
-    after the due date passed (the holder is not penalized for a slow decision). The
-    requester gets ``EXTENSION_APPROVED`` or ``EXTENSION_REFUSED``; on approval the assigner
-    too. Errors: ``NOT_FOUND`` on ``requestId``, ``FORBIDDEN``, ``INVALID_STATE`` (already
-    decided), ``DEADLINE_CLOSED``, ``EXTENSION_OVER_LIMIT`` (another grant used the room),
+    working days and the reminder cards start over; a supervision unit's clock moved past its
+    item's due date moves the item's clock to the same date, ``supervision.follow_unit_extension``).
+    Approval must come before the due instant
+    (the issue: extensions are "approved or refused before the deadline"), so an overdue clock is
+    never made on time after the fact: approving later is ``EXTENSION_AFTER_DEADLINE`` on
+    ``requestId`` (the request stays pending; refusing it is still allowed). The requester
+    gets ``EXTENSION_APPROVED`` or ``EXTENSION_REFUSED``; on approval the assigner too.
+    Errors: ``NOT_FOUND`` on ``requestId``, ``FORBIDDEN``, ``INVALID_STATE`` (already
+    decided), ``DEADLINE_CLOSED`` (the deadline closed first: the request lapsed, approving or
+    refusing it alike), ``EXTENSION_AFTER_DEADLINE``, ``EXTENSION_OVER_LIMIT``
+    (another grant used the room),
     ``TOO_LONG`` on ``note``.
     """
     session = uow.session
@@ -189,18 +238,24 @@ async def decide_extension(
     if actor.user_id not in await approvers(session, settings, d, policy):
         visible = await involved(session, settings, actor, d)
         raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "requestId")
+    if shown_status(req, d) == ExtensionStatus.LAPSED.value:
+        raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
     if req.status != ExtensionStatus.PENDING.value:
         raise DomainError(ErrorCode.INVALID_STATE, "requestId", detail=f"already {req.status}")
     text = clean_text(note, "note", NOTE_MAX, required=False)
     if approve:
-        if not d.is_open:
-            raise DomainError(ErrorCode.DEADLINE_CLOSED, "requestId", detail=d.status)
+        if d.due_at is not None and now >= d.due_at:
+            raise DomainError(ErrorCode.EXTENSION_AFTER_DEADLINE, "requestId", due=due_text(d))
         left = _granted_left(d, policy)
         if req.working_days > left:
             raise DomainError(ErrorCode.EXTENSION_OVER_LIMIT, "requestId", left=left)
         cal = await load_calendar(session)
         await extend_clock(uow, cal, d, req.working_days)
         req.due_on_after = d.due_on
+        if d.subject_type == "supervision_unit":
+            from documents.supervision import follow_unit_extension  # the item's date follows its unit's
+
+            await follow_unit_extension(uow, cal, d)
     req.status = (ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED).value
     req.decided_by_id, req.decided_at, req.note = actor.user_id, now, text
     await session.flush()
@@ -212,7 +267,7 @@ async def decide_extension(
         title = f"延期未批准：仍于 {due_text(d)} 到期"
         recipients = [req.requested_by_id]
         kind = NotificationKind.EXTENSION_REFUSED
-    await notify(
+    await send(
         uow,
         broker,
         messages_for(
@@ -232,11 +287,17 @@ async def extension_requests(
     session: AsyncSession, settings: Settings, actor: Actor, deadline_id: int
 ) -> list[ExtensionRequest]:
     """The extension requests of a clock, oldest first, for anyone involved in it (holder,
-    supervisor, approver); ``NOT_FOUND`` otherwise."""
+    supervisor, approver); ``NOT_FOUND`` otherwise. A request left pending on a closed clock is
+    shown ``lapsed`` (:func:`shown_status`)."""
     d = await clock_of(session, deadline_id, lock=False)
     if not await involved(session, settings, actor, d):
         raise DomainError(ErrorCode.NOT_FOUND, "deadlineId")
     rows = await session.execute(
         select(ExtensionRequest).where(ExtensionRequest.deadline_id == d.id).order_by(ExtensionRequest.id)
     )
-    return list(rows.scalars())
+    out = list(rows.scalars())
+    for req in out:
+        if shown_status(req, d) != req.status:
+            session.expunge(req)  # shown as lapsed, never written back from here
+            req.status, req.decided_at = ExtensionStatus.LAPSED.value, d.closed_at
+    return out

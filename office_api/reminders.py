@@ -21,15 +21,22 @@ working days only:
   (``escalate_after`` + 1)-th working day past it: to the head (duty ``head``) of the holder
   unit, or of its parent unit when the holder is that head.
 
+A supervision item's own clock (subject ``supervision``) sends no card to its holder, the
+lead unit: each assigned unit, the lead included, gets the cards of its own clock (subject
+``supervision_unit``), and the item clock's red card and escalation go to the assigner (the
+item's creator) alone. Notifications about a unit's clock point at the item
+(``SupervisionItem``, see :func:`send`).
+
 Each stage is sent once per clock (``yellow_at`` / ``red_at`` / ``escalated_at``; an extension
 or a recomputed due date clears them). "The holder" is the holder user, or, when only a unit
-holds the clock, that unit's clerks (文书, duty ``clerk``).
+holds the clock, that unit's clerks (文书, duty ``clerk``), or, in a unit with no clerk, its head
+and deputy heads (:func:`answering_for_unit`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ForeignKey, Integer, String, and_, func, or_, select
@@ -47,7 +54,7 @@ from office_api.org.duties import duty_holders_of_units
 from office_api.org.models import Duty, OrgUnit, Position
 from office_api.org.permissions import Actor
 from office_api.sla import ExtensionApprover, SlaPolicy, TimeUnit
-from office_api.workdays import WorkCalendar, load_calendar, local_date
+from office_api.workdays import SHANGHAI, WorkCalendar, load_calendar, local_date
 
 #: Defaults of clocks without a policy (the same as the seeded policies').
 DEFAULT_YELLOW_BEFORE, DEFAULT_ESCALATE_AFTER = 1, 3
@@ -55,13 +62,16 @@ DEFAULT_YELLOW_BEFORE, DEFAULT_ESCALATE_AFTER = 1, 3
 MAX_YELLOW_BEFORE = 30
 MESSAGE_MAX = 500
 SWEEP_KIND = "deadline.reminders"
+#: Subject type of a supervision item's own clock (documents.supervision.ITEM).
+ITEM_SUBJECT = "supervision"
 #: Notification subject type of each clock subject type (clients open the subject).
 SUBJECT_TYPES = {
     "document": "Document",
     "task": "Task",
     "incoming": "IncomingDocument",
     "supervision": "SupervisionItem",
-    "supervision_unit": "SupervisionUnit",
+    # A unit's part of a supervision item opens the item (:func:`send` sets the item's id).
+    "supervision_unit": "SupervisionItem",
 }
 
 
@@ -78,6 +88,28 @@ class DeadlineUrge(Base):
 
 
 # ---- who is who for a clock --------------------------------------------------------------
+
+
+def answering_for_unit(duties: Iterable[tuple[str, int]]) -> list[int]:
+    """Who answers for work a unit holds, from its ``(duty, user_id)`` pairs: the unit's clerks
+    (文书, duty ``clerk``); a unit with no clerk: its head, then its deputy heads (they answer for
+    the unit's work, :func:`may_hold`). Empty when the unit has none of them. The one rule for the
+    reminder cards, urges (:func:`urge`) and supervision notifications of a unit."""
+    pairs = list(duties)
+    clerks = [u for d, u in pairs if d == Duty.CLERK.value]
+    if clerks:
+        return list(dict.fromkeys(clerks))
+    leaders = [u for d, u in pairs if d == Duty.HEAD.value] + [u for d, u in pairs if d == Duty.DEPUTY_HEAD.value]
+    return list(dict.fromkeys(leaders))
+
+
+async def answering_for_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, list[int]]:
+    """:func:`answering_for_unit` of several units (one query); units with nobody are absent."""
+    pairs: dict[int, list[tuple[str, int]]] = {}
+    for unit_id, duty, user_id in await duty_holders_of_units(session, list(unit_ids)):
+        pairs.setdefault(unit_id, []).append((duty, user_id))
+    out = {unit_id: answering_for_unit(p) for unit_id, p in pairs.items()}
+    return {unit_id: users for unit_id, users in out.items() if users}
 
 
 async def holder_units(session: AsyncSession, d: Deadline) -> list[int]:
@@ -134,12 +166,28 @@ class People:
         return units[0] if units else None
 
     def holders(self, d: Deadline) -> list[int]:
-        """Who holds the clock: the holder user, else the clerks (文书) of the holder unit."""
+        """Who holds the clock: the holder user, else who answers for the holder unit
+        (:func:`answering_for_unit`: its clerks, or without one its head and deputy heads)."""
         if d.holder_user_id is not None:
             return [d.holder_user_id]
         if d.holder_unit_id is not None:
-            return self._with_duty(d.holder_unit_id, Duty.CLERK)
+            return answering_for_unit(self.holders_of_unit.get(d.holder_unit_id, []))
         return []
+
+    def card_holders(self, d: Deadline) -> list[int]:
+        """Who gets a clock's yellow and red cards as its holder: :meth:`holders`, except for a
+        supervision item's own clock (subject ``supervision``): nobody, since every assigned
+        unit, the lead unit included, has its own clock with its own cards (one card per thing,
+        not two to the lead unit's clerks); the item clock's red card goes to the assigner only."""
+        return [] if d.subject_type == ITEM_SUBJECT else self.holders(d)
+
+    def escalation_to(self, d: Deadline) -> int | None:
+        """Who gets the escalation: :meth:`head`; for a supervision item's own clock, the assigner
+        (the creator who supervises it; the lead unit's head is escalated to by the lead unit's
+        own clock)."""
+        if d.subject_type == ITEM_SUBJECT:
+            return d.assigner_user_id
+        return self.head(d)
 
     def head(self, d: Deadline) -> int | None:
         """The head of the holder unit; the parent unit's head when the holder is that head."""
@@ -154,7 +202,7 @@ class People:
 
 
 async def holders(session: AsyncSession, d: Deadline) -> list[int]:
-    """Who holds the clock: the holder user, else the clerks (文书) of the holder unit."""
+    """Who holds the clock (:meth:`People.holders`)."""
     return (await People.load(session, [d])).holders(d)
 
 
@@ -230,10 +278,13 @@ async def involved(session: AsyncSession, settings: Settings, actor: Actor, d: D
 
 
 def due_text(d: Deadline) -> str:
+    """The due date or instant as people read it: ``2026-09-30 24:00`` for a clock counted in days
+    (Asia/Shanghai date), ``2026-11-30 01:09（北京时间）`` for one counted in hours (the UTC instant
+    shown in Asia/Shanghai time, to the minute), ``—`` while paused."""
     if d.due_on is not None:
         return f"{d.due_on.isoformat()} 24:00"
     if d.due_at is not None:
-        return d.due_at.isoformat()
+        return f"{d.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}（北京时间）"
     return "—"
 
 
@@ -268,6 +319,28 @@ def messages_for(
         for uid in dict.fromkeys(user_ids)
         if uid != actor_id
     ]
+
+
+async def send(uow: UnitOfWork, broker: Publisher, messages: list[Message]) -> None:
+    """Store and publish ``messages`` (:func:`messaging.outbox.notify`), after pointing those about
+    a supervision unit's clock (subject ``supervision_unit``) at what clients open: subject
+    ``SupervisionItem`` with the item's id; the payload keeps ``subjectType``/``subjectId`` of the
+    clock (the unit assignment) and gains ``supervisionItemId``. One query at most."""
+    ours = [m for m in messages if m.payload.get("subjectType") == "supervision_unit"]
+    if ours:
+        from documents.supervision_models import SupervisionUnit  # documents builds on this module
+
+        wanted = {m.payload["subjectId"] for m in ours}
+        rows = await uow.session.execute(
+            select(SupervisionUnit.id, SupervisionUnit.item_id).where(SupervisionUnit.id.in_(wanted))
+        )
+        item_of = dict(rows.all())
+        for m in ours:
+            item_id = item_of.get(m.payload["subjectId"])
+            if item_id is not None:
+                m.subject_type, m.subject_id = "SupervisionItem", item_id
+                m.payload = {**m.payload, "supervisionItemId": item_id}
+    await notify(uow, broker, messages)
 
 
 # ---- the daily sweep ---------------------------------------------------------------------
@@ -332,7 +405,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
             when = "今日" if left <= 0 else f"还剩 {left} 个工作日，"
             messages += messages_for(
                 d,
-                people.holders(d),
+                people.card_holders(d),
                 NotificationKind.DEADLINE_YELLOW,
                 f"黄牌提醒：办理期限{when}{due_text(d)} 到期",
                 "请抓紧办理；确需延期的，请在期限届满前申请。",
@@ -341,7 +414,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
         if passed and d.red_at is None:
             d.red_at = now
             red += 1
-            recipients = people.holders(d)
+            recipients = people.card_holders(d)
             if d.assigner_user_id is not None:
                 recipients.append(d.assigner_user_id)
             messages += messages_for(
@@ -355,7 +428,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
         if passed and d.escalated_at is None and -left > escalate_after:
             d.escalated_at = now
             escalated += 1
-            head = people.head(d)
+            head = people.escalation_to(d)
             messages += messages_for(
                 d,
                 [head] if head is not None else [],
@@ -365,7 +438,7 @@ async def sweep(uow: UnitOfWork, broker: Publisher, now: dt.datetime, cal: WorkC
                 extra={"workingDaysLeft": left},
             )
     await session.flush()
-    await notify(uow, broker, messages)
+    await send(uow, broker, messages)
     return SweepResult(yellow, red, escalated)
 
 
@@ -403,7 +476,7 @@ async def sweep_hours(uow: UnitOfWork, broker: Publisher, now: dt.datetime) -> i
     messages: list[Message] = []
     for d in clocks:
         d.red_at = now
-        recipients = people.holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
+        recipients = people.card_holders(d) + ([d.assigner_user_id] if d.assigner_user_id is not None else [])
         messages += messages_for(
             d,
             recipients,
@@ -412,7 +485,7 @@ async def sweep_hours(uow: UnitOfWork, broker: Publisher, now: dt.datetime) -> i
             "事项已超时，请立即办理并说明情况。",
         )
     await session.flush()
-    await notify(uow, broker, messages)
+    await send(uow, broker, messages)
     return len(clocks)
 
 
@@ -457,10 +530,15 @@ async def urge(
 ) -> DeadlineUrge:
     """催办: tell the holder to hurry, with ``message`` (1–500 characters), and keep a record.
 
-    Allowed to the assigner and to leaders over the holder unit (:func:`may_supervise`).
+    Allowed to the assigner and to leaders over the holder unit (:func:`may_supervise`), except
+    to a holder: nobody urges himself.
+    The holders (:meth:`People.holders`) get ``DEADLINE_URGED``.
     Errors: ``NOT_FOUND`` (no such clock, or one the actor has nothing to do with),
-    ``FORBIDDEN`` (involved but not a supervisor, e.g. the holder), ``DEADLINE_CLOSED`` (the
-    item is closed or cancelled: nothing to urge), ``REQUIRED`` / ``TOO_LONG`` on ``message``.
+    ``FORBIDDEN`` (involved but not a supervisor; or one of those the urge would go to, e.g. a
+    deputy head urging a task he holds himself), ``DEADLINE_CLOSED`` (the
+    item is closed or cancelled: nothing to urge), ``REQUIRED`` / ``TOO_LONG`` on ``message``,
+    ``NO_ASSIGNEE`` on ``deadlineId`` (nobody holds it: no holder user, and the holder unit has
+    no clerk, head or deputy head), nothing recorded then.
     """
     session = uow.session
     d = await clock_of(session, deadline_id)
@@ -471,15 +549,20 @@ async def urge(
         raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
     text = clean_text(message, "message", MESSAGE_MAX)
     assert text is not None
+    recipients = await holders(session, d)
+    if actor.user_id in recipients:
+        raise DomainError(ErrorCode.FORBIDDEN, "deadlineId", detail="the holder cannot urge himself")
+    if not recipients:
+        raise DomainError(ErrorCode.NO_ASSIGNEE, "deadlineId", detail="nobody holds this item to be urged")
     row = DeadlineUrge(deadline_id=d.id, urged_by_id=actor.user_id, message=text, created_at=now)
     session.add(row)
     await session.flush()
-    await notify(
+    await send(
         uow,
         broker,
         messages_for(
             d,
-            await holders(session, d),
+            recipients,
             NotificationKind.DEADLINE_URGED,
             f"催办：{actor.display_name} 催促办理（{due_text(d)} 到期）",
             text,

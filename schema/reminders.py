@@ -20,7 +20,10 @@ from schema.deadlines import DeadlineType
 from schema.org import User
 
 ExtensionStatusEnum = strawberry.enum(
-    ExtensionStatus, name="ExtensionStatus", description="PENDING until an approver APPROVED or REFUSED it."
+    ExtensionStatus,
+    name="ExtensionStatus",
+    description="PENDING until an approver APPROVED or REFUSED it; LAPSED when the deadline closed (met, missed or "
+    "cancelled) before a decision: it can no longer be decided.",
 )
 
 
@@ -51,7 +54,7 @@ class ExtensionRequestType:
     deadline_id: int = strawberry.field(description="The deadline to extend (`Deadline.id`).")
     working_days: int = strawberry.field(description="Working days asked for.")
     reason: str = strawberry.field(description="Why, as the holder wrote it.")
-    status: ExtensionStatusEnum = strawberry.field(description="PENDING, APPROVED or REFUSED.")  # type: ignore[valid-type]
+    status: ExtensionStatusEnum = strawberry.field(description="PENDING, APPROVED, REFUSED or LAPSED.")  # type: ignore[valid-type]
     due_on_before: dt.date | None = strawberry.field(
         description="Asia/Shanghai due date when it was requested (null if the clock was paused)."
     )
@@ -60,7 +63,9 @@ class ExtensionRequestType:
     )
     note: str | None = strawberry.field(description="The approver's note.")
     created_at: dt.datetime = strawberry.field(description="UTC instant of the request.")
-    decided_at: dt.datetime | None = strawberry.field(description="UTC instant of the decision; null while PENDING.")
+    decided_at: dt.datetime | None = strawberry.field(
+        description="UTC instant of the decision (of the lapse: when the deadline closed); null while PENDING."
+    )
     requested_by_id: strawberry.Private[int]
     decided_by_id: strawberry.Private[int | None]
 
@@ -109,8 +114,8 @@ class UrgeDeadlinePayload:
 class RequestExtensionInput:
     deadline_id: int = strawberry.field(description="`Deadline.id` of an open deadline you hold.")
     working_days: int = strawberry.field(
-        description="Working days to add, at least 1 and at most the policy's extension limit minus what was "
-        "granted already."
+        description="Working days to add, at least 1 and at most the policy's extension limit (without a policy: "
+        "the deadline's own limit) minus what was granted already, never past 1000 working days in all."
     )
     reason: str = strawberry.field(description="Why, 1–500 characters.")
     idempotency_key: str | None = idempotency_key_field()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from documents.models import Task
 from office_api import sla
 from office_api.deadlines import Deadline
+from office_api.extensions import ExtensionRequest
 from office_api.workdays import SHANGHAI
 from tests.api import test_documents as documents_api
 from tests.api import test_incoming as incoming_api
@@ -565,3 +566,42 @@ async def test_tasks_pending_before_an_upgrade_get_their_clocks_once(
     await platform.scheduler.run_due(upgraded)
     async with platform.db.read() as s:
         assert (await s.execute(select(func.count()).select_from(Deadline))).scalar_one() == count
+
+
+REQUEST_EXTENSION = """mutation($i: RequestExtensionInput!) { requestExtension(input: $i) {
+  request { id status } errors { field code } } }"""
+DECIDE_EXTENSION = """mutation($i: DecideExtensionInput!) { decideExtension(input: $i) {
+  request { status } errors { field code } } }"""
+EXTENSION_REQUESTS = "query($d: Int!) { extensionRequests(deadlineId: $d) { status decidedAt decidedBy { username } } }"
+
+
+async def test_a_pending_extension_request_lapses_when_the_task_is_done(
+    platform: Any, demo: Demo, users: dict[str, GraphQLClient]
+) -> None:
+    """The deputy asks for more time, then approves the document before anyone decided: the
+    task's deadline is met and the request lapses; the clerk (the sender, who decides) can no
+    longer approve or refuse it."""
+    clerk, deputy = users["clerk"], users["deputy"]
+    set_clock(platform, at(D(2026, 9, 30)))
+    doc_id = await submitted(clerk, doc_input(demo, route=one_step(demo)))
+    async with platform.db.read() as s:
+        deadline_id = (await s.execute(select(Deadline.id).where(Deadline.subject_type == "task"))).scalar_one()
+    set_clock(platform, at(D(2026, 10, 8)))
+    asked = await deputy.execute(
+        REQUEST_EXTENSION, {"i": {"deadlineId": deadline_id, "workingDays": 2, "reason": "需会签"}}
+    )
+    assert asked["data"]["requestExtension"]["errors"] == [], asked
+    request_id = asked["data"]["requestExtension"]["request"]["id"]
+    set_clock(platform, at(D(2026, 10, 9)))
+    assert (await approve(deputy, (await task_on(deputy, doc_id))["id"]))["errors"] == []
+    for decision in (True, False):
+        late = await clerk.execute(DECIDE_EXTENSION, {"i": {"requestId": request_id, "approve": decision}})
+        assert late["data"]["decideExtension"]["errors"] == [{"field": "requestId", "code": "DEADLINE_CLOSED"}]
+    listed = (await clerk.execute(EXTENSION_REQUESTS, {"d": deadline_id}))["data"]["extensionRequests"]
+    assert listed == [{"status": "LAPSED", "decidedAt": iso(at(D(2026, 10, 9))), "decidedBy": None}]
+    async with platform.db.read() as s:
+        row = await s.get(Deadline, deadline_id)
+        assert row is not None
+        assert (row.status, row.extension, row.due_on) == ("met", 0, D(2026, 10, 10))
+        stored = (await s.execute(select(ExtensionRequest.status, ExtensionRequest.decided_at))).one()
+        assert tuple(stored) == ("lapsed", at(D(2026, 10, 9)))  # written when the task closed

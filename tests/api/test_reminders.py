@@ -19,12 +19,12 @@ from sqlalchemy import func, select
 from messaging.models import Notification
 from office_api import deadlines, extensions, reminders
 from office_api.config import Settings
-from office_api.org.models import User
+from office_api.org.models import Duty, User
 from office_api.scheduler import DONE, ScheduledJob
 from office_api.sla import policy_by_code
 from office_api.workdays import SHANGHAI, load_calendar
 from tests.conftest import GraphQLClient, enable_totp
-from tests.dispatch_helpers import ids_of, signed_in
+from tests.dispatch_helpers import give_duty, ids_of, signed_in
 from tests.scheduler_worker import run_workers
 
 D = dt.date
@@ -182,6 +182,27 @@ async def test_a_unit_held_clock_warns_the_units_clerks(platform: Any, ids: dict
     assert await cards(platform, ids) == [("clerk_370200", "DEADLINE_YELLOW")]
 
 
+async def test_a_unit_without_a_clerk_is_reached_through_its_head(as_, platform: Any, ids: dict[str, int]) -> None:
+    """The Finance Department has no clerk (文书): its head gets the cards and the urges; a unit
+    with nobody to answer for it (Lixia district, no posts) cannot be urged."""
+    held = await work_order(platform, ids, 1, holder=None, unit=FINANCE)
+    nobody = await work_order(platform, ids, 2, holder=None, unit="370102")
+    await nine_am(platform, D(2026, 9, 29))
+    assert await cards(platform, ids) == [("finance_head", "DEADLINE_YELLOW")]
+    platform.clock = lambda: at(D(2026, 9, 29), 11)
+    urged = await run(as_("clerk"), URGE, "urgeDeadline", deadlineId=held, message="请今日办结")
+    assert urged["errors"] == []
+    assert (await cards(platform, ids))[1:] == [("finance_head", "DEADLINE_URGED")]
+    clerk = as_("clerk")
+    clerk.lang = "en"
+    refused = await run(clerk, URGE, "urgeDeadline", deadlineId=nobody, message="请今日办结")
+    assert codes(refused) == [("deadlineId", "NO_ASSIGNEE")]
+    assert refused["errors"][0]["message"] == "Nobody to receive the task: nobody holds this item to be urged"
+    async with platform.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(reminders.DeadlineUrge))).scalar_one() == 1
+    assert len(await cards(platform, ids)) == 2
+
+
 async def test_closed_and_paused_clocks_get_no_cards(platform: Any, ids: dict[str, int]) -> None:
     closed = await work_order(platform, ids, 1)
     paused = await work_order(platform, ids, 2)
@@ -242,6 +263,21 @@ async def test_urge_by_the_assigner_or_a_leader_and_refusals(as_, platform: Any,
     assert codes(empty) == [("message", "REQUIRED")]
     assert codes(long) == [("message", "TOO_LONG")]
     assert len(await cards(platform, ids)) == 2
+
+
+async def test_a_leader_holding_the_task_cannot_urge_himself(as_, platform: Any, ids: dict[str, int]) -> None:
+    """张维 is a deputy head of the Finance Department and holds the work order: a leader over
+    the holder unit, yet the holder; his urge is refused, his head's goes to him."""
+    await give_duty(platform, "zhang_wei2", FINANCE, Duty.DEPUTY_HEAD)
+    d = await work_order(platform, ids, holder="zhang_wei2")
+    platform.clock = lambda: at(D(2026, 9, 28))
+    himself = await run(as_("zhang_wei2"), URGE, "urgeDeadline", deadlineId=d, message="抓紧")
+    assert codes(himself) == [("deadlineId", "FORBIDDEN")]
+    head = await run(as_("finance_head"), URGE, "urgeDeadline", deadlineId=d, message="抓紧")
+    assert head["errors"] == []
+    assert await cards(platform, ids) == [("zhang_wei2", "DEADLINE_URGED")]
+    async with platform.db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(reminders.DeadlineUrge))).scalar_one() == 1
 
 
 async def test_urging_a_closed_item_is_refused(as_, platform: Any, ids: dict[str, int]) -> None:
@@ -337,11 +373,71 @@ async def test_extension_refused_after_the_deadline_and_over_the_limit(as_, plat
     after = await run(holder, REQUEST, "requestExtension", deadlineId=late, workingDays=1, reason="来不及")
     assert codes(after) == [("deadlineId", "EXTENSION_AFTER_DEADLINE")]
     assert after["errors"][0]["message"] == (
-        "An extension must be requested before the deadline passes (due 2026-09-30 24:00)"
+        "An extension must be requested and approved before the deadline passes (due 2026-09-30 24:00)"
     )
     async with platform.db.read() as s:
         n = (await s.execute(select(func.count()).select_from(extensions.ExtensionRequest))).scalar_one()
     assert n == 2  # the two requests accepted above; every refusal wrote nothing
+
+
+async def test_an_extension_is_not_approved_after_the_deadline(as_, platform: Any, ids: dict[str, int]) -> None:
+    """Asked in time (Tue Sep 29), decided late (Thu Oct 1 00:00:01, Sep 30 24:00 has passed):
+    approval is refused and the clock stays overdue; the approver may still refuse."""
+    d = await work_order(platform, ids)
+    platform.clock = lambda: at(D(2026, 9, 29), 15)
+    asked = await run(as_("zhang_wei"), REQUEST, "requestExtension", deadlineId=d, workingDays=3, reason="需会商")
+    request_id = asked["request"]["id"]
+    platform.clock = lambda: at(D(2026, 10, 1), 0) + dt.timedelta(seconds=1)
+    clerk = as_("clerk")
+    clerk.lang = "en"
+    late = await run(clerk, DECIDE, "decideExtension", requestId=request_id, approve=True)
+    assert codes(late) == [("requestId", "EXTENSION_AFTER_DEADLINE")]
+    assert late["errors"][0]["message"] == (
+        "An extension must be requested and approved before the deadline passes (due 2026-09-30 24:00)"
+    )
+    got = await clock(platform, d)
+    assert (got.due_on, got.extension, deadlines.overdue(got, at(D(2026, 10, 1), 9))) == (D(2026, 9, 30), 0, True)
+    refused = await run(clerk, DECIDE, "decideExtension", requestId=request_id, approve=False, note="已超期")
+    assert refused["errors"] == []
+    assert refused["request"]["status"] == "REFUSED"
+    assert refused["deadline"]["dueOn"] == "2026-09-30"
+    assert await cards(platform, ids) == [("clerk", "EXTENSION_REQUESTED"), ("zhang_wei", "EXTENSION_REFUSED")]
+
+
+async def test_extensions_stop_at_the_clocks_own_limit_and_the_absolute_cap(
+    as_, platform: Any, ids: dict[str, int]
+) -> None:
+    """Without a policy a clock may be extended by its own limit at most; no clock, with or
+    without a policy, goes past 1000 working days in all (the approval would have no date)."""
+    from office_api.sla import SlaPolicy
+
+    async with platform.db.unit_of_work() as uow:
+        uow.session.add(SlaPolicy(code="test-long", name="长时限", limit=995, extension_limit=10))
+    ad_hoc = await work_order(platform, ids, 1, policy=None)  # 5 working days
+    at_cap = await work_order(platform, ids, 2, policy=None)
+    long = await work_order(platform, ids, 3, policy="test-long")
+    async with platform.db.unit_of_work() as uow:
+        d2 = await deadlines.deadline_of(uow.session, "incoming", 2, lock=True)
+        assert d2 is not None
+        d2.limit = 1000  # as a supervision item given workingDays: 1000
+    holder = as_("zhang_wei")
+    holder.lang = "en"
+    platform.clock = lambda: at(D(2026, 9, 28))
+    six = await run(holder, REQUEST, "requestExtension", deadlineId=ad_hoc, workingDays=6, reason="复杂")
+    assert codes(six) == [("workingDays", "EXTENSION_OVER_LIMIT")]
+    assert "5 working days left" in six["errors"][0]["message"]
+    one = await run(holder, REQUEST, "requestExtension", deadlineId=at_cap, workingDays=1, reason="复杂")
+    assert codes(one) == [("workingDays", "EXTENSION_OVER_LIMIT")]
+    assert "0 working days left" in one["errors"][0]["message"]
+    six_more = await run(holder, REQUEST, "requestExtension", deadlineId=long, workingDays=6, reason="复杂")
+    assert codes(six_more) == [("workingDays", "EXTENSION_OVER_LIMIT")]
+    assert "5 working days left" in six_more["errors"][0]["message"]  # 995 + 5 = 1000, not the policy's 10
+    five = await run(holder, REQUEST, "requestExtension", deadlineId=long, workingDays=5, reason="复杂")
+    approved = await run(as_("clerk"), DECIDE, "decideExtension", requestId=five["request"]["id"], approve=True)
+    assert approved["errors"] == []
+    assert approved["deadline"]["extension"] == 5
+    got = await clock(platform, long)
+    assert (got.remaining, got.due_on is not None) == (1000, True)
 
 
 async def test_two_server_processes_send_each_card_once(
@@ -404,6 +500,10 @@ async def test_an_hours_clock_gets_its_red_card_within_five_minutes(platform: An
     assert await cards(platform, ids) == []
     await scheduler.run_due(at(D(2026, 10, 1), 14, 5))  # 14:05: the check after the due instant
     assert await cards(platform, ids) == [("clerk", "DEADLINE_RED"), ("zhang_wei", "DEADLINE_RED")]
+    async with platform.db.read() as s:
+        titles = (await s.execute(select(Notification.title).where(Notification.kind == "DEADLINE_RED"))).scalars()
+        # the due instant in local time (06:02 UTC), not a raw UTC timestamp
+        assert set(titles) == {"红牌警告：已超过办理时限（2026-10-01 14:02（北京时间） 到期）"}
     await scheduler.run_due(at(D(2026, 10, 1), 14, 10))
     await nine_am(platform, D(2026, 10, 8))  # later checks and the daily sweep add nothing
     assert len(await cards(platform, ids)) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,7 +154,7 @@ async def test_split_into_lead_and_co_handlers_with_their_deadlines(as_, ids: di
         ("supervision_unit", ids[DRC], ids["clerk"], D(2026, 6, 10)),
         ("supervision_unit", ids[JINAN], ids["clerk"], D(2026, 6, 16)),
     ]
-    # The assigned units' clerks are told; a unit with no clerk (the DRC) has nobody to tell.
+    # The assigned units' clerks are told; a unit with no clerk (the DRC), its head.
     (finance_note,) = await notes(as_("zhang_wei"))
     assert finance_note["kind"] == "SUPERVISION_ASSIGNED"
     assert finance_note["title"] == "督办事项：落实防汛工作部署"
@@ -161,6 +162,12 @@ async def test_split_into_lead_and_co_handlers_with_their_deadlines(as_, ids: di
     assert finance_note["body"].endswith("办理时限 2026-06-16")
     (jinan_note,) = await notes(as_("clerk_370100"))
     assert "协办" in jinan_note["body"]
+    (drc_note,) = await notes(as_("drc_head"))
+    assert (drc_note["kind"], drc_note["title"]) == ("SUPERVISION_ASSIGNED", "督办事项：落实防汛工作部署")
+    assert drc_note["body"].endswith(
+        "交贵单位协办：请财政厅牵头，发改委、济南市配合，确保资金按时到位。，办理时限 2026-06-10"
+    )
+    assert await notes(as_("finance_head")) == []  # Finance has a clerk: the head is not told
     # Who sees it: the creator, members of the assigned units, the supervisors; not others.
     for who in ("clerk", "zhang_wei", "wang_wei", "clerk_370100", "secretary_general"):
         got = (await as_(who).execute(ONE, {"id": item["id"]}))["data"]["supervisionItem"]
@@ -259,6 +266,27 @@ async def test_created_from_a_leaders_instruction_on_an_incoming_document(
         "DOCUMENT",
         doc,
     )
+    # The README's example, as printed, with a co-handler the head also covers.
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("mutation Supervise(")
+    example = readme[start : readme.index("\n}\n", start) + 3]
+    await give_duty(platform, "finance_head", DRC, Duty.DEPUTY_HEAD)
+    variables = {
+        "copy": gid("IncomingDocument", inc_id),
+        "lead": gid("OrgUnit", ids[FINANCE]),
+        "co": gid("OrgUnit", ids[DRC]),
+        "coDue": "2026-06-05",
+    }
+    printed = await as_("finance_head").execute(example, variables)
+    assert "errors" not in printed, printed
+    made = printed["data"]["createSupervisionItem"]
+    assert made["errors"] == []
+    # 10 working days from Mon 2026-06-01: Jun 2–5, 8–12, 15 (no holiday in between)
+    assert made["item"]["deadline"] == {"dueOn": "2026-06-15", "workingDaysLeft": 10, "policy": None}
+    assert [u["deadline"] for u in made["item"]["units"]] == [
+        {"dueOn": "2026-06-15", "status": "RUNNING"},
+        {"dueOn": "2026-06-05", "status": "RUNNING"},
+    ]
 
 
 async def test_3545_policy_sets_the_matter_type_and_the_limit(as_, ids: dict[str, int]) -> None:
@@ -641,3 +669,109 @@ async def test_a_retried_creation_creates_one_item(as_, ids: dict[str, int], pla
     assert (again["id"], again["colour"], again["deadline"]["dueOn"]) == (first["id"], "GREEN", "2026-06-16")
     assert await count_items(platform) == 1
     assert len(await notes(as_("zhang_wei"))) == 1
+
+
+async def test_extending_a_units_deadline_past_the_items_moves_the_items(
+    as_, ids: dict[str, int], platform: Any
+) -> None:
+    """Item due Mon 2026-06-15 (10 working days from Jun 1); the lead unit's clock gets 4 more
+    working days (Jun 16, 17, 18, then 22: the Dragon Boat Festival Jun 19 and the weekend are
+    off), so the item's clock moves to Jun 22 as well; a co-handler's extension that stays
+    within the item's date leaves it alone."""
+    from tests.api.test_reminders import DECIDE, REQUEST
+
+    item = await ok(
+        as_("clerk"),
+        CREATE,
+        sourceType="MANUAL",
+        title="落实防汛工作部署",
+        instruction="请财政厅牵头，发改委配合。",
+        lead=unit(ids, FINANCE),
+        coHandlers=[unit(ids, DRC, "2026-06-10")],
+        workingDays=10,
+    )
+    assert item["deadline"]["dueOn"] == "2026-06-15"
+    async with platform.db.read() as s:
+        clocks = {
+            (d.subject_type, d.holder_unit_id): d.id for d in (await s.execute(select(deadlines.Deadline))).scalars()
+        }
+    lead_clock, drc_clock = clocks[("supervision_unit", ids[FINANCE])], clocks[("supervision_unit", ids[DRC])]
+
+    async def extend(holder: str, deadline_id: int, days: int) -> dict[str, Any]:
+        asked = await as_(holder).execute(
+            REQUEST, {"i": {"deadlineId": deadline_id, "workingDays": days, "reason": "需会商"}}
+        )
+        assert asked["data"]["requestExtension"]["errors"] == [], asked
+        request_id = asked["data"]["requestExtension"]["request"]["id"]
+        done = await as_("clerk").execute(DECIDE, {"i": {"requestId": request_id, "approve": True}})
+        assert done["data"]["decideExtension"]["errors"] == [], done
+        return done["data"]["decideExtension"]["deadline"]
+
+    await give_duty(platform, "wang_wei", DRC, Duty.CLERK)
+    assert (await extend("wang_wei", drc_clock, 2))["dueOn"] == "2026-06-12"
+    seen = (await as_("clerk").execute(ONE, {"id": item["id"]}))["data"]["supervisionItem"]
+    assert seen["deadline"]["dueOn"] == "2026-06-15"
+    assert (await extend("zhang_wei", lead_clock, 4))["dueOn"] == "2026-06-22"
+    seen = (await as_("clerk").execute(ONE, {"id": item["id"]}))["data"]["supervisionItem"]
+    assert seen["deadline"]["dueOn"] == "2026-06-22"
+    assert [u["deadline"]["dueOn"] for u in seen["units"]] == ["2026-06-22", "2026-06-12"]
+    async with platform.db.read() as s:
+        item_clock = (
+            await s.execute(select(deadlines.Deadline).where(deadlines.Deadline.subject_type == "supervision"))
+        ).scalar_one()
+    assert (item_clock.extension, item_clock.due_on) == (4, D(2026, 6, 22))
+
+
+async def test_one_card_per_unit_and_cards_open_the_item(as_, ids: dict[str, int], platform: Any) -> None:
+    """Item and units due Mon 2026-06-15. The lead unit (Finance, clerk 张伟) gets the cards of
+    its own assignment only, not those of the item's clock too; the DRC (no clerk) through its
+    head; the item's clock warns the creator (the assigner) alone. Every card opens the item."""
+    from messaging.models import Notification
+    from office_api.org.models import User
+    from tests.api.test_reminders import nine_am
+
+    await ok(
+        as_("clerk"),
+        CREATE,
+        sourceType="MANUAL",
+        title="落实防汛工作部署",
+        instruction="请财政厅牵头，发改委配合。",
+        lead=unit(ids, FINANCE),
+        coHandlers=[unit(ids, DRC)],
+        workingDays=10,
+    )
+
+    async def cards() -> list[tuple[str, str, str, int, Any]]:
+        async with platform.db.read() as s:
+            names = dict((await s.execute(select(User.id, User.username))).all())
+            rows = await s.execute(
+                select(Notification).where(Notification.kind.like("DEADLINE_%")).order_by(Notification.id)
+            )
+            return [
+                (names[n.user_id], n.kind, n.subject_type, n.subject_id, n.payload.get("supervisionItemId"))
+                for n in rows.scalars()
+            ]
+
+    await nine_am(platform, D(2026, 6, 12))  # 1 working day left
+    async with platform.db.read() as s:
+        item_id = (await s.execute(select(SupervisionItem.id))).scalar_one()
+    got = await cards()
+    assert sorted((u, k) for u, k, *_ in got) == [("drc_head", "DEADLINE_YELLOW"), ("zhang_wei", "DEADLINE_YELLOW")]
+    assert {(t, i, sid) for _, _, t, i, sid in got} == {("SupervisionItem", item_id, item_id)}
+    await nine_am(platform, D(2026, 6, 16))  # the first working day past it
+    red = sorted((u, k) for u, k, *_ in (await cards())[2:])
+    assert red == [
+        ("clerk", "DEADLINE_RED"),  # the item's clock
+        ("clerk", "DEADLINE_RED"),  # Finance's part
+        ("clerk", "DEADLINE_RED"),  # the DRC's part
+        ("drc_head", "DEADLINE_RED"),
+        ("zhang_wei", "DEADLINE_RED"),
+    ]
+    # Jun 16, 17, 18 past (19 the Dragon Boat Festival, 20–21 the weekend): Mon Jun 22 escalates.
+    await nine_am(platform, D(2026, 6, 22))
+    escalated = sorted((u, k) for u, k, *_ in (await cards())[7:])
+    assert escalated == [
+        ("clerk", "DEADLINE_ESCALATED"),  # the item's clock: to its creator
+        ("drc_head", "DEADLINE_ESCALATED"),
+        ("finance_head", "DEADLINE_ESCALATED"),
+    ]
