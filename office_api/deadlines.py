@@ -271,24 +271,33 @@ async def extend_clock(uow: UnitOfWork, cal: WorkCalendar, d: Deadline, n: int) 
     return d
 
 
+async def _lapse_requests(uow: UnitOfWork, d: Deadline, at: dt.datetime) -> None:
+    """A closed clock's pending extension requests lapse (they can no longer be decided)."""
+    from office_api.extensions import lapse_pending  # extensions builds on this module
+
+    await lapse_pending(uow, d.id, at)
+
+
 async def close_clock(uow: UnitOfWork, d: Deadline, at: dt.datetime) -> Deadline:
-    """Close an open clock: ``met`` when ``at`` is before the due instant (or the clock was paused), else ``missed``."""
+    """Close an open clock: ``met`` when ``at`` is before the due instant (or the clock was paused), else
+    ``missed``; its pending extension requests lapse."""
     if not d.is_open:
         return d
     on_time = d.due_at is None or at < d.due_at
     d.status = DeadlineStatus.MET.value if on_time else DeadlineStatus.MISSED.value
     d.closed_at = at
     await uow.session.flush()
-    await __import__("office_api.extensions", fromlist=["lapse_pending"]).lapse_pending(uow, d.id, at)
+    await _lapse_requests(uow, d, at)
     return d
 
 
 async def cancel_clock(uow: UnitOfWork, d: Deadline, at: dt.datetime) -> Deadline:
-    """Close an open clock without a result (the task was cancelled, the item withdrawn)."""
+    """Close an open clock without a result (the task was cancelled, the item withdrawn); its pending
+    extension requests lapse."""
     if d.is_open:
         d.status, d.closed_at = DeadlineStatus.CANCELLED.value, at
         await uow.session.flush()
-        await __import__("office_api.extensions", fromlist=["lapse_pending"]).lapse_pending(uow, d.id, at)
+        await _lapse_requests(uow, d, at)
     return d
 
 

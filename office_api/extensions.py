@@ -20,7 +20,7 @@ from messaging.models import NotificationKind
 from messaging.outbox import Publisher
 from office_api.config import Settings
 from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
-from office_api.deadlines import Deadline, extend_clock
+from office_api.deadlines import Deadline, DeadlineStatus, extend_clock
 from office_api.errors import DomainError, ErrorCode
 from office_api.org.permissions import Actor
 from office_api.reminders import (
@@ -111,11 +111,11 @@ def _granted_left(d: Deadline, policy: SlaPolicy | None) -> int:
     * the policy's ``extension_limit`` minus what was granted; without a policy, the clock's own
       limit minus what was granted (an extension never more than doubles an ad-hoc limit, e.g. a
       supervision item given ``workingDays: 10`` may be extended by 10 at most);
-    * the room left under the absurd-limit cap (``sla.MAX_LIMIT``, 1000 working days) for the
+    * the room left under the absurd-limit cap (``sla.MAX_LIMIT`` of the clock's unit) for the
       whole count, limit plus extensions, so that an approval always yields a date.
     """
     cap = policy.extension_limit if policy else d.limit
-    room = MAX_LIMIT[TimeUnit.WORKING_DAYS] - (d.limit + d.extension)
+    room = MAX_LIMIT[TimeUnit(d.unit)] - (d.limit + d.extension)
     return max(0, min(cap - d.extension, room))
 
 
@@ -132,8 +132,9 @@ async def request_extension(
     """The holder asks for ``working_days`` more working days, with a ``reason`` (1–500 characters).
 
     Rules (DOMAIN §5.2, §5.3): only the holder (:func:`may_hold`); only while the clock is open
-    and before its due instant (``EXTENSION_AFTER_DEADLINE``); a clock counted in working days
-    (``INVALID_VALUE`` on ``deadlineId`` for hours or calendar days); 1 ≤ ``working_days`` ≤ what
+    and before its due instant (``EXTENSION_AFTER_DEADLINE``); a clock counted in days, working or
+    calendar (``INVALID_VALUE`` on ``deadlineId`` for hours), and running (``INVALID_STATE`` while
+    stopped); the extension is always in working days (``deadlines.extend_clock``); 1 ≤ ``working_days`` ≤ what
     is still grantable (:func:`_granted_left`: the policy's ``extension_limit``, or the clock's own
     limit without a policy, minus what was granted, and never past the 1000-working-day cap;
     ``EXTENSION_OVER_LIMIT`` on ``workingDays`` naming what is left); one pending request at a
@@ -149,8 +150,10 @@ async def request_extension(
         raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "deadlineId")
     if not d.is_open:
         raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
-    if d.unit != TimeUnit.WORKING_DAYS.value:
-        raise DomainError(ErrorCode.INVALID_VALUE, "deadlineId", detail=f"only working-day limits extend; {d.unit}")
+    if d.unit == TimeUnit.HOURS.value:
+        raise DomainError(ErrorCode.INVALID_VALUE, "deadlineId", detail="a limit in hours is not extended")
+    if d.status != DeadlineStatus.RUNNING.value:
+        raise DomainError(ErrorCode.INVALID_STATE, "deadlineId", detail="the clock is stopped; ask once it runs again")
     if d.due_at is not None and now >= d.due_at:
         raise DomainError(ErrorCode.EXTENSION_AFTER_DEADLINE, "deadlineId", due=due_text(d))
     policy = await session.get(SlaPolicy, d.policy_id) if d.policy_id else None

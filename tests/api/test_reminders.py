@@ -555,3 +555,24 @@ async def test_concurrent_requests_and_decisions_have_one_winner(as_, platform: 
     kinds = [k for _, k in await cards(platform, ids)]
     assert kinds.count("EXTENSION_REQUESTED") == 1
     assert len([k for k in kinds if k in ("EXTENSION_APPROVED", "EXTENSION_REFUSED")]) == 1
+
+
+async def test_a_calendar_day_clock_is_extended_in_working_days(as_, platform: Any, ids: dict[str, int]) -> None:
+    # incoming-default: 30 calendar days (extension up to 15 working days). From Sep 8: Oct 8.
+    d = await work_order(platform, ids, policy="incoming-default", started=at(D(2026, 9, 8)))
+    assert (await clock(platform, d)).due_on == D(2026, 10, 8)
+    platform.clock = lambda: at(D(2026, 9, 29))
+    asked = await run(as_("zhang_wei"), REQUEST, "requestExtension", deadlineId=d, workingDays=2, reason="需会商")
+    assert asked["errors"] == []
+    decided = await run(as_("clerk"), DECIDE, "decideExtension", requestId=asked["request"]["id"], approve=True)
+    # Oct 8 + 2 working days: Oct 9, then the make-up Saturday Oct 10.
+    assert decided["deadline"]["dueOn"] == "2026-10-10"
+    assert decided["deadline"]["extension"] == 2
+    # A stopped clock (the document went back to its drafter) is not extended until it runs again.
+    async with platform.db.unit_of_work() as uow:
+        cal = await load_calendar(uow.session)
+        row = await deadlines.deadline_of(uow.session, "incoming", 1, lock=True)
+        assert row is not None
+        await deadlines.pause_clock(uow, cal, row, at(D(2026, 9, 30)), "returned_to_drafter")
+    stopped = await run(as_("zhang_wei"), REQUEST, "requestExtension", deadlineId=d, workingDays=1, reason="再延")
+    assert codes(stopped) == [("deadlineId", "INVALID_STATE")]
