@@ -165,11 +165,22 @@ async def generate(db: Database, n_units: int, n_users: int, seed: int = 2026) -
             }
         )
     timings["prepare"] = time.perf_counter() - t0
-    for label, table, rows in (
-        ("insert units", OrgUnit.__table__, unit_rows),
-        ("insert users", User.__table__, user_rows),
-        ("insert positions", Position.__table__, position_rows),
-    ):
+    await bulk_insert(
+        db,
+        timings,
+        [
+            ("insert units", OrgUnit.__table__, unit_rows),
+            ("insert users", User.__table__, user_rows),
+            ("insert positions", Position.__table__, position_rows),
+        ],
+    )
+    return timings
+
+
+async def bulk_insert(db: Database, timings: dict[str, float], batches: list[tuple[str, Any, list[Any]]]) -> None:
+    """Insert each (label, table, rows) in chunks of 5,000, then ANALYZE; the seconds of each step go into
+    ``timings`` under its label and ``analyze``."""
+    for label, table, rows in batches:
         t0 = time.perf_counter()
         async with db.unit_of_work() as uow:
             for start in range(0, len(rows), 5000):
@@ -184,7 +195,6 @@ async def generate(db: Database, n_units: int, n_users: int, seed: int = 2026) -
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("VACUUM ANALYZE"))
     timings["analyze"] = time.perf_counter() - t0
-    return timings
 
 
 # ---- measurements -------------------------------------------------------------------------------

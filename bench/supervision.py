@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.__main__ import PG_ADMIN, Result, _pg_admin, format_results, generate, pg_answers, timed
+from bench.__main__ import PG_ADMIN, Result, _pg_admin, bulk_insert, format_results, generate, pg_answers, timed
 from documents import supervision_dashboard as board
 from documents.supervision_models import SupervisionItem
 from office_api.db import Database
@@ -136,24 +136,9 @@ async def seed_items(db: Database, n_items: int, n_users: int, seed: int = 5) ->
                 }
             )
     timings = {"prepare items": time.perf_counter() - t0}
-    for label, table, rows in (
-        ("insert items", SupervisionItem.__table__, items),
-        ("insert clocks", Deadline.__table__, clocks),
-    ):
-        t0 = time.perf_counter()
-        async with db.unit_of_work() as uow:
-            for start in range(0, len(rows), 5000):
-                await uow.session.execute(insert(table), rows[start : start + 5000])
-        timings[label] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if db.is_sqlite:
-        async with db.unit_of_work() as uow:
-            await uow.session.execute(text("ANALYZE"))
-    else:
-        async with db.write_engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE"))
-    timings["analyze"] = time.perf_counter() - t0
+    await bulk_insert(
+        db, timings, [("insert items", SupervisionItem.__table__, items), ("insert clocks", Deadline.__table__, clocks)]
+    )
     return timings
 
 
