@@ -362,9 +362,17 @@ def pg_answers(admin_url: str = PG_ADMIN) -> bool:
         return False
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 100,000 units and 300,000 users")
+def run_cli(
+    argv: Sequence[str] | None,
+    prog: str,
+    description: str,
+    scale_help: str,
+    run: Callable[..., Awaitable[list[Result]]],
+) -> list[Result]:
+    """Parse a benchmark's command line (--scale, --db, --repeat, --pg-admin-url, --keep) and run
+    ``run(backend, scale, repeat, pg_admin=, keep=)`` on each chosen backend; the results in order."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--scale", type=float, default=1.0, help=scale_help)
     parser.add_argument(
         "--db", choices=["sqlite", "postgresql", "both"], default="both", help="both: PostgreSQL when it answers"
     )
@@ -378,9 +386,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         backends = ["sqlite"]
     results: list[Result] = []
     for backend in backends:
-        results += asyncio.run(
-            run_backend(backend, args.scale, args.repeat, pg_admin=args.pg_admin_url, keep=args.keep)
-        )
+        results += asyncio.run(run(backend, args.scale, args.repeat, pg_admin=args.pg_admin_url, keep=args.keep))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    results = run_cli(
+        argv, "python -m bench", __doc__.split("\n\n")[0], "1.0 = 100,000 units and 300,000 users", run_backend
+    )
     print(format_results(results))
     return 0
 

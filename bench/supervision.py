@@ -14,8 +14,6 @@ baseline / ours (above 1 means ours is faster). See bench/README.md.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import datetime as dt
 import math
 import random
@@ -30,7 +28,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.__main__ import PG_ADMIN, Result, _pg_admin, bulk_insert, format_results, generate, pg_answers, timed
+from bench.__main__ import PG_ADMIN, Result, _pg_admin, bulk_insert, format_results, generate, run_cli, timed
 from documents import supervision_dashboard as board
 from documents.supervision_models import SupervisionItem
 from office_api.db import Database
@@ -251,24 +249,13 @@ async def run_backend(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.supervision", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 100,000 items over 20,000 units")
-    parser.add_argument(
-        "--db", choices=["sqlite", "postgresql", "both"], default="both", help="both: PostgreSQL when it answers"
+    results = run_cli(
+        argv,
+        "python -m bench.supervision",
+        __doc__.split("\n\n")[0],
+        "1.0 = 100,000 items over 20,000 units",
+        run_backend,
     )
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN, help="server where a throwaway database is created")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
-    args = parser.parse_args(argv)
-    backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if args.db == "both" and not pg_answers(args.pg_admin_url):
-        print("PostgreSQL does not answer: SQLite only", file=sys.stderr)
-        backends = ["sqlite"]
-    results: list[Result] = []
-    for backend in backends:
-        results += asyncio.run(
-            run_backend(backend, args.scale, args.repeat, pg_admin=args.pg_admin_url, keep=args.keep)
-        )
     table = format_results(results).splitlines()[:-1]
     print(
         "\n".join(

@@ -31,6 +31,7 @@ from office_api.reminders import (
     involved,
     may_hold,
     messages_for,
+    open_clock_for,
     send,
 )
 from office_api.sla import MAX_LIMIT, SlaPolicy, TimeUnit
@@ -144,12 +145,7 @@ async def request_extension(
     ``TOO_LONG`` on ``reason``.
     """
     session = uow.session
-    d = await clock_of(session, deadline_id)
-    if not await may_hold(session, actor, d):
-        visible = await involved(session, settings, actor, d)
-        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "deadlineId")
-    if not d.is_open:
-        raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
+    d = await open_clock_for(session, settings, actor, deadline_id, may_hold)
     if d.unit == TimeUnit.HOURS.value:
         raise DomainError(ErrorCode.INVALID_VALUE, "deadlineId", detail="a limit in hours is not extended")
     if d.status != DeadlineStatus.RUNNING.value:

@@ -36,7 +36,7 @@ and deputy heads (:func:`answering_for_unit`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ForeignKey, Integer, String, and_, func, or_, select
@@ -508,6 +508,27 @@ async def clock_of(session: AsyncSession, deadline_id: int, *, lock: bool = True
     return d
 
 
+async def open_clock_for(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    deadline_id: int,
+    allowed: Callable[[AsyncSession, Actor, Deadline], Awaitable[bool]],
+) -> Deadline:
+    """The clock ``deadline_id``, locked, for an action ``allowed`` to ``actor`` on an open clock.
+
+    ``NOT_FOUND`` on ``deadlineId`` when there is none or ``actor`` may not see it; ``FORBIDDEN``
+    when they see it but ``allowed`` says no; ``DEADLINE_CLOSED`` when it is closed.
+    """
+    d = await clock_of(session, deadline_id)
+    if not await allowed(session, actor, d):
+        visible = await involved(session, settings, actor, d)
+        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "deadlineId")
+    if not d.is_open:
+        raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
+    return d
+
+
 def clean_text(value: str | None, field: str, limit: int, *, required: bool = True) -> str | None:
     text = (value or "").strip()
     if not text:
@@ -541,12 +562,7 @@ async def urge(
     no clerk, head or deputy head), nothing recorded then.
     """
     session = uow.session
-    d = await clock_of(session, deadline_id)
-    if not await may_supervise(session, actor, d):
-        visible = await involved(session, settings, actor, d)
-        raise DomainError(ErrorCode.FORBIDDEN if visible else ErrorCode.NOT_FOUND, "deadlineId")
-    if not d.is_open:
-        raise DomainError(ErrorCode.DEADLINE_CLOSED, "deadlineId", detail=d.status)
+    d = await open_clock_for(session, settings, actor, deadline_id, may_supervise)
     text = clean_text(message, "message", MESSAGE_MAX)
     assert text is not None
     recipients = await holders(session, d)
