@@ -10,6 +10,7 @@ active binding wins.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, select, true
@@ -132,6 +133,20 @@ def validate_policy(
         if stop not in {c.value for c in ClockStop}:
             errors.add(ErrorCode.INVALID_VALUE, f"clockStopsFor.{i}", detail=", ".join(c.value for c in ClockStop))
     errors.raise_if_any()
+
+
+async def bindings_of_policies(session: AsyncSession, policy_ids: Sequence[int]) -> list[SlaBinding]:
+    """The bindings of the given policies, by id (one query; for the ``SlaPolicy.bindings`` DataLoader)."""
+    q = select(SlaBinding).where(SlaBinding.policy_id.in_(list(policy_ids))).order_by(SlaBinding.id)
+    return list((await session.execute(q)).scalars())
+
+
+async def policies(session: AsyncSession, *, include_inactive: bool = True) -> list[SlaPolicy]:
+    """Every policy, by code."""
+    q = select(SlaPolicy).order_by(SlaPolicy.code)
+    if not include_inactive:
+        q = q.where(SlaPolicy.active.is_(True))
+    return list((await session.execute(q)).scalars())
 
 
 async def policy_by_code(session: AsyncSession, code: str) -> SlaPolicy | None:

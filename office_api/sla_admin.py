@@ -9,7 +9,7 @@ limit applies to clocks started afterwards; running clocks keep the limit they s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -50,12 +50,6 @@ class PolicyInput:
     #: Set the matter type to null (an update's explicit null).
     clear_matter_type: bool = False
     active: bool | None = None
-
-
-@dataclass
-class PolicyWithBindings:
-    policy: SlaPolicy
-    bindings: list[SlaBinding] = field(default_factory=list)
 
 
 def policy_state(p: SlaPolicy) -> dict[str, Any]:
@@ -344,15 +338,3 @@ async def unbind_policy(uow: UnitOfWork, actor: Actor, binding_id: int) -> SlaBi
     await s.delete(row)
     await s.flush()
     return row
-
-
-async def policies_with_bindings(session: AsyncSession, *, include_inactive: bool = True) -> list[PolicyWithBindings]:
-    """Every policy (by code) with its bindings (by id): two queries."""
-    q = select(SlaPolicy).order_by(SlaPolicy.code)
-    if not include_inactive:
-        q = q.where(SlaPolicy.active.is_(True))
-    out = {p.id: PolicyWithBindings(p) for p in (await session.execute(q)).scalars()}
-    for b in (await session.execute(select(SlaBinding).order_by(SlaBinding.id))).scalars():
-        if b.policy_id in out:
-            out[b.policy_id].bindings.append(b)
-    return list(out.values())

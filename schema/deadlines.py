@@ -9,15 +9,13 @@ Asia/Shanghai date with the working-day calendar loaded once per request
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from office_api import deadlines as clock
 from office_api.deadlines import DeadlineStatus
-from office_api.sla import SlaBinding as BindingModel
 from office_api.sla import SlaPolicy as PolicyModel
 from office_api.sla import TimeUnit
 
@@ -57,7 +55,6 @@ class SlaPolicyType:
         description='"3545" matter type (business_licence, real_estate_registration, construction_permit) or null.'
     )
     active: bool = strawberry.field(description="Inactive policies bind nothing new.")
-    preloaded_bindings: strawberry.Private[list[Any] | None] = None
 
     @strawberry.field(
         description="Where the policy applies: each binding names a target and, optionally, a document type, urgency "
@@ -66,15 +63,10 @@ class SlaPolicyType:
     async def bindings(self, info: Info) -> list[Annotated[SlaBindingType, strawberry.lazy("schema.sla_admin")]]:
         from schema.sla_admin import SlaBindingType  # imports this module
 
-        rows = self.preloaded_bindings
-        if rows is None:
-            async with info.context.db.read() as s:
-                q = select(BindingModel).where(BindingModel.policy_id == self.id).order_by(BindingModel.id)
-                rows = list((await s.execute(q)).scalars())
-        return [SlaBindingType.from_model(b) for b in rows]
+        return [SlaBindingType.from_model(b) for b in await info.context.loaders.policy_bindings.load(self.id)]
 
     @classmethod
-    def from_model(cls, m: PolicyModel, bindings: list[BindingModel] | None = None) -> SlaPolicyType:
+    def from_model(cls, m: PolicyModel) -> SlaPolicyType:
         return cls(
             id=m.id,
             code=m.code,
@@ -89,7 +81,6 @@ class SlaPolicyType:
             escalate_after=m.escalate_after,
             matter_type=m.matter_type,
             active=m.active,
-            preloaded_bindings=bindings,
         )
 
 

@@ -76,6 +76,7 @@ class Loaders:
         self.incoming_handlers = self._grouped(docs_incoming.handlers_of_incoming, lambda r: r.incoming_id)
         self.incoming_history = self._grouped(docs_incoming.history_of_incoming, lambda r: r.incoming_id)
         self.sla_policy = self._by_id(sla.SlaPolicy)
+        self.policy_bindings = self._grouped(sla.bindings_of_policies, lambda r: r.policy_id)
         self.deadline = self._deadlines()
         self.supervision_item = self._by_id(SupervisionItem)
         self.supervision_units = self._grouped(docs_supervision.units_of_items, lambda r: r.item_id)

@@ -153,8 +153,8 @@ class SlaQuery:
         active_only: Annotated[bool, strawberry.argument(description="Only active policies.")] = False,
     ) -> list[SlaPolicyType]:
         async with info.context.db.read() as s:
-            rows = await sla_admin.policies_with_bindings(s, include_inactive=not active_only)
-        return [SlaPolicyType.from_model(r.policy, r.bindings) for r in rows]
+            rows = await sla.policies(s, include_inactive=not active_only)
+        return [SlaPolicyType.from_model(p) for p in rows]
 
     @strawberry.field(
         description="The policy a clock of `target` would follow for these attributes: the active binding naming the "
@@ -208,7 +208,7 @@ class SlaMutation:
             return await sla_admin.create_policy(uow, actor, data)
 
         p, errors = await run_mutation(info, work)
-        return SlaPolicyPayload(sla_policy=SlaPolicyType.from_model(p, []) if p else None, errors=errors)
+        return SlaPolicyPayload(sla_policy=SlaPolicyType.from_model(p) if p else None, errors=errors)
 
     @strawberry.mutation(
         description="Province-level administrators: change an SLA policy's fields (checked as after the change; "

@@ -386,9 +386,11 @@ async def test_deadlines_cost_a_constant_number_of_statements(
 ) -> None:
     await due_dated_tasks(platform, demo, users)
     deputy = users["deputy"]
+    # The policies' bindings too: 2 tasks follow one policy, 5 follow three (one batched query).
+    task_deadline = DEADLINE.replace("policy { code }", "policy { code bindings { target urgency } }")
     query = (
         "query($first: Int, $order: TaskOrder) { myTasks(first: $first, orderBy: $order) { edges { node {"
-        f" {DEADLINE} step {{ {DEADLINE} }} document {{ title {DEADLINE} }} }} }} }} }}"
+        f" {task_deadline} step {{ {DEADLINE} }} document {{ title {DEADLINE} }} }} }} }} }}"
     )
     for order in ("RECEIVED", "DUE_DATE"):
         counts = []
