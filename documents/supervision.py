@@ -60,7 +60,7 @@ from messaging.outbox import Message, Publisher, notify
 from office_api import deadlines as clock
 from office_api import sla
 from office_api.db import UnitOfWork
-from office_api.errors import DomainError, ErrorCode, ErrorCollector
+from office_api.errors import AuthError, DomainError, ErrorCode, ErrorCollector
 from office_api.org.directory import is_sqlite, subtree_of
 from office_api.org.models import Duty, OrgUnit, Position, PositionDuty
 from office_api.org.permissions import Actor
@@ -183,6 +183,17 @@ async def can_see_unit(session: AsyncSession, actor: Actor, unit: OrgUnit) -> bo
         return True
     paths = await member_paths(session, actor.user_id) + await supervising_paths(session, actor.user_id)
     return any(unit.path.startswith(p) for p in paths)
+
+
+async def visible_unit(session: AsyncSession, actor: Actor, unit_id: int) -> OrgUnit:
+    """The unit ``unit_id`` for a supervision list or dashboard: ``NOT_FOUND`` on ``unitId`` when
+    there is none, ``FORBIDDEN`` when :func:`can_see_unit` says no."""
+    unit = await session.get(OrgUnit, unit_id)
+    if unit is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "unitId")
+    if not await can_see_unit(session, actor, unit):
+        raise AuthError(ErrorCode.FORBIDDEN)
+    return unit
 
 
 async def _member_of(session: AsyncSession, user_id: int, unit_ids: Sequence[int]) -> set[int]:

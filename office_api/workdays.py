@@ -152,6 +152,16 @@ class WorkCalendar:
                 k += 1
         return DueDate(cur, provisional)
 
+    def count_for_caller(self, start: dt.date, n: int, *, count_start_day: bool = False) -> DueDate:
+        """:meth:`add_working_days` for input from outside: ``INVALID_VALUE`` on ``count`` outside
+        0–:data:`MAX_COUNT`, on ``from`` outside 2004–2095 (the holidays package's lunar data
+        must reach the end of the count)."""
+        if not 0 <= n <= MAX_COUNT:
+            raise DomainError(ErrorCode.INVALID_VALUE, "count", detail=f"between 0 and {MAX_COUNT}")
+        if not MIN_YEAR <= start.year <= MAX_YEAR - 5:
+            raise DomainError(ErrorCode.INVALID_VALUE, "from", detail=f"between {MIN_YEAR} and {MAX_YEAR - 5}")
+        return self.add_working_days(start, n, count_start_day=count_start_day)
+
     def add_calendar_days(self, start: dt.date, n: int) -> DueDate:
         """``start`` + ``n`` calendar days; a last day that is not a working day rolls forward (Civil Code Art. 203)."""
         if n < 0 or n > MAX_COUNT * 2:

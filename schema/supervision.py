@@ -16,7 +16,7 @@ from documents.supervision_models import ItemState, ReportKind, SourceType
 from documents.supervision_models import SupervisionItem as ItemModel
 from documents.supervision_models import SupervisionReport as ReportModel
 from documents.supervision_models import SupervisionUnit as UnitModel
-from office_api.errors import AuthError, DomainError, ErrorCode
+from office_api.errors import DomainError, ErrorCode
 from office_api.org.models import OrgUnit as UnitRow
 from schema.common import (
     Connection,
@@ -341,12 +341,7 @@ async def _visible_unit(info: Info, unit_id: relay.GlobalID) -> UnitRow:
     actor = await require_actor(info)
     pk = decode_id(unit_id, "OrgUnit", "unitId")
     async with info.context.db.read() as s:
-        unit = await s.get(UnitRow, pk)
-        if unit is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "unitId")
-        if not await svc.can_see_unit(s, actor, unit):
-            raise AuthError(ErrorCode.FORBIDDEN)
-    return unit
+        return await svc.visible_unit(s, actor, pk)
 
 
 @strawberry.type

@@ -14,8 +14,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from office_api import calendar_admin, workdays
-from office_api.errors import DomainError, ErrorCode
+from office_api import calendar_admin
 from schema.common import IsAdmin, IsAuthenticated, UserError, require_actor, run_mutation
 from schema.org import User, user_by_id
 
@@ -128,14 +127,8 @@ class WorkCalendarQuery:
             bool, strawberry.argument(description="Count `from` as day 1 when it is a working day.")
         ] = False,
     ) -> WorkingDayCount:
-        if not 0 <= count <= workdays.MAX_COUNT:
-            raise DomainError(ErrorCode.INVALID_VALUE, "count", detail=f"between 0 and {workdays.MAX_COUNT}")
-        if not workdays.MIN_YEAR <= from_.year <= workdays.MAX_YEAR - 5:
-            raise DomainError(
-                ErrorCode.INVALID_VALUE, "from", detail=f"between {workdays.MIN_YEAR} and {workdays.MAX_YEAR - 5}"
-            )
         cal = await info.context.work_calendar()
-        due = cal.add_working_days(from_, count, count_start_day=count_start_day)
+        due = cal.count_for_caller(from_, count, count_start_day=count_start_day)
         return WorkingDayCount(due_on=due.on, due_at=due.at, provisional=due.provisional)
 
 
