@@ -22,7 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -307,12 +308,10 @@ async def _pg_admin(statement: str, admin_url: str) -> None:
         await engine.dispose()
 
 
-async def run_backend(
-    backend: str, scale: float, repeat: int, *, pg_admin: str = PG_ADMIN, keep: bool = False, out: Any = sys.stdout
-) -> list[Result]:
-    """Build the tree at ``scale`` on a fresh ``backend`` database, measure, drop it."""
-    n_units = max(30, int(FULL_UNITS * scale))
-    n_users = max(60, int(FULL_USERS * scale))
+@asynccontextmanager
+async def fresh_database(backend: str, pg_admin: str = PG_ADMIN, keep: bool = False) -> AsyncIterator[Database]:
+    """A migrated throwaway database on ``backend`` (a temporary SQLite file, or a new PostgreSQL
+    database on ``pg_admin``'s server, dropped afterwards unless ``keep``)."""
     tmp = None
     if backend == "sqlite":
         tmp = tempfile.TemporaryDirectory(prefix="office-bench-")
@@ -325,10 +324,7 @@ async def run_backend(
         await upgrade_async(url)
         db = Database(url)
         try:
-            print(f"[{backend}] generating {n_units:,} units and {n_users:,} users ...", file=out, flush=True)
-            timings = await generate(db, n_units, n_users)
-            print(f"[{backend}] " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), file=out, flush=True)
-            return await measure(db, backend, repeat)
+            yield db
         finally:
             await db.dispose()
     finally:
@@ -336,6 +332,19 @@ async def run_backend(
             tmp.cleanup()
         elif not keep:
             await _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)', pg_admin)
+
+
+async def run_backend(
+    backend: str, scale: float, repeat: int, *, pg_admin: str = PG_ADMIN, keep: bool = False, out: Any = sys.stdout
+) -> list[Result]:
+    """Build the tree at ``scale`` on a fresh ``backend`` database, measure, drop it."""
+    n_units = max(30, int(FULL_UNITS * scale))
+    n_users = max(60, int(FULL_USERS * scale))
+    async with fresh_database(backend, pg_admin, keep) as db:
+        print(f"[{backend}] generating {n_units:,} units and {n_users:,} users ...", file=out, flush=True)
+        timings = await generate(db, n_units, n_users)
+        print(f"[{backend}] " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), file=out, flush=True)
+        return await measure(db, backend, repeat)
 
 
 def format_results(results: Sequence[Result]) -> str:

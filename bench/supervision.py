@@ -18,22 +18,18 @@ import datetime as dt
 import math
 import random
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.__main__ import PG_ADMIN, Result, _pg_admin, bulk_insert, format_results, generate, run_cli, timed
+from bench.__main__ import PG_ADMIN, Result, bulk_insert, format_results, fresh_database, generate, run_cli, timed
 from documents import supervision_dashboard as board
 from documents.supervision_models import SupervisionItem
 from office_api.db import Database
 from office_api.deadlines import Deadline
-from office_api.migrate import upgrade_async
 from office_api.org import directory
 from office_api.org.models import OrgUnit
 from office_api.workdays import SHANGHAI, WorkCalendar, end_of_day, local_date
@@ -222,30 +218,12 @@ async def run_backend(
     n_units = max(60, int(FULL_UNITS * scale))
     n_items = max(300, int(FULL_ITEMS * scale))
     n_users = 100
-    tmp = None
-    if backend == "sqlite":
-        tmp = tempfile.TemporaryDirectory(prefix="office-bench-")
-        url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
-    else:
-        name = f"office_bench_{uuid.uuid4().hex[:8]}"
-        await _pg_admin(f'CREATE DATABASE "{name}"', pg_admin)
-        url = pg_admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await upgrade_async(url)
-        db = Database(url)
-        try:
-            print(f"[{backend}] generating {n_units:,} units and {n_items:,} items ...", file=out, flush=True)
-            timings = await generate(db, n_units, n_users)
-            timings.update(await seed_items(db, n_items, n_users))
-            print(f"[{backend}] " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), file=out, flush=True)
-            return await measure(db, backend, repeat)
-        finally:
-            await db.dispose()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-        elif not keep:
-            await _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)', pg_admin)
+    async with fresh_database(backend, pg_admin, keep) as db:
+        print(f"[{backend}] generating {n_units:,} units and {n_items:,} items ...", file=out, flush=True)
+        timings = await generate(db, n_units, n_users)
+        timings.update(await seed_items(db, n_items, n_users))
+        print(f"[{backend}] " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), file=out, flush=True)
+        return await measure(db, backend, repeat)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
