@@ -122,7 +122,7 @@ async def _days_of(session: AsyncSession, year: int) -> tuple[list[str], list[st
 async def load_arrangement(
     uow: UnitOfWork, actor: Actor | None, arr: Arrangement, *, via: str | None = None
 ) -> tuple[WorkCalendar, int]:
-    """Load (or replace) a year's arrangement and recompute provisional deadlines; audited.
+    """Load (or replace) a year's arrangement and recompute the open deadlines counted across it; audited.
 
     ``actor`` must administer province-wide data (``FORBIDDEN`` otherwise); None is the
     operator of the server (``office-api calendar load``; ``via`` then says so in the audit

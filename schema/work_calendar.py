@@ -85,11 +85,11 @@ class LoadWorkCalendarYearInput:
     )
 
 
-@strawberry.type(description="The loaded year and how many provisional deadlines were recomputed, or errors.")
+@strawberry.type(description="The loaded year and how many open deadlines were recomputed, or errors.")
 class LoadWorkCalendarYearPayload:
     year: WorkCalendarYear | None = strawberry.field(description="The year as the calendar now sees it.")
     recomputed_deadlines: int | None = strawberry.field(
-        description="How many open provisional due dates changed (those reaching into the year become exact)."
+        description="How many open deadlines got a new due date or became exact (deadlines.recompute)."
     )
     errors: list[UserError] = strawberry.field(description="Expected problems; empty on success.")
 
@@ -137,10 +137,12 @@ class WorkCalendarMutation:
     @strawberry.mutation(
         description="Province-level administrators (system administrator, or unit administrator of the root unit): "
         "load or replace a year's official holiday arrangement. It replaces chinese-calendar's data for that year; "
-        "every open provisional deadline is recomputed in the same transaction. Errors: INVALID_VALUE on year "
-        "(2004–2100), holidays.<i> / workdays.<i> (a day outside the year; a make-up workday on a weekday); DUPLICATE "
-        "on a day listed twice; CALENDAR_DAY_CONFLICT on workdays.<i> for a day also listed as a holiday; REQUIRED on "
-        "holidays (empty); TOO_LONG on source. Nothing is written on any error. Audited (calendar.load).",
+        "every open deadline counted across the year (provisional ones, and any counted across a reloaded year) is "
+        "recomputed in the same transaction. Errors: INVALID_VALUE on year (2004–2100), holidays.<i> / workdays.<i> (a "
+        "day outside the year; a make-up workday on a weekday), holidays (a year left with fewer than 240 or more than "
+        "256 working days); DUPLICATE on a day listed twice; CALENDAR_DAY_CONFLICT on workdays.<i> for a day also "
+        "listed as a holiday; REQUIRED on holidays (empty) and source; TOO_LONG on source. Nothing is written on "
+        "any error. Audited (calendar.load).",
         permission_classes=[IsAdmin],
     )
     async def load_work_calendar_year(
