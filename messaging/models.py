@@ -53,6 +53,18 @@ class NotificationKind(StrEnum):
     EXTENSION_REQUESTED = "EXTENSION_REQUESTED"  # to the approvers: the holder asks for more working days
     EXTENSION_APPROVED = "EXTENSION_APPROVED"  # to the requester (and the assigner): the due date moved
     EXTENSION_REFUSED = "EXTENSION_REFUSED"  # to the requester
+    # meetings (meetings/, DOMAIN §7): subject_type "Meeting" (or "MeetingOccurrence") and its id
+    MEETING_INVITED = "MEETING_INVITED"  # to an invitee: a meeting notice (会议通知) for you
+    MEETING_NOMINATION_REQUESTED = "MEETING_NOMINATION_REQUESTED"  # to an invited unit's clerks: name attendees
+    MEETING_CHANGED = "MEETING_CHANGED"  # to every invitee: time, place or notice changed (time: replies reset)
+    MEETING_CANCELLED = "MEETING_CANCELLED"  # to every invitee: the meeting or one occurrence is cancelled
+    MEETING_REPLY_RECEIVED = "MEETING_REPLY_RECEIVED"  # to the convener: an invitee replied (回执)
+    MEETING_LEAVE_REQUESTED = "MEETING_LEAVE_REQUESTED"  # to the approvers: 请假, maybe with a substitute
+    MEETING_LEAVE_DECIDED = "MEETING_LEAVE_DECIDED"  # to the requester: the leave was approved or refused
+    MEETING_SUBSTITUTE_NAMED = "MEETING_SUBSTITUTE_NAMED"  # to the substitute: you attend on someone's behalf
+    ROOM_BOOKING_REQUESTED = "ROOM_BOOKING_REQUESTED"  # to the room's unit: approve a booking
+    ROOM_BOOKING_DECIDED = "ROOM_BOOKING_DECIDED"  # to the convener: the booking was approved or refused
+    MEETING_CHECK_IN_OPEN = "MEETING_CHECK_IN_OPEN"  # to attendees of record: check-in (签到) is open
 
 
 class Notification(Base):

@@ -88,6 +88,17 @@ class ErrorCode(StrEnum):
     DEADLINE_CLOSED = "DEADLINE_CLOSED"
     EXTENSION_AFTER_DEADLINE = "EXTENSION_AFTER_DEADLINE"
     EXTENSION_OVER_LIMIT = "EXTENSION_OVER_LIMIT"
+    # meetings (会议, DOMAIN §7)
+    ROOM_TAKEN = "ROOM_TAKEN"
+    ROOM_OVER_CAPACITY = "ROOM_OVER_CAPACITY"
+    RECURRENCE_INVALID = "RECURRENCE_INVALID"
+    RECURRENCE_UNBOUNDED = "RECURRENCE_UNBOUNDED"
+    MEETING_CANCELLED = "MEETING_CANCELLED"
+    SUBSTITUTION_FORBIDDEN = "SUBSTITUTION_FORBIDDEN"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    NOT_AN_ATTENDEE = "NOT_AN_ATTENDEE"
+    CHECK_IN_CLOSED = "CHECK_IN_CLOSED"
+    CHECK_IN_TOKEN_INVALID = "CHECK_IN_TOKEN_INVALID"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
@@ -259,6 +270,46 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.EXTENSION_OVER_LIMIT: (
         "延期超过政策允许的上限（还可延期 {left} 个工作日）",
         "The extension exceeds what the policy allows ({left} working days left to grant)",
+    ),
+    ErrorCode.ROOM_TAKEN: (
+        "会议室已被占用：{detail}",
+        "The room is already booked: {detail}",
+    ),
+    ErrorCode.ROOM_OVER_CAPACITY: (
+        "参会人数 {count} 超过会议室容量 {capacity}",
+        "{count} attendees exceed the room's capacity of {capacity}",
+    ),
+    ErrorCode.RECURRENCE_INVALID: (
+        "重复规则无效（RFC 5545 RRULE）：{detail}",
+        "Invalid recurrence rule (RFC 5545 RRULE): {detail}",
+    ),
+    ErrorCode.RECURRENCE_UNBOUNDED: (
+        "重复会议须以 COUNT 或 UNTIL 限定次数或截止日期（至多 {limit} 次）",
+        "A recurring series needs COUNT or UNTIL to bound it (at most {limit} occurrences)",
+    ),
+    ErrorCode.MEETING_CANCELLED: (
+        "会议已取消",
+        "The meeting is cancelled",
+    ),
+    ErrorCode.SUBSTITUTION_FORBIDDEN: (
+        "本会议不允许代参会，须本人参加",
+        "This meeting forbids substitutes: the invitee must attend in person",
+    ),
+    ErrorCode.QUOTA_EXCEEDED: (
+        "超出本单位参会名额（{quota} 人）",
+        "More attendees than the unit's quota of {quota}",
+    ),
+    ErrorCode.NOT_AN_ATTENDEE: (
+        "您不是本次会议的参会人员（{detail}）",
+        "You are not an attendee of record of this meeting ({detail})",
+    ),
+    ErrorCode.CHECK_IN_CLOSED: (
+        "不在签到时间内（{opens} 至 {closes}），不得补签",
+        "Check-in is open only from {opens} to {closes}; no signing afterwards",
+    ),
+    ErrorCode.CHECK_IN_TOKEN_INVALID: (
+        "签到码无效或已过期",
+        "The check-in code is invalid or expired",
     ),
 }
 

@@ -23,6 +23,7 @@ from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
+from schema.meetings import MeetingMutation, MeetingQuery
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
 from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
@@ -59,6 +60,7 @@ class Query(
     SlaQuery,
     SupervisionQuery,
     ReminderQuery,
+    MeetingQuery,
 ):
     pass
 
@@ -87,6 +89,7 @@ class Mutation(
     SlaMutation,
     SupervisionMutation,
     ReminderMutation,
+    MeetingMutation,
 ):
     pass
 

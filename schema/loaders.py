@@ -32,6 +32,8 @@ from documents import versions as doc_versions
 from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep
 from documents.supervision_models import SupervisionItem
+from meetings import access as meeting_access
+from meetings.models import Meeting, MeetingOccurrence, Room
 from office_api import deadlines as clock
 from office_api import sla
 from office_api.db import Database
@@ -81,6 +83,11 @@ class Loaders:
         self.supervision_item = self._by_id(SupervisionItem)
         self.supervision_units = self._grouped(docs_supervision.units_of_items, lambda r: r.item_id)
         self.supervision_reports = self._grouped(docs_supervision.reports_of_items, lambda r: r.item_id)
+        self.meeting = self._by_id(Meeting)
+        self.occurrence = self._by_id(MeetingOccurrence)
+        self.room = self._by_id(Room)
+        self.meeting_occurrences = self._grouped(meeting_access.occurrences_of, lambda r: r.meeting_id)
+        self.meeting_invitations = self._grouped(meeting_access.invitations_of, lambda r: r.meeting_id)
 
     def _deadlines(self) -> DataLoader[tuple[str, int], Any]:
         """Clocks by (subject type, subject id); one query per subject type in a tick."""

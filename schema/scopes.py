@@ -61,6 +61,9 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.supervisionItem": USER_ONLY,
     "Query.supervisionItems": USER_ONLY,
     "Query.supervisionDashboard": USER_ONLY,
+    # meetings (会议): people's own calendars
+    "Query.meeting": USER_ONLY,
+    "Query.myMeetings": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -151,6 +154,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.reportSupervisionProgress": USER_ONLY,
     "Mutation.reportSupervisionResult": USER_ONLY,
     "Mutation.closeSupervisionItem": USER_ONLY,
+    # meetings (会议)
+    "Mutation.createMeeting": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
