@@ -97,3 +97,22 @@ async def invitations_of(session: AsyncSession, meeting_ids: Sequence[int]) -> l
         .order_by(Invitation.meeting_id, Invitation.id)
     )
     return list((await session.execute(q)).scalars())
+
+
+async def people_to_tell(session: AsyncSession, meeting_id: int) -> list[int]:
+    """Everyone a change or cancellation of the meeting concerns: every active person
+    invitation (nominees and substitutes included) and the people who answer for each
+    active unit invitation (clerks, else head and deputies). Sorted, no repeats."""
+    rows = (
+        await session.execute(
+            select(Invitation.user_id, Invitation.unit_id).where(
+                Invitation.meeting_id == meeting_id, Invitation.is_active.is_(True)
+            )
+        )
+    ).all()
+    users = {u for u, _ in rows if u is not None}
+    units = [unit for _, unit in rows if unit is not None]
+    if units:
+        for people in (await answering_for_units(session, units)).values():
+            users.update(people)
+    return sorted(users)
