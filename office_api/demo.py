@@ -72,6 +72,11 @@ DEMO_CITIES = (
     ("371700", "菏泽市"),
 )
 CITY_CLERKS = tuple(DemoAccount(f"clerk_{code}", f"{name}文书", code, "文书") for code, name in DEMO_CITIES)
+#: Each city government's leader in charge (分管副市长) ``leader_<code>``: the person a city
+#: clerk names for a provincial meeting (the meeting walkthrough).
+CITY_LEADERS = tuple(
+    DemoAccount(f"leader_{code}", f"{name}副市长", code, "副市长", is_leader=True) for code, name in DEMO_CITIES
+)
 
 #: Who heads, deputizes and clerks for the demo units. The Secretary-General also heads the
 #: General Office (a second, non-primary post).
@@ -82,6 +87,10 @@ DEMO_POSTS = (
     DemoPost("finance_head", "370000-finance", "厅长", (Duty.HEAD,), is_leader=True),
     DemoPost("drc_head", "370000-drc", "主任", (Duty.HEAD,), is_leader=True),
     *(DemoPost(acc.username, acc.unit_code or "", "文书", (Duty.CLERK,)) for acc in CITY_CLERKS),
+    *(
+        DemoPost(acc.username, acc.unit_code or "", "副市长", (Duty.DEPUTY_HEAD,), is_leader=True)
+        for acc in CITY_LEADERS
+    ),
 )
 
 
@@ -161,7 +170,7 @@ async def load_demo(db: Database, password: str) -> tuple[list[ImportReport], li
     created = []
     async with db.unit_of_work() as uow:
         s = uow.session
-        for acc in (*DEMO_ACCOUNTS, *CITY_CLERKS):
+        for acc in (*DEMO_ACCOUNTS, *CITY_CLERKS, *CITY_LEADERS):
             if (await s.execute(select(User.id).where(User.username == acc.username))).first():
                 continue
             unit_id = None

@@ -1232,5 +1232,6 @@ async def test_tree_query_count_does_not_grow_with_page_size(client: GraphQLClie
     ]
     assert nodes["370000-finance"]["members"]["edges"][0]["node"]["unit"] == {"code": "370000-finance"}
     assert nodes["370100"]["members"]["edges"] == [
-        {"node": {"title": "文书", "user": {"username": "clerk_370100"}, "unit": {"code": "370100"}}}
+        {"node": {"title": "文书", "user": {"username": "clerk_370100"}, "unit": {"code": "370100"}}},
+        {"node": {"title": "副市长", "user": {"username": "leader_370100"}, "unit": {"code": "370100"}}},
     ]
