@@ -310,15 +310,19 @@ async def _validate(session: AsyncSession, data: DocumentInput) -> None:
     errors.raise_if_any()
 
 
-async def create_document(uow: UnitOfWork, actor: Actor, data: DocumentInput) -> Document:
-    """Create a draft drafted by ``actor`` in the unit of their primary position.
+async def create_document(
+    uow: UnitOfWork, actor: Actor, data: DocumentInput, *, issuing_unit_id: int | None = None
+) -> Document:
+    """Create a draft drafted by ``actor`` in the unit of their primary position, or in
+    ``issuing_unit_id`` when a caller that has checked the actor may draft there gives one
+    (the meeting minutes, 纪要, are drafted in the organising unit: ``meetings.minutes``).
 
     Raises ``STATE_SECRET_REFUSED`` for any state-secret classification (2012 regulation Art. 26),
     ``NO_POSITION`` when the actor holds no post, and field errors for invalid input.
     """
     session = uow.session
     await _validate(session, data)
-    unit_id = await primary_unit_id(session, actor.user_id)
+    unit_id = issuing_unit_id or await primary_unit_id(session, actor.user_id)
     if unit_id is None:
         raise DomainError(ErrorCode.NO_POSITION)
     await signoff.check_route(session, unit_id, data.direction.value, data.important, _step_refs(data.steps))

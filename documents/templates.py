@@ -329,17 +329,19 @@ async def applicable_to_actor(session: AsyncSession, actor: Actor, doc_type: Doc
 
 
 async def route_for_document(
-    session: AsyncSession, actor: Actor, doc_type: DocType, template_id: int | None
+    session: AsyncSession, actor: Actor, doc_type: DocType, template_id: int | None, *, unit_id: int | None = None
 ) -> list[StepInput]:
     """The route steps of a document the actor creates without a route: copied from template
     ``template_id``, or from the default template of (their primary unit, ``doc_type``).
+    ``unit_id``: the issuing unit when it is not the actor's primary unit (see
+    ``service.create_document``'s ``issuing_unit_id``).
 
     Errors: ``NO_POSITION``; ``NOT_FOUND`` on ``routeTemplateId`` for a template that does not
     apply to the actor's unit (missing, or on a unit that is not theirs or above it);
     ``INVALID_VALUE`` on ``routeTemplateId`` for a template of another document type;
     ``REQUIRED`` on ``route`` when no template applies.
     """
-    unit_id = await primary_unit_id(session, actor.user_id)
+    unit_id = unit_id or await primary_unit_id(session, actor.user_id)
     if unit_id is None:
         raise DomainError(ErrorCode.NO_POSITION)
     if template_id is None:

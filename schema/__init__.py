@@ -23,6 +23,7 @@ from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
+from schema.meeting_attendance import MeetingAttendanceMutation, MeetingAttendanceQuery
 from schema.meetings import MeetingMutation, MeetingQuery
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
@@ -61,6 +62,7 @@ class Query(
     SupervisionQuery,
     ReminderQuery,
     MeetingQuery,
+    MeetingAttendanceQuery,
 ):
     pass
 
@@ -90,6 +92,7 @@ class Mutation(
     SupervisionMutation,
     ReminderMutation,
     MeetingMutation,
+    MeetingAttendanceMutation,
 ):
     pass
 

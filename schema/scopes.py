@@ -64,6 +64,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     # meetings (会议): people's own calendars
     "Query.meeting": USER_ONLY,
     "Query.myMeetings": USER_ONLY,
+    # check-in, attendance and minutes (签到、纪要): organisers and attendees in person
+    "Query.meetingCheckInCode": USER_ONLY,
+    "Query.meetingAttendance": USER_ONLY,
+    "Query.meetingMinutes": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -156,6 +160,9 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.closeSupervisionItem": USER_ONLY,
     # meetings (会议)
     "Mutation.createMeeting": USER_ONLY,
+    "Mutation.checkInToMeeting": USER_ONLY,
+    "Mutation.draftMeetingMinutes": USER_ONLY,
+    "Mutation.superviseDecidedMatter": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
