@@ -11,6 +11,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from schema.accounts import AccountMutation, AccountQuery
 from schema.attachments import AttachmentMutation
+from schema.calendar_feeds import CalendarFeedMutation, CalendarFeedQuery
 from schema.circulation import CirculationMutation, CirculationQuery
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
@@ -61,6 +62,7 @@ class Query(
     SupervisionQuery,
     ReminderQuery,
     MeetingQuery,
+    CalendarFeedQuery,
 ):
     pass
 
@@ -90,6 +92,7 @@ class Mutation(
     SupervisionMutation,
     ReminderMutation,
     MeetingMutation,
+    CalendarFeedMutation,
 ):
     pass
 

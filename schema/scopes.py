@@ -64,6 +64,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     # meetings (会议): people's own calendars
     "Query.meeting": USER_ONLY,
     "Query.myMeetings": USER_ONLY,
+    # calendar feed URLs (iCalendar): a person's own secrets
+    "Query.calendarFeeds": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -156,6 +158,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.closeSupervisionItem": USER_ONLY,
     # meetings (会议)
     "Mutation.createMeeting": USER_ONLY,
+    "Mutation.createCalendarFeed": USER_ONLY,
+    "Mutation.revokeCalendarFeed": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
