@@ -372,15 +372,15 @@ class _Writer:
         self._times(master, meeting, meeting.start_at, meeting.end_at, tz)
         for a in self._attendees(meeting, None):
             master.add("attendee", a)
-        master.add("rrule", rule)
         master.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+        try:
+            generated = recurrence.expand(meeting.rrule, meeting.start_at, meeting.end_at, meeting.time_zone)
+            master.add("rrule", rule)
+        except DomainError:  # a rule the expansion now refuses: DTSTART and an RDATE per row instead
+            generated = [recurrence.Instance(meeting.start_at, meeting.start_at, meeting.end_at)]
         if cancelled:
             self._span(*[o.end_at for o in rows])
             return [master]
-        try:
-            generated = recurrence.expand(meeting.rrule, meeting.start_at, meeting.end_at, meeting.time_zone)
-        except DomainError:  # a rule the expansion now refuses: the rows alone say what is left
-            generated = []
         by_rid = {o.recurrence_id: o for o in rows}
         planned = {i.recurrence_id: i for i in generated}
         exdates = [rid for rid in planned if rid not in by_rid or by_rid[rid].state == OccurrenceState.CANCELLED.value]

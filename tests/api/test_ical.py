@@ -328,6 +328,22 @@ async def test_until_is_written_in_utc_and_a_cancelled_meeting_is_cancelled(plat
     assert (str(ev["STATUS"]), ev["SEQUENCE"]) == ("CANCELLED", 2)
 
 
+async def test_a_stored_rule_that_no_longer_expands_falls_back_to_rdates(platform, ids, as_) -> None:
+    pk = await meeting_pk(as_("clerk"), ids, recurrence="FREQ=WEEKLY;COUNT=3")
+    occ = await occurrences(platform, pk)
+    # a Wednesday rule for a Tuesday start: the expansion refuses it; the rows still say what happens
+    await write(
+        platform,
+        update(Meeting).where(Meeting.id == pk).values(rrule="FREQ=WEEKLY;BYDAY=WE;COUNT=3"),
+        update(MeetingOccurrence).where(MeetingOccurrence.id == occ[2].id).values(state="cancelled"),
+    )
+    ev = vevents(parse(await get(as_("clerk"), f"/meetings/{pk}.ics")))[0]
+    assert "RRULE" not in ev
+    assert "EXDATE" not in ev
+    assert dt_of(ev, "DTSTART") == dt.datetime(2026, 6, 2, 9, 0, tzinfo=SH)
+    assert [d.dt for d in ev["RDATE"].dts] == [dt.datetime(2026, 6, 9, 9, 0, tzinfo=SH)]
+
+
 async def test_all_day_meetings_are_dates_and_need_no_time_zone(platform, ids, as_) -> None:
     clerk = as_("clerk")
     pk = await meeting_pk(clerk, ids, startAt=None, endAt=None, allDayFrom="2026-06-03", allDayTo="2026-06-04")
