@@ -7,8 +7,9 @@ Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL
 served with local assets), ``/oauth/token`` (client-credentials grant for integration
 clients, ``office_api/oauth.py``), ``/auth/oidc/login`` and ``/auth/oidc/callback`` (sign-in
 through the identity provider, :mod:`office_api.oidc_http`), ``/files/attachments/{id}``
-(attachment downloads, :mod:`office_api.attachments_http`), ``/healthz`` (the process is
-alive), ``/readyz`` (the database answers), ``/static/graphiql/*``.
+(attachment downloads, :mod:`office_api.attachments_http`), ``/meetings/{id}.ics`` and
+``/calendar/{token}.ics`` (iCalendar export, :mod:`office_api.calendar_http`), ``/healthz``
+(the process is alive), ``/readyz`` (the database answers), ``/static/graphiql/*``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from documents.storage import LocalDiskStorage
 from messaging.broker import InProcessBroker
 from office_api import reminders  # noqa: F401 - registers the daily reminder sweep with the scheduler
 from office_api.attachments_http import router as attachments_router
+from office_api.calendar_http import router as calendar_router
 from office_api.config import Settings, get_settings
 from office_api.db import Database
 from office_api.graphiql import STATIC_DIR, STATIC_URL_PREFIX, render_graphiql
@@ -81,6 +83,11 @@ class OfficeGraphQLRouter(GraphQLRouter):
         if actor is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         return {"userId": str(relay.GlobalID("User", str(actor.user_id)))}  # ids go out as global ids
+
+
+def _log_path(path: str) -> str:
+    """The request path as logged: a calendar feed's secret token is left out."""
+    return "/calendar/{token}" if path.startswith("/calendar/") else path
 
 
 def _http_error(status: int, code: str, message: str) -> JSONResponse:
@@ -135,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(oidc_router)
     app.include_router(attachments_router)
+    app.include_router(calendar_router)
     app.state.oidc = RelyingParty(settings) if settings.oidc_enabled else None
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static")
 
@@ -187,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             extra={
                 "request_id": request_id,
                 "method": request.method,
-                "path": request.url.path,
+                "path": _log_path(request.url.path),
                 "operation": getattr(request.state, "operation", None),
                 "actor_id": getattr(request.state, "actor_id", None),
                 "status": response.status_code,

@@ -150,6 +150,15 @@ class Settings(BaseSettings):
         description="code of the unit whose head and deputy heads decide general_office extension requests",
     )
 
+    # Links this server hands out (calendar feed URLs, iCalendar UIDs: meetings/ical.py).
+    public_base_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$",
+        description="scheme, host and path prefix at which clients reach this server, e.g. "
+        "https://oa.example.gov.cn; empty = the scheme and host of the request. Set it behind a reverse proxy: "
+        "calendar feed URLs are built from it and its host names iCalendar UIDs (meeting-<id>@<host>)",
+    )
+
     @property
     def attachment_root(self) -> Path:
         """Where attachment files are stored."""

@@ -11,6 +11,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from schema.accounts import AccountMutation, AccountQuery
 from schema.attachments import AttachmentMutation
+from schema.calendar_feeds import CalendarFeedMutation, CalendarFeedQuery
 from schema.circulation import CirculationMutation, CirculationQuery
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
@@ -63,6 +64,7 @@ class Query(
     ReminderQuery,
     MeetingQuery,
     MeetingAttendanceQuery,
+    CalendarFeedQuery,
 ):
     pass
 
@@ -93,6 +95,7 @@ class Mutation(
     ReminderMutation,
     MeetingMutation,
     MeetingAttendanceMutation,
+    CalendarFeedMutation,
 ):
     pass
 

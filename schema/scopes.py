@@ -68,6 +68,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.meetingCheckInCode": USER_ONLY,
     "Query.meetingAttendance": USER_ONLY,
     "Query.meetingMinutes": USER_ONLY,
+    # calendar feed URLs (iCalendar): a person's own secrets
+    "Query.calendarFeeds": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -163,6 +165,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.checkInToMeeting": USER_ONLY,
     "Mutation.draftMeetingMinutes": USER_ONLY,
     "Mutation.superviseDecidedMatter": USER_ONLY,
+    "Mutation.createCalendarFeed": USER_ONLY,
+    "Mutation.revokeCalendarFeed": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
