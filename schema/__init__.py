@@ -23,6 +23,7 @@ from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
+from schema.meeting_schedule import MeetingScheduleMutation
 from schema.meetings import MeetingMutation, MeetingQuery
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
@@ -90,6 +91,7 @@ class Mutation(
     SupervisionMutation,
     ReminderMutation,
     MeetingMutation,
+    MeetingScheduleMutation,
 ):
     pass
 

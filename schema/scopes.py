@@ -156,6 +156,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.closeSupervisionItem": USER_ONLY,
     # meetings (会议)
     "Mutation.createMeeting": USER_ONLY,
+    "Mutation.cancelMeetingOccurrence": USER_ONLY,
+    "Mutation.rescheduleMeeting": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
