@@ -625,7 +625,7 @@ async def _reschedule_series(
     for row, inst in pairing.pairs:
         if row.start_at <= now or inst.start <= now:
             continue  # begun, or its new time has begun: left as it is
-        before = (row.start_at, row.end_at, row.room_id)
+        before = (row.start_at, row.end_at, row.room_id, row.recurrence_id, row.is_exception)
         if row.recurrence_id != inst.recurrence_id or template_changed:
             if row.is_exception:
                 row.room_id = target_room
@@ -637,7 +637,7 @@ async def _reschedule_series(
             )
         if room_changed:
             row.room_id = target_room
-        if (row.start_at, row.end_at, row.room_id) != before:
+        if (row.start_at, row.end_at, row.room_id, row.recurrence_id, row.is_exception) != before:
             row.version += 1
             changed.append(row)
             if (row.start_at, row.end_at) != before[:2]:
@@ -653,7 +653,7 @@ async def _reschedule_series(
     meeting.rrule, meeting.all_day, meeting.room_id = rule, change.all_day, target_room
     await uow.session.flush()
     await rebook(uow, actor, changed + new_rows)
-    if template_changed:
+    if template_changed or retimed:
         await reset_replies(uow, meeting, None)
     _bump(uow, meeting)
     first = min((r.start_at for r in [*changed, *new_rows]), default=start)
