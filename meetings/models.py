@@ -190,6 +190,9 @@ class MeetingOccurrence(Base):
     state: Mapped[str] = mapped_column(String(16), default=OccurrenceState.SCHEDULED.value)
     is_exception: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: When and why this occurrence was cancelled (alone, or dropped by a change of its series).
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class RoomBooking(Base):

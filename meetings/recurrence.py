@@ -3,7 +3,12 @@
 A rule is expanded in the meeting's own time zone (wall-clock times, ``Asia/Shanghai`` by
 default) and each instance converted to UTC, so that "every Monday 09:00" stays 09:00 local
 even where the zone changes its UTC offset. Every series must be bounded (``COUNT`` or
-``UNTIL``) and yield at most :data:`MAX_OCCURRENCES` instances: occurrences are stored rows.
+``UNTIL``, not both: RFC 5545 §3.3.10), yield at most :data:`MAX_OCCURRENCES` instances
+(occurrences are stored rows) and end within :data:`MAX_SPAN_YEARS` of its first start.
+
+The span limit also bounds the work of one expansion: dateutil walks every period (day,
+week…) until it finds a match, so a sparse rule such as "29 February that is a Monday" would
+otherwise run towards year 9999 for seconds of CPU.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ MAX_OCCURRENCES = 500
 #: Frequencies a meeting may recur at; HOURLY and finer make no sense for meetings.
 ALLOWED_FREQ = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
 MAX_RULE_LENGTH = 500
+#: A series ends within this many years of its first start.
+MAX_SPAN_YEARS = 20
 
 _UNTIL = re.compile(r"UNTIL=([0-9]{8})(T[0-9]{6})?(Z)?", re.IGNORECASE)
 
@@ -61,6 +68,13 @@ def _normalize(rule: str, tz: ZoneInfo, field: str) -> str:
         raise DomainError(ErrorCode.RECURRENCE_INVALID, field, detail="FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY")
     if "COUNT" not in parts and "UNTIL" not in parts:
         raise DomainError(ErrorCode.RECURRENCE_UNBOUNDED, field, limit=MAX_OCCURRENCES)
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise DomainError(
+            ErrorCode.RECURRENCE_INVALID, field, detail="give COUNT or UNTIL, not both (RFC 5545 §3.3.10)"
+        )
+    count = rule_parts(text).get("COUNT")
+    if count is not None and not (count.isascii() and count.isdigit() and int(count) >= 1):
+        raise DomainError(ErrorCode.RECURRENCE_INVALID, field, detail="COUNT must be a whole number of at least 1")
 
     # RFC 5545 §3.3.10: with a zoned DTSTART, UNTIL is UTC. A date or local UNTIL is read in
     # the meeting's zone (end of that day for a bare date) and rewritten as UTC.
@@ -77,11 +91,58 @@ def _normalize(rule: str, tz: ZoneInfo, field: str) -> str:
     return _UNTIL.sub(to_utc, text)
 
 
+def rule_parts(rule: str) -> dict[str, str]:
+    """The ``NAME=value`` parts of an RRULE (names upper-cased, ``RRULE:`` prefix dropped)."""
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    out: dict[str, str] = {}
+    for part in text.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip():
+            out[name.strip().upper()] = value.strip()
+    return out
+
+
+def rebound(rule: str, *, count: int | None = None, until: dt.datetime | None = None) -> str:
+    """``rule`` with its bound replaced: ``COUNT=count`` or ``UNTIL=until`` (an aware instant,
+    written in UTC as RFC 5545 §3.3.10 requires with a zoned start). Other parts keep their
+    order and spelling."""
+    if (count is None) == (until is None):
+        raise ValueError("give exactly one of count and until")
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    kept = [p for p in text.split(";") if p.strip() and p.split("=", 1)[0].strip().upper() not in ("COUNT", "UNTIL")]
+    if until is not None:
+        return ";".join([*kept, "UNTIL=" + until.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")])
+    return ";".join([*kept, f"COUNT={count}"])
+
+
+def _add_years(t: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return t.replace(year=t.year + years)
+    except ValueError:  # 29 February
+        return t.replace(year=t.year + years, day=28)
+
+
+def _starts_at(parsed: rrule, local_start: dt.datetime) -> bool:
+    """Whether ``local_start`` is the first instance of ``parsed`` (anchored there), found
+    with bounded work: the Gregorian calendar repeats every 400 years (weekdays and leap
+    years alike), so the rule is tried on the same wall-clock start moved to within 400
+    years of year 9999, where dateutil's search for a first match stops."""
+    naive = local_start.replace(tzinfo=None)
+    shift = max(0, (9600 - naive.year) // 400) * 400
+    probe_start = naive.replace(year=naive.year + shift)
+    probe = parsed.replace(dtstart=probe_start, count=1, until=None)
+    return next(iter(probe), None) == probe_start
+
+
 def parse(rule: str, first_start: dt.datetime, tz: ZoneInfo, field: str = "recurrence") -> rrule:
     """The dateutil rule of ``rule`` anchored at ``first_start`` (aware; read in ``tz``).
 
-    Raises ``RECURRENCE_INVALID`` (syntax, FREQ, DTSTART given) or ``RECURRENCE_UNBOUNDED``
-    (neither COUNT nor UNTIL), naming ``field``.
+    Raises ``RECURRENCE_INVALID`` (syntax, FREQ, DTSTART given, COUNT with UNTIL, COUNT
+    below 1) or ``RECURRENCE_UNBOUNDED`` (neither COUNT nor UNTIL), naming ``field``.
     """
     text = _normalize(rule, tz, field)
     try:
@@ -108,8 +169,9 @@ def expand(
     be the rule's first instance (RFC 5545 §3.8.5.3 counts DTSTART as the first one; a start
     the rule would skip is refused rather than silently added). Returns UTC instants in order.
 
-    Raises ``RECURRENCE_INVALID``/``RECURRENCE_UNBOUNDED`` (see :func:`parse`) and
-    ``TOO_MANY`` (more than :data:`MAX_OCCURRENCES`), naming ``field``.
+    Raises ``RECURRENCE_INVALID``/``RECURRENCE_UNBOUNDED`` (see :func:`parse`; also UNTIL
+    before the start, or a series running past :data:`MAX_SPAN_YEARS`) and ``TOO_MANY`` (more
+    than :data:`MAX_OCCURRENCES`), naming ``field``.
     """
     if rule is None:
         s, e = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
@@ -119,19 +181,37 @@ def expand(
     local_end = end.astimezone(tz)
     wall_duration = local_end.replace(tzinfo=None) - local_start.replace(tzinfo=None)
     parsed = parse(rule, start, tz, field)
-    starts: list[dt.datetime] = []
-    for i, local in enumerate(parsed):
-        if i >= MAX_OCCURRENCES + 1:
-            break
-        starts.append(local)
-    if not starts or starts[0] != local_start:
+    if not _starts_at(parsed, local_start):
         raise DomainError(
             ErrorCode.RECURRENCE_INVALID,
             field,
             detail="the meeting's start must be the rule's first occurrence (e.g. BYDAY on the start's weekday)",
         )
+    limit = _add_years(local_start, MAX_SPAN_YEARS)
+    # dateutil keeps the parsed bound only in these attributes.
+    until: dt.datetime | None = parsed._until
+    count: int | None = parsed._count
+    if until is not None and until < local_start:
+        raise DomainError(ErrorCode.RECURRENCE_INVALID, field, detail="UNTIL is before the start")
+    starts: list[dt.datetime] = []
+    for local in parsed.replace(count=None, until=limit if until is None else min(until, limit)):
+        starts.append(local)
+        if len(starts) == count or len(starts) > MAX_OCCURRENCES:
+            break
     if len(starts) > MAX_OCCURRENCES:
         raise DomainError(ErrorCode.TOO_MANY, field, limit=MAX_OCCURRENCES)
+    if count is not None:
+        too_long = len(starts) < count
+    else:
+        assert until is not None
+        later = parsed.after(limit) if until > limit else None
+        too_long = later is not None and later <= until
+    if too_long:
+        raise DomainError(
+            ErrorCode.RECURRENCE_INVALID, field, detail=f"a series ends within {MAX_SPAN_YEARS} years of its start"
+        )
+    if not starts or starts[0] != local_start:  # pragma: no cover - _starts_at said so
+        raise DomainError(ErrorCode.RECURRENCE_INVALID, field, detail="the start is not the rule's first occurrence")
     out = []
     for local in starts:
         wall_end = (local.replace(tzinfo=None) + wall_duration).replace(tzinfo=tz)

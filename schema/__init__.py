@@ -25,6 +25,7 @@ from schema.errors import ErrorPolicy, OperationLog
 from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.meeting_attendance import MeetingAttendanceMutation, MeetingAttendanceQuery
+from schema.meeting_schedule import MeetingScheduleMutation
 from schema.meetings import MeetingMutation, MeetingQuery
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
@@ -96,6 +97,7 @@ class Mutation(
     MeetingMutation,
     MeetingAttendanceMutation,
     CalendarFeedMutation,
+    MeetingScheduleMutation,
 ):
     pass
 

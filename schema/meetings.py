@@ -134,6 +134,13 @@ class MeetingOccurrence(relay.Node):
     )
     state: OccurrenceStateEnum = strawberry.field(description="SCHEDULED or CANCELLED.")  # type: ignore[valid-type]
     is_exception: bool = strawberry.field(description="True when moved or changed apart from its series.")
+    is_moved: bool = strawberry.field(
+        description="True when it no longer starts at its rule time: show it as moved from recurrenceId."
+    )
+    cancelled_at: dt.datetime | None = strawberry.field(
+        description="UTC instant it was cancelled; null unless CANCELLED."
+    )
+    cancel_reason: str | None = strawberry.field(description="Why it was cancelled, as given.")
     version: int = strawberry.field(description="Increases on every change.")
     meeting_id: strawberry.Private[int]
     room_id: strawberry.Private[int | None]
@@ -147,6 +154,9 @@ class MeetingOccurrence(relay.Node):
             recurrence_id=m.recurrence_id,
             state=OccurrenceState(m.state),
             is_exception=m.is_exception,
+            is_moved=m.start_at != m.recurrence_id,
+            cancelled_at=m.cancelled_at,
+            cancel_reason=m.cancel_reason,
             version=m.version,
             meeting_id=m.meeting_id,
             room_id=m.room_id,
@@ -374,6 +384,18 @@ class Meeting(relay.Node):
             return None
         m = await info.context.loaders.room.load(self.room_id)
         return Room.from_model(m) if m else None
+
+    @strawberry.field(
+        description="The series this meeting was split from by a THIS_AND_FOLLOWING reschedule (it continues that "
+        "one); null for none, or when you may not see it."
+    )
+    async def split_from(self, info: Info) -> Meeting | None:
+        if self.model.split_from_id is None:
+            return None
+        actor = await require_actor(info)
+        async with info.context.db.read() as s:
+            row = await access.get_visible_meeting(s, actor, self.model.split_from_id)
+        return Meeting.from_model(row) if row else None
 
     @strawberry.field(description="Occurrences in start order (one for a single meeting), cancelled ones included.")
     async def occurrences(self, info: Info) -> list[MeetingOccurrence]:

@@ -78,6 +78,8 @@ class Notification(relay.Node):
             ("circulationId", "CirculationItem"),
             ("documentId", "Document"),
             ("unitId", "OrgUnit"),
+            ("occurrenceId", "MeetingOccurrence"),
+            ("splitFromId", "Meeting"),
         ):
             if key in data:
                 data[key] = str(relay.GlobalID(type_name, str(data[key])))

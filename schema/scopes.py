@@ -167,6 +167,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.superviseDecidedMatter": USER_ONLY,
     "Mutation.createCalendarFeed": USER_ONLY,
     "Mutation.revokeCalendarFeed": USER_ONLY,
+    "Mutation.cancelMeetingOccurrence": USER_ONLY,
+    "Mutation.rescheduleMeeting": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
