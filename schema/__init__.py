@@ -30,6 +30,7 @@ from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
 from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.reminders import ReminderMutation, ReminderQuery
+from schema.rooms import RoomMutation, RoomQuery
 from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
 from schema.sla_admin import SlaMutation, SlaQuery
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -61,6 +62,7 @@ class Query(
     SupervisionQuery,
     ReminderQuery,
     MeetingQuery,
+    RoomQuery,
 ):
     pass
 
@@ -90,6 +92,7 @@ class Mutation(
     SupervisionMutation,
     ReminderMutation,
     MeetingMutation,
+    RoomMutation,
 ):
     pass
 

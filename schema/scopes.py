@@ -64,6 +64,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     # meetings (会议): people's own calendars
     "Query.meeting": USER_ONLY,
     "Query.myMeetings": USER_ONLY,
+    # meeting rooms (会议室): finding a free room and deciding bookings is people's work
+    "Query.rooms": USER_ONLY,
+    "Query.roomSchedule": USER_ONLY,
+    "Query.pendingRoomBookings": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -156,6 +160,11 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.closeSupervisionItem": USER_ONLY,
     # meetings (会议)
     "Mutation.createMeeting": USER_ONLY,
+    "Mutation.createRoom": USER_ONLY,
+    "Mutation.updateRoom": USER_ONLY,
+    "Mutation.retireRoom": USER_ONLY,
+    "Mutation.approveRoomBooking": USER_ONLY,
+    "Mutation.refuseRoomBooking": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
