@@ -571,9 +571,15 @@ async def test_one_occurrence_of_a_series_can_be_decided_alone(platform, ids, as
     room = gid("Room", await demo_room(platform, "省政府常务会议室"))
     assert (await create_meeting(as_("deputy"), ids, roomId=room, recurrence="FREQ=DAILY;COUNT=2"))["errors"] == []
     first = (await as_("clerk").execute(PENDING))["data"]["pendingRoomBookings"][0]["id"]
-    out = (await as_("clerk").execute(APPROVE, {"input": {"bookingId": first, "wholeSeries": False}}))["data"]
-    assert [b["status"] for b in out["approveRoomBooking"]["bookings"]] == ["APPROVED"]
+    once = {"input": {"bookingId": first, "wholeSeries": False, "idempotencyKey": "approve-1"}}
+    out = (await as_("clerk").execute(APPROVE, once))["data"]["approveRoomBooking"]
+    assert [(b["id"], b["status"], b["decidedBy"]["username"]) for b in out["bookings"]] == [
+        (first, "APPROVED", "clerk")
+    ]
     assert [s for s, _, _ in await holding(platform, pk_of(room))] == ["approved", "pending"]
+    # a retry with the same key gets the first answer back instead of INVALID_STATE
+    retry = (await as_("clerk").execute(APPROVE, once))["data"]["approveRoomBooking"]
+    assert (retry["errors"], [b["status"] for b in retry["bookings"]]) == ([], ["APPROVED"])
 
 
 async def test_approving_and_refusing_one_booking_at_once_one_of_them_wins(platform, ids, as_) -> None:
