@@ -721,7 +721,10 @@ async def test_move_booking_rechecks_ignoring_itself_and_release_frees_the_room(
     async def move(room_pk: int | None, start: dt.datetime, end: dt.datetime, **kw: Any) -> Any:
         async with platform.db.unit_of_work() as uow:
             occ = await uow.session.get(MeetingOccurrence, occ_id)
+            assert occ is not None
             target = await uow.session.get(Room, room_pk) if room_pk else None
+            if kw.pop("announce", False):
+                kw.update(broker=platform.broker, meeting=await uow.session.get(Meeting, occ.meeting_id))
             booking = await rooms.move_booking(uow, occ, target, start, end, **kw)
             return None if booking is None else (booking.room_id, booking.status, booking.start_at, booking.end_at)
 
@@ -736,13 +739,18 @@ async def test_move_booking_rechecks_ignoring_itself_and_release_frees_the_room(
         await move(second_pk, utc(DAY, 10, 30), utc(DAY, 11, 1))
     assert (taken.value.code.value, taken.value.field) == ("ROOM_TAKEN", "roomId")
     assert await move(second_pk, utc(DAY, 10), utc(DAY, 11)) == (second_pk, "approved", utc(DAY, 10), utc(DAY, 11))
-    # to a room needing approval, moved by someone who does not answer for its unit: pending
-    assert await move(approval_pk, utc(DAY, 10), utc(DAY, 11), actor=deputy) == (
+    # to a room needing approval, moved by someone who does not answer for its unit: pending,
+    # and the unit's clerk is asked
+    assert await move(approval_pk, utc(DAY, 10), utc(DAY, 11), actor=deputy, announce=True) == (
         approval_pk,
         "pending",
         utc(DAY, 10),
         utc(DAY, 11),
     )
+    asked = (await as_("clerk").execute(NOTES))["data"]["notifications"]["edges"]
+    assert [(n["node"]["kind"], n["node"]["body"]) for n in asked] == [
+        ("ROOM_BOOKING_REQUESTED", "全省安全生产工作会议，2026-06-02 10:00–11:00")
+    ]
     assert await holding(platform, second_pk) == [("approved", utc(DAY, 11), utc(DAY, 12))]
     # no room any more: released
     assert await move(None, utc(DAY, 10), utc(DAY, 11)) is None
