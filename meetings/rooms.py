@@ -652,9 +652,7 @@ async def flush_bookings(uow: UnitOfWork, room: Room, field: str = "roomId") -> 
         await uow.session.flush()
     except IntegrityError as exc:
         if "ex_room_bookings_no_overlap" in str(exc.orig) or "23P01" in str(getattr(exc.orig, "sqlstate", "")):
-            raise DomainError(
-                ErrorCode.ROOM_TAKEN, field, detail=f"{name}, booked by someone else just now"
-            ) from exc
+            raise DomainError(ErrorCode.ROOM_TAKEN, field, detail=f"{name}, booked by someone else just now") from exc
         raise
 
 
