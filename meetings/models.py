@@ -218,6 +218,8 @@ class RoomBooking(Base):
     status: Mapped[str] = mapped_column(String(16), default=BookingStatus.APPROVED.value)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The approver's remark: why a booking was refused (migration 0024).
+    decision_remark: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

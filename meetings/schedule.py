@@ -55,9 +55,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, union
 
 from meetings import recurrence, rooms
-from meetings.access import answering_units_of, meeting_for_organiser, people_to_tell
+from meetings.access import meeting_for_organiser, people_to_tell
 from meetings.models import (
-    HOLDING,
     BookingStatus,
     CheckIn,
     Invitation,
@@ -180,40 +179,35 @@ async def occurrences_by_rule(uow: UnitOfWork, meeting_id: int) -> list[MeetingO
     return list((await uow.session.execute(q)).scalars())
 
 
-async def release_bookings(uow: UnitOfWork, occurrence_ids: Sequence[int]) -> None:
-    """Mark the holding room bookings of the occurrences RELEASED (the room is free again)."""
-    if not occurrence_ids:
-        return
-    q = select(RoomBooking).where(RoomBooking.occurrence_id.in_(list(occurrence_ids)), RoomBooking.status.in_(HOLDING))
-    for booking in (await uow.session.execute(q)).scalars():
-        booking.status = BookingStatus.RELEASED.value
-    await uow.session.flush()
-
-
-async def rebook(uow: UnitOfWork, actor: Actor, occurrences: Sequence[MeetingOccurrence]) -> None:
+async def rebook(
+    uow: UnitOfWork, actor: Actor, occurrences: Sequence[MeetingOccurrence], *, broker: Publisher, meeting: Meeting
+) -> None:
     """Book each SCHEDULED occurrence's room for its (new) time, first releasing the bookings
-    of all of them (so that they do not clash with their own old slots).
+    of all of them (``rooms.release``, so that they do not clash with their own old slots).
 
     An occurrence's one booking row is reused (``room_bookings.occurrence_id`` is unique).
+    APPROVED when the room needs no approval or ``actor`` answers for its unit
+    (``rooms.may_decide``), else PENDING and announced once per room (``rooms.request_approval``).
     Raises ``ROOM_TAKEN`` naming ``roomId`` and the clashing time (Asia/Shanghai); the PostgreSQL
     exclusion constraint's refusal of a concurrent booking becomes ``ROOM_TAKEN`` too.
     """
     if not occurrences:
         return
     session = uow.session
-    await release_bookings(uow, [o.id for o in occurrences])
+    await rooms.release(uow, [o.id for o in occurrences])
     q = select(RoomBooking).where(RoomBooking.occurrence_id.in_([o.id for o in occurrences]))
     bookings = {b.occurrence_id: b for b in (await session.execute(q)).scalars()}
     approved: dict[int, bool] = {}
+    pending: dict[int, list[RoomBooking]] = defaultdict(list)
+    booked_rooms: dict[int, Room] = {}
     for occ in occurrences:
         if occ.room_id is None or occ.state != OccurrenceState.SCHEDULED.value:
             continue
         room = await session.get(Room, occ.room_id)
         assert room is not None
+        booked_rooms[room.id] = room
         if room.id not in approved:
-            approved[room.id] = not room.requires_approval or bool(
-                await answering_units_of(session, actor.user_id, [room.owner_unit_id])
-            )
+            approved[room.id] = not room.requires_approval or await rooms.may_decide(session, actor.user_id, room)
         if await rooms.clashes(uow, room.id, occ.start_at, occ.end_at, ignore_occurrence=occ.id) is not None:
             raise DomainError(
                 ErrorCode.ROOM_TAKEN,
@@ -227,7 +221,12 @@ async def rebook(uow: UnitOfWork, actor: Actor, occurrences: Sequence[MeetingOcc
             session.add(booking)
         booking.room_id, booking.start_at, booking.end_at = room.id, occ.start_at, occ.end_at
         booking.status, booking.decided_by_id, booking.decided_at = status, None, None
+        booking.decision_remark = None
         await rooms.flush_bookings(uow, room)
+        if not approved[room.id]:
+            pending[room.id].append(booking)
+    for room_id, rows in pending.items():
+        await rooms.request_approval(uow, broker, actor, meeting, booked_rooms[room_id], rows)
 
 
 async def reset_replies(uow: UnitOfWork, meeting: Meeting, occurrence_ids: Sequence[int] | None) -> None:
@@ -304,7 +303,7 @@ async def drop_occurrences(uow: UnitOfWork, occurrences: Sequence[MeetingOccurre
         if occ.state != OccurrenceState.CANCELLED.value:
             occ.state, occ.cancelled_at, occ.cancel_reason = OccurrenceState.CANCELLED.value, uow.now, reason
             occ.version += 1
-    await release_bookings(uow, [o.id for o in kept])
+    await rooms.release(uow, [o.id for o in kept])
     if gone:
         ids = [o.id for o in gone]
         await session.execute(delete(RoomBooking).where(RoomBooking.occurrence_id.in_(ids)))
@@ -415,7 +414,7 @@ async def cancel_occurrence(
         raise DomainError(ErrorCode.INVALID_STATE, "occurrenceId", detail="this occurrence has already begun")
     occ.state, occ.cancelled_at, occ.cancel_reason = OccurrenceState.CANCELLED.value, uow.now, text or None
     occ.version += 1
-    await release_bookings(uow, [occ.id])
+    await rooms.release(uow, [occ.id])
     left = await session.scalar(
         select(func.count())
         .select_from(MeetingOccurrence)
@@ -587,7 +586,7 @@ async def _move_one(
     else:
         occ.is_exception = True
     await uow.session.flush()
-    await rebook(uow, actor, [occ])
+    await rebook(uow, actor, [occ], broker=broker, meeting=meeting)
     if time_changed:
         await reset_replies(uow, meeting, None if single else [occ.id])
     _bump(uow, meeting)
@@ -652,7 +651,7 @@ async def _reschedule_series(
     _shift_template(meeting, start, end)
     meeting.rrule, meeting.all_day, meeting.room_id = rule, change.all_day, target_room
     await uow.session.flush()
-    await rebook(uow, actor, changed + new_rows)
+    await rebook(uow, actor, changed + new_rows, broker=broker, meeting=meeting)
     if template_changed or retimed:
         await reset_replies(uow, meeting, None)
     _bump(uow, meeting)
@@ -767,7 +766,7 @@ async def _split(
         row.meeting_id = new.id
     uow.session.add_all(new_rows)
     await uow.session.flush()
-    await rebook(uow, actor, new_rows)
+    await rebook(uow, actor, new_rows, broker=broker, meeting=new)
     await _copy_invitations(uow, meeting, new, reset=template_changed)
     await _tell_changed(
         uow,

@@ -2,7 +2,7 @@
 
 :func:`create_meeting` validates the whole input (every invalid field reported at once),
 expands the recurrence (``meetings.recurrence``), writes the meeting and one row per
-occurrence, books the room for every occurrence (``meetings.rooms.reserve``: never
+occurrence, books the room for every occurrence (``meetings.rooms.book``: never
 double-booked), invites people and units and notifies them, all in the caller's transaction.
 """
 
@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import recurrence, rooms
-from meetings.access import answering_units_of
 from meetings.models import (
     DEFAULT_TIME_ZONE,
     AttendeeRole,
@@ -380,9 +379,6 @@ async def create_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, data:
     session.add_all(occurrences)
     await session.flush()
     if room is not None:
-        approved = not room.requires_approval or bool(
-            await answering_units_of(session, actor.user_id, [room.owner_unit_id])
-        )
-        await rooms.reserve(uow, room, occurrences, approved=approved)
+        await rooms.book(uow, broker, actor, meeting, room, occurrences)
     await add_invitations(uow, broker, actor, meeting, data.invitees)
     return meeting

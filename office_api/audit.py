@@ -70,6 +70,9 @@ class Action:
     SLA_POLICY_UPDATE = "sla_policy.update"
     SLA_POLICY_BIND = "sla_policy.bind"
     SLA_POLICY_UNBIND = "sla_policy.unbind"
+    ROOM_CREATE = "room.create"
+    ROOM_UPDATE = "room.update"
+    ROOM_RETIRE = "room.retire"
 
 
 def set_client_address(address: str | None) -> None:

@@ -7,6 +7,7 @@ from importlib import resources
 
 from sqlalchemy import select, update
 
+from meetings.models import Room
 from office_api.db import Database, UnitOfWork
 from office_api.errors import DomainError
 from office_api.org.duties import set_position_duties
@@ -153,13 +154,67 @@ DEMO_CONTACTS = {
 }
 
 
+@dataclass(frozen=True)
+class DemoRoom:
+    """A meeting room of a demo unit (created when the unit has no room of that name)."""
+
+    unit_code: str
+    name: str
+    building: str
+    floor: str | None
+    capacity: int
+    equipment: tuple[str, ...] = ()
+    requires_approval: bool = False
+
+
+#: The General Office's meeting rooms (会议室); the executive meeting room's bookings need the
+#: General Office's approval (its clerk approves; the clerk's own bookings are approved at once).
+DEMO_ROOMS = (
+    DemoRoom("370000-general_office", "第一会议室", "省政府1号楼", "3", 60, ("projector", "video_conference")),
+    DemoRoom("370000-general_office", "第二会议室", "省政府1号楼", "3", 20, ("projector",)),
+    DemoRoom(
+        "370000-general_office",
+        "省政府常务会议室",
+        "省政府1号楼",
+        "2",
+        30,
+        ("microphones", "video_conference"),
+        requires_approval=True,
+    ),
+)
+
+
+async def _demo_rooms(uow: UnitOfWork) -> None:
+    """Create the missing :data:`DEMO_ROOMS` (a room renamed or retired since is left alone)."""
+    s = uow.session
+    for demo in DEMO_ROOMS:
+        unit_id = (await s.execute(select(OrgUnit.id).where(OrgUnit.code == demo.unit_code))).scalar_one_or_none()
+        if unit_id is None:
+            continue
+        if (await s.execute(select(Room.id).where(Room.owner_unit_id == unit_id, Room.name == demo.name))).first():
+            continue
+        s.add(
+            Room(
+                name=demo.name,
+                building=demo.building,
+                floor=demo.floor,
+                capacity=demo.capacity,
+                equipment=list(demo.equipment),
+                owner_unit_id=unit_id,
+                requires_approval=demo.requires_approval,
+            )
+        )
+    await s.flush()
+
+
 def data_file_text(name: str) -> str:
     """Text of a CSV shipped in ``office_api/data``."""
     return resources.files("office_api").joinpath("data", name).read_text(encoding="utf-8")
 
 
 async def load_demo(db: Database, password: str) -> tuple[list[ImportReport], list[str]]:
-    """Import the shipped organization CSVs and create the missing demo accounts.
+    """Import the shipped organization CSVs and create the missing demo accounts, posts and
+    meeting rooms.
 
     Returns the import reports and the usernames created this time.
     """
@@ -183,6 +238,7 @@ async def load_demo(db: Database, password: str) -> tuple[list[ImportReport], li
                 await grant_role(uow, user.id, acc.role)
             created.append(acc.username)
         await _demo_posts(uow)
+        await _demo_rooms(uow)
     created += await _load_directory_demo(db, password)
     return reports, created
 

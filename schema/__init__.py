@@ -33,6 +33,7 @@ from schema.open_log import DocumentOpenLogWriter, OpenLogQuery
 from schema.opinion_phrases import OpinionPhraseMutation, OpinionPhraseQuery
 from schema.org import OrgMutation, OrgQuery
 from schema.reminders import ReminderMutation, ReminderQuery
+from schema.rooms import RoomMutation, RoomQuery
 from schema.route_templates import RouteTemplateMutation, RouteTemplateQuery
 from schema.sla_admin import SlaMutation, SlaQuery
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -66,6 +67,7 @@ class Query(
     MeetingQuery,
     MeetingAttendanceQuery,
     CalendarFeedQuery,
+    RoomQuery,
 ):
     pass
 
@@ -98,6 +100,7 @@ class Mutation(
     MeetingAttendanceMutation,
     CalendarFeedMutation,
     MeetingScheduleMutation,
+    RoomMutation,
 ):
     pass
 

@@ -33,6 +33,7 @@ from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep
 from documents.supervision_models import SupervisionItem
 from meetings import access as meeting_access
+from meetings import rooms as meeting_rooms
 from meetings.models import Meeting, MeetingOccurrence, Room
 from office_api import deadlines as clock
 from office_api import sla
@@ -88,6 +89,7 @@ class Loaders:
         self.room = self._by_id(Room)
         self.meeting_occurrences = self._grouped(meeting_access.occurrences_of, lambda r: r.meeting_id)
         self.meeting_invitations = self._grouped(meeting_access.invitations_of, lambda r: r.meeting_id)
+        self.occurrence_bookings = self._grouped(meeting_rooms.bookings_of_occurrences, lambda r: r.occurrence_id)
 
     def _deadlines(self) -> DataLoader[tuple[str, int], Any]:
         """Clocks by (subject type, subject id); one query per subject type in a tick."""

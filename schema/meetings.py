@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import or_, select
@@ -47,6 +47,9 @@ from schema.common import (
     run_mutation,
 )
 from schema.org import OrgUnit, User, unit_by_id, user_by_id
+
+if TYPE_CHECKING:
+    from schema.rooms import RoomBooking
 
 MeetingStateEnum = strawberry.enum(
     MeetingState, name="MeetingState", description="SCHEDULED, or CANCELLED (every occurrence cancelled)."
@@ -185,6 +188,15 @@ class MeetingOccurrence(relay.Node):
             return None
         m = await info.context.loaders.room.load(self.room_id)
         return Room.from_model(m) if m else None
+
+    @strawberry.field(
+        description="The room booking of this occurrence, whatever its status (PENDING, APPROVED, REFUSED, RELEASED); "
+        "null when no room was ever booked for it."
+    )
+    async def booking(self, info: Info) -> Annotated[RoomBooking, strawberry.lazy("schema.rooms")] | None:
+        from schema.rooms import booking_of_occurrence
+
+        return await booking_of_occurrence(info, self.id)
 
 
 @strawberry.type(description="An invitation (and its reply 回执) of a person or of a unit to a meeting.")

@@ -70,6 +70,10 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.meetingMinutes": USER_ONLY,
     # calendar feed URLs (iCalendar): a person's own secrets
     "Query.calendarFeeds": USER_ONLY,
+    # meeting rooms (会议室): finding a free room and deciding bookings is people's work
+    "Query.rooms": USER_ONLY,
+    "Query.roomSchedule": USER_ONLY,
+    "Query.pendingRoomBookings": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -169,6 +173,11 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.revokeCalendarFeed": USER_ONLY,
     "Mutation.cancelMeetingOccurrence": USER_ONLY,
     "Mutation.rescheduleMeeting": USER_ONLY,
+    "Mutation.createRoom": USER_ONLY,
+    "Mutation.updateRoom": USER_ONLY,
+    "Mutation.retireRoom": USER_ONLY,
+    "Mutation.approveRoomBooking": USER_ONLY,
+    "Mutation.refuseRoomBooking": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }

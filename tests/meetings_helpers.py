@@ -1,14 +1,16 @@
 """Set-up shared by the meeting tests: rooms, a createMeeting call, Shanghai instants.
 
-The demo organization has no rooms; :func:`add_room` writes one directly (the room API is
-tested in its own module). :func:`create_meeting` is the one place these tests create a
-meeting through GraphQL.
+:func:`add_room` writes a room directly (the room API is tested in tests/api/test_rooms.py;
+the General Office's demo rooms are 第一会议室, 第二会议室 and 省政府常务会议室).
+:func:`create_meeting` is the one place these tests create a meeting through GraphQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from sqlalchemy import select
 
 from meetings.models import Room
 from office_api.workdays import SHANGHAI
@@ -44,18 +46,17 @@ async def add_room(
     requires_approval: bool = False,
     building: str = "省政府1号楼",
 ) -> int:
-    """A room of ``owner_unit_id`` written directly; returns its id."""
+    """A room of ``owner_unit_id`` written directly, with these details; returns its id. A room
+    of that name in the unit (a demo room) is given these details instead."""
     async with platform.db.unit_of_work() as uow:
-        room = Room(
-            name=name,
-            building=building,
-            floor="3",
-            capacity=capacity,
-            equipment=["projector"],
-            owner_unit_id=owner_unit_id,
-            requires_approval=requires_approval,
-        )
-        uow.session.add(room)
+        room = (
+            await uow.session.execute(select(Room).where(Room.owner_unit_id == owner_unit_id, Room.name == name))
+        ).scalar_one_or_none()
+        if room is None:
+            room = Room(name=name, owner_unit_id=owner_unit_id)
+            uow.session.add(room)
+        room.building, room.floor, room.capacity = building, "3", capacity
+        room.equipment, room.requires_approval = ["projector"], requires_approval
         await uow.session.flush()
         return room.id
 

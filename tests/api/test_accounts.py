@@ -18,6 +18,7 @@ from documents.models import Document, RouteStep, RouteTemplate, StepAssignee, T
 from documents.service import AssigneeInput, StepInput
 from documents.templates import TemplateInput, create_template
 from documents.types import StepMode
+from meetings.models import Room
 from office_api.clients.models import ApiClient
 from office_api.clients.service import register_client
 from office_api.config import Settings
@@ -133,6 +134,7 @@ async def snapshot(platform: Any) -> dict[str, list[tuple]]:
             (CalendarDay, CalendarDay.day),
             (SlaPolicy, SlaPolicy.id),
             (SlaBinding, SlaBinding.id),
+            (Room, Room.id),
         ):
             cols = list(model.__table__.columns)
             out[model.__tablename__] = [tuple(r) for r in (await s.execute(select(*cols).order_by(key))).all()]
@@ -563,6 +565,9 @@ async def _ids(platform: Any) -> dict[str, Any]:
         )
         await link_identity(uow, admin, jinan_user, platform.settings.oidc_issuer, "linked-subject")
         in_review = await _document_in_review(uow.session, jinan_user, lixia)
+        room = Room(name="区政府会议室", capacity=20, owner_unit_id=lixia)
+        uow.session.add(room)
+        await uow.session.flush()
     async with platform.db.read() as s:
         policy = (await s.execute(select(SlaPolicy.id).where(SlaPolicy.code == "hotline-12345"))).scalar_one()
         binding = (await s.execute(select(func.min(SlaBinding.id)))).scalar_one()
@@ -579,6 +584,7 @@ async def _ids(platform: Any) -> dict[str, Any]:
         "route_template": gid("RouteTemplate", template.id),
         "sla_policy": policy,
         "sla_binding": binding,
+        "room": gid("Room", room.id),
     }
 
 
@@ -636,6 +642,10 @@ CREATE_POLICY = """mutation($input: CreateSlaPolicyInput!){ createSlaPolicy(inpu
 UPDATE_POLICY = """mutation($id:Int!){ updateSlaPolicy(input:{id:$id,limit:6}){ errors { field code } } }"""
 BIND_POLICY = """mutation($input: BindSlaPolicyInput!){ bindSlaPolicy(input:$input){ errors { field code } } }"""
 UNBIND_POLICY = """mutation($id:Int!){ unbindSlaPolicy(input:{bindingId:$id}){ errors { field code } } }"""
+CREATE_ROOM = """mutation($u:ID!){ createRoom(input:{ownerUnitId:$u,name:"矩阵会议室",capacity:10}){
+  room { id } errors { field code } } }"""
+UPDATE_ROOM = """mutation($id:ID!){ updateRoom(input:{id:$id,version:1,capacity:12}){ errors { field code } } }"""
+RETIRE_ROOM = """mutation($id:ID!){ retireRoom(input:{id:$id}){ errors { field code } } }"""
 
 
 ALL_ADMIN_OPERATIONS = [
@@ -716,6 +726,9 @@ ALL_ADMIN_OPERATIONS = [
         lambda i: {"input": {"policyCode": "hotline-12345", "target": "DOCUMENT", "docType": "NOTICE"}},
     ),
     ("unbindSlaPolicy", UNBIND_POLICY, lambda i: {"id": i["sla_binding"]}),
+    ("createRoom", CREATE_ROOM, lambda i: {"u": i["lixia"]}),
+    ("updateRoom", UPDATE_ROOM, lambda i: {"id": i["room"]}),
+    ("retireRoom", RETIRE_ROOM, lambda i: {"id": i["room"]}),
 ]
 
 #: Administrator root fields left out of the matrix, and why.
@@ -792,6 +805,9 @@ ALLOWED = {
         "updateSlaPolicy",
         "bindSlaPolicy",
         "unbindSlaPolicy",
+        "createRoom",
+        "updateRoom",
+        "retireRoom",
     },
     "security_admin": {"grantRole", "revokeRole"},
     "audit_admin": {"auditLog", "documentOpenLog"},
