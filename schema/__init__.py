@@ -23,6 +23,8 @@ from schema.documents import DocumentMutation, DocumentQuery
 from schema.errors import ErrorPolicy, OperationLog
 from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
+from schema.meeting_notices import MeetingNoticeMutation, MeetingNoticeQuery
+from schema.meeting_replies import MeetingReplyMutation, MeetingReplyQuery
 from schema.meetings import MeetingMutation, MeetingQuery
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from schema.oidc import OidcMutation, OidcQuery
@@ -61,6 +63,8 @@ class Query(
     SupervisionQuery,
     ReminderQuery,
     MeetingQuery,
+    MeetingNoticeQuery,
+    MeetingReplyQuery,
 ):
     pass
 
@@ -90,6 +94,8 @@ class Mutation(
     SupervisionMutation,
     ReminderMutation,
     MeetingMutation,
+    MeetingNoticeMutation,
+    MeetingReplyMutation,
 ):
     pass
 

@@ -64,6 +64,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     # meetings (会议): people's own calendars
     "Query.meeting": USER_ONLY,
     "Query.myMeetings": USER_ONLY,
+    "Query.myMeetingInvitations": USER_ONLY,
+    "Query.meetingLeaveRequests": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -156,6 +158,14 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.closeSupervisionItem": USER_ONLY,
     # meetings (会议)
     "Mutation.createMeeting": USER_ONLY,
+    "Mutation.updateMeeting": USER_ONLY,
+    "Mutation.cancelMeeting": USER_ONLY,
+    "Mutation.inviteToMeeting": USER_ONLY,
+    "Mutation.withdrawInvitation": USER_ONLY,
+    "Mutation.nominateAttendees": USER_ONLY,
+    "Mutation.replyToMeeting": USER_ONLY,
+    "Mutation.requestMeetingLeave": USER_ONLY,
+    "Mutation.decideMeetingLeave": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
