@@ -159,7 +159,8 @@ async def update_meeting(
 
     Only fields given change; a change that changes nothing returns the meeting as it was (no
     new version, nobody told). Otherwise ``version`` + 1 and ``MEETING_CHANGED`` goes to everyone
-    concerned (``access.people_to_tell``, a newly named convener or chair too) but the actor,
+    concerned (``access.people_to_tell``) and the organisers (a newly named convener or chair
+    too) but the actor,
     payload ``{"changed": [API field names], "version": n}``. A moved reply deadline
     re-evaluates which replies are late. Replies are not reset: no time changed.
 
@@ -184,7 +185,7 @@ async def update_meeting(
     await session.flush()
 
     recipients = set(await people_to_tell(session, meeting.id))
-    recipients |= {new[n] for n in ("convener_id", "chair_id") if n in changed and new[n] is not None}
+    recipients |= {u for u in (meeting.created_by_id, meeting.convener_id, meeting.chair_id) if u is not None}
     recipients.discard(actor.user_id)
     api_names = [FIELDS[n][0] for n in changed]
     await notify(
