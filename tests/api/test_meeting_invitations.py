@@ -380,3 +380,19 @@ async def test_my_meeting_invitations_lists_upcoming_ones_by_state(platform, ids
     assert await mine() == [(two, "DECLINED")]
     assert await mine(past=True) == [(one, "PENDING"), (two, "DECLINED")]
     assert pk_of(one) < pk_of(two)
+
+
+async def test_two_nominations_at_once_leave_one_list_within_the_quota(ids, as_) -> None:
+    for _ in range(3):
+        m = await a_meeting(as_, ids, invitees=[{"unitId": gid("OrgUnit", ids["370100"]), "quota": 1}])
+        jinan = invitation(m, "370100")["id"]
+        results = await asyncio.gather(
+            run(as_("clerk_370100"), NOMINATE, invitationId=jinan, userIds=[gid("User", ids["li_na"])]),
+            run(as_("clerk_370100"), NOMINATE, invitationId=jinan, userIds=[gid("User", ids["zhou_wei"])]),
+        )
+        assert [r["errors"] for r in results] == [[], []]
+        got = await meeting(as_("clerk"), m["id"])
+        active = sorted(i["user"]["username"] for i in got["invitations"] if i["user"] and i["isActive"])
+        assert len(active) == 1
+        assert [n["user"]["username"] for n in invitation(got, "370100")["nominees"]] == active
+        assert invitation(got, "370100")["version"] == 3
