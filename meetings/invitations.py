@@ -5,7 +5,8 @@ withdrawing an invitation, and a unit's nomination of its attendees within its q
 change (``access.meeting_for_organiser``: notice edits, cancelling, inviting, withdrawing,
 rescheduling), ``FOR SHARE`` (:func:`lock_meeting`) for what invitees and units do (replies,
 nominations, leave requests and decisions). Then invitation rows ``FOR UPDATE``, always in the
-order unit invitation → person invitation → substitute invitation, then notification counters.
+order unit invitation → person invitation → substitute invitation, then leave requests, then
+notification counters.
 So an organiser's change never interleaves with a reply (a time change that resets replies
 waits for, or is waited for by, every reply), and invitees' writes serialise per invitation.
 On SQLite every write transaction is ``BEGIN IMMEDIATE`` (serialised); the row locks are

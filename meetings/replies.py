@@ -733,6 +733,8 @@ async def decide_meeting_leave(
         raise DomainError(ErrorCode.FORBIDDEN, field)
     if meeting.state == MeetingState.CANCELLED.value:
         raise DomainError(ErrorCode.MEETING_CANCELLED, field)
+    # invitation before leave request: the order withdrawals take too (no deadlock)
+    inv = await lock_invitation(session, found.invitation_id)
     leave = (
         await session.execute(
             select(LeaveRequest)
@@ -746,7 +748,6 @@ async def decide_meeting_leave(
     text = trimmed(remark) or None
     if text is not None and len(text) > MAX_REMARK:
         raise DomainError(ErrorCode.TOO_LONG, "remark", limit=MAX_REMARK)
-    inv = await lock_invitation(session, leave.invitation_id)
     if approve:
         if leave.occurrence_id is not None:
             await _occurrence(session, meeting, leave.occurrence_id, now, field)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -494,3 +496,46 @@ async def test_convener_and_chair_deciding_at_once_make_one_decision(ids, as_) -
             "ACCEPTED",
         )
     assert await kinds(as_("zhang_wei")) == ["MEETING_SUBSTITUTE_NAMED"] * 3
+
+
+async def test_the_readme_example_runs_as_printed(ids, as_) -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Meeting notices, replies and substitutes", 1)[1]
+    block = re.search(r"```graphql\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    m = await a_meeting(as_, ids, "finance_head")
+
+    async def op(who: str, name: str, **variables: Any) -> dict[str, Any]:
+        client = as_(who)
+        resp = await client.http.post(
+            "/graphql",
+            json={"query": block.group(1), "operationName": name, "variables": variables},
+            headers={"authorization": f"Bearer {client.token}"},
+        )
+        body = resp.json()
+        assert "errors" not in body, body
+        return next(iter(body["data"].values()))
+
+    changed = await op("clerk", "ChangeNotice", meeting=m["id"])
+    assert (changed["errors"], changed["meeting"]["version"]) == ([], 2)
+    named = await op(
+        "clerk_370200",
+        "NameAttendees",
+        unitInvitation=invitation(m, "370200")["id"],
+        person=gid("User", ids["clerk_370200"]),
+    )
+    assert (named["errors"], named["invitation"]["state"]) == ([], "ACCEPTED")
+    mine = invitation(m, "finance_head")["id"]
+    replied = await op("finance_head", "Reply", invitation=mine)
+    assert (replied["errors"], replied["invitation"]["state"], replied["invitation"]["late"]) == ([], "ACCEPTED", False)
+    asked = await op("finance_head", "AskLeave", invitation=mine, substitute=gid("User", ids["zhang_wei"]))
+    assert (asked["errors"], asked["leaveRequest"]["state"]) == ([], "PENDING")
+    decided = await op("clerk", "DecideLeave", leave=asked["leaveRequest"]["id"])
+    leave = decided["leaveRequest"]
+    assert (leave["state"], leave["invitation"]["state"], leave["substituteInvitation"]["user"]["displayName"]) == (
+        "APPROVED",
+        "DELEGATED",
+        "张伟",
+    )
+    summary_ = await op("clerk", "Replies", meeting=m["id"])
+    assert summary_["replySummary"] == counts(people=3, accepted=1, delegated=1, pending=1, units=1, unitsNominated=1)
