@@ -396,3 +396,18 @@ async def test_two_nominations_at_once_leave_one_list_within_the_quota(ids, as_)
         assert len(active) == 1
         assert [n["user"]["username"] for n in invitation(got, "370100")["nominees"]] == active
         assert invitation(got, "370100")["version"] == 3
+
+
+async def test_withdrawing_a_unit_withdraws_its_nominees(ids, as_) -> None:
+    m = await a_meeting(as_, ids)
+    qingdao = invitation(m, "370200")["id"]
+    await run(as_("clerk_370200"), NOMINATE, invitationId=qingdao, userIds=[gid("User", ids["clerk_370200"])])
+    out = await run(as_("clerk"), WITHDRAW, invitationId=qingdao, reason="调整参会范围")
+    assert (out["errors"], out["invitation"]["isActive"], out["invitation"]["nominees"]) == ([], False, [])
+    after = await meeting(as_("clerk"), m["id"])
+    assert [(i["unit"] or i["user"], i["isActive"]) for i in after["invitations"][1:]] == [
+        ({"code": "370200"}, False),
+        ({"username": "clerk_370200"}, False),
+    ]
+    # the clerk is told once for the unit and once as its nominee
+    assert (await kinds(as_("clerk_370200")))[-2:] == ["MEETING_INVITATION_WITHDRAWN"] * 2

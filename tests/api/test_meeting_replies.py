@@ -539,3 +539,15 @@ async def test_the_readme_example_runs_as_printed(ids, as_) -> None:
     )
     summary_ = await op("clerk", "Replies", meeting=m["id"])
     assert summary_["replySummary"] == counts(people=3, accepted=1, delegated=1, pending=1, units=1, unitsNominated=1)
+
+
+async def test_cancelling_withdraws_pending_leave_requests(ids, as_) -> None:
+    m = await a_meeting(as_, ids)
+    mine = invitation(m, "finance_head")["id"]
+    leave = (await run(as_("finance_head"), LEAVE_REQUEST, invitationId=mine, reason="出差"))["leaveRequest"]
+    await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="取消")
+    decided = await run(as_("clerk"), DECIDE, leaveRequestId=leave["id"], approve=True)
+    assert codes(decided) == [("leaveRequestId", "MEETING_CANCELLED")]
+    q = "query($id: ID!) { meetingLeaveRequests(meetingId: $id, state: WITHDRAWN) { id state } }"
+    listed = await as_("deputy").execute(q, {"id": m["id"]})
+    assert listed["data"]["meetingLeaveRequests"] == [{"id": leave["id"], "state": "WITHDRAWN"}]
