@@ -49,7 +49,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from meetings import access
+from meetings import access, replies
 from meetings.models import (
     CheckIn,
     Invitation,
@@ -79,8 +79,6 @@ QR_PREFIX = "office-api://meeting-check-in?token="
 MAX_TOKEN = 2_000
 _HKDF_INFO = b"office-api meeting check-in code v1"
 _ALGORITHM = "HS256"
-#: Effective reply states that take an invitee off the list of record.
-_NOT_OF_RECORD = (ReplyState.DECLINED.value, ReplyState.DELEGATED.value)
 
 
 class AttendanceCategory(StrEnum):
@@ -253,23 +251,13 @@ async def _person_invitations(session: AsyncSession, meeting_id: int) -> list[In
     return list((await session.execute(q)).scalars())
 
 
-def _of_record(invitations: Sequence[Invitation], states: dict[int, str]) -> list[Invitation]:
-    return [i for i in invitations if states[i.id] not in _NOT_OF_RECORD]
-
-
 async def attendees_of_record(session: AsyncSession, occurrence: MeetingOccurrence) -> list[Invitation]:
-    """The invitations of record of ``occurrence`` (DOMAIN §7.2), in invitation order.
-
-    Active person invitations (people invited by name, units' nominees) whose effective state
-    (the ``OccurrenceReply`` for this occurrence, else the invitation's) is neither DECLINED
-    nor DELEGATED. That includes active substitute invitations (``on_behalf_of_id`` set: the
-    substitute became the invitee of record) unless the substitute declined. Unit invitations themselves
-    are not attendees: their nominees are. An invitee whose substitute was approved is
-    DELEGATED and so not of record; a substitute whose substitution was not approved has no
-    invitation and so is not of record either.
-    """
-    invitations = await _person_invitations(session, occurrence.meeting_id)
-    return _of_record(invitations, await effective_states(session, occurrence.id, invitations))
+    """The invitations of record of ``occurrence`` (DOMAIN §7.2), in invitation order:
+    ``meetings.replies.attendees_of_record`` for this occurrence. Active person invitations
+    (people invited by name, units' nominees, substitutes of record) whose effective reply is
+    neither DECLINED nor DELEGATED; an invitee whose substitute was approved is DELEGATED and
+    so not of record; a substitute whose substitution was not approved has no invitation."""
+    return await replies.attendees_of_record(session, occurrence.meeting_id, occurrence.id)
 
 
 async def approved_leave(
@@ -489,8 +477,7 @@ async def attendance_of(session: AsyncSession, meeting: Meeting, occurrence: Mee
       (DOMAIN §7.2). Before the window closes, ABSENT means "not checked in yet".
     """
     invitations = await _person_invitations(session, meeting.id)
-    states = await effective_states(session, occurrence.id, invitations)
-    record = {i.id for i in _of_record(invitations, states)}
+    record = {i.id for i in await attendees_of_record(session, occurrence)}
     by_id = {i.id: i for i in invitations}
     missing = {i.on_behalf_of_id for i in invitations if i.on_behalf_of_id and i.on_behalf_of_id not in by_id}
     if missing:

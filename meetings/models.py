@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -276,6 +277,9 @@ class Invitation(Base):
     reply_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: False once withdrawn (uninvited, or a unit's nominee replaced); kept for the record.
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: A substitute for single occurrences of a series only: attends exactly the occurrences
+    #: with an ``OccurrenceReply`` row; its series ``state`` stays DECLINED (migration 0025).
+    occurrences_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

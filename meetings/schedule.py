@@ -72,6 +72,7 @@ from meetings.models import (
     RoomBooking,
 )
 from meetings.recurrence import Instance
+from meetings.replies import reset_replies
 from meetings.service import MeetingInput, attendee_places, local_time, meeting_times
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
@@ -227,53 +228,6 @@ async def rebook(
             pending[room.id].append(booking)
     for room_id, rows in pending.items():
         await rooms.request_approval(uow, broker, actor, meeting, booked_rooms[room_id], rows)
-
-
-async def reset_replies(uow: UnitOfWork, meeting: Meeting, occurrence_ids: Sequence[int] | None) -> None:
-    """A change of time asks for the replies (回执) again.
-
-    ``occurrence_ids`` None: the whole meeting or series: every active invitation's reply
-    becomes PENDING (not late, no reply time), and so do the per-occurrence replies of its
-    future occurrences. Else: a PENDING per-occurrence reply of every active person
-    invitation for each given occurrence (created or overwritten). Delegated invitations
-    (a substitute of record attends) keep their state.
-    """
-    session = uow.session
-    q = select(Invitation).where(
-        Invitation.meeting_id == meeting.id,
-        Invitation.is_active.is_(True),
-        Invitation.state != ReplyState.DELEGATED.value,
-    )
-    invitations = list((await session.execute(q)).scalars())
-    if occurrence_ids is None:
-        for inv in invitations:
-            if inv.state != ReplyState.PENDING.value or inv.late or inv.replied_at is not None:
-                inv.state, inv.late, inv.replied_at, inv.replied_by_id = ReplyState.PENDING.value, False, None, None
-                inv.version += 1
-        future = select(MeetingOccurrence.id).where(
-            MeetingOccurrence.meeting_id == meeting.id, MeetingOccurrence.start_at > uow.now
-        )
-        q2 = select(OccurrenceReply).where(OccurrenceReply.occurrence_id.in_(future))
-        for reply in (await session.execute(q2)).scalars():
-            reply.state, reply.late, reply.replied_at = ReplyState.PENDING.value, False, None
-        await session.flush()
-        return
-    people = [inv for inv in invitations if inv.user_id is not None]
-    if not people or not occurrence_ids:
-        return
-    q3 = select(OccurrenceReply).where(
-        OccurrenceReply.occurrence_id.in_(list(occurrence_ids)),
-        OccurrenceReply.invitation_id.in_([inv.id for inv in people]),
-    )
-    existing = {(r.invitation_id, r.occurrence_id): r for r in (await session.execute(q3)).scalars()}
-    for occurrence_id in occurrence_ids:
-        for inv in people:
-            reply = existing.get((inv.id, occurrence_id))
-            if reply is None:
-                session.add(OccurrenceReply(invitation_id=inv.id, occurrence_id=occurrence_id))
-            else:
-                reply.state, reply.late, reply.replied_at = ReplyState.PENDING.value, False, None
-    await session.flush()
 
 
 async def _referenced(uow: UnitOfWork, occurrence_ids: Sequence[int]) -> set[int]:

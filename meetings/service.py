@@ -240,6 +240,16 @@ async def add_invitations(
     ]
     uow.session.add_all(rows)
     await uow.session.flush()
+    await notify_invited(uow, broker, actor, meeting, rows)
+    return rows
+
+
+async def notify_invited(
+    uow: UnitOfWork, broker: Publisher, actor: Actor, meeting: Meeting, rows: Sequence[Invitation]
+) -> None:
+    """Tell new (or renewed) invitations: people get ``MEETING_INVITED`` (a nominee's payload
+    names the unit invitation as ``nominatedViaId``); for units, the people who answer for
+    them get ``MEETING_NOMINATION_REQUESTED``. The actor is not told about their own."""
     when = local_time(meeting.start_at, meeting.time_zone)
     messages = [
         Message(
@@ -250,7 +260,8 @@ async def add_invitations(
             subject_type="Meeting",
             subject_id=meeting.id,
             actor_id=actor.user_id,
-            payload={"invitationId": r.id, "role": r.role, "startAt": meeting.start_at.isoformat()},
+            payload={"invitationId": r.id, "role": r.role, "startAt": meeting.start_at.isoformat()}
+            | ({"nominatedViaId": r.nominated_via_id} if r.nominated_via_id else {}),
         )
         for r in rows
         if r.user_id is not None and r.user_id != actor.user_id
@@ -273,7 +284,6 @@ async def add_invitations(
                     )
                 )
     await notify(uow, broker, messages)
-    return rows
 
 
 async def create_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, data: MeetingInput) -> Meeting:

@@ -62,6 +62,7 @@ class NotificationKind(StrEnum):
     MEETING_LEAVE_REQUESTED = "MEETING_LEAVE_REQUESTED"  # to the approvers: 请假, maybe with a substitute
     MEETING_LEAVE_DECIDED = "MEETING_LEAVE_DECIDED"  # to the requester: the leave was approved or refused
     MEETING_SUBSTITUTE_NAMED = "MEETING_SUBSTITUTE_NAMED"  # to the substitute: you attend on someone's behalf
+    MEETING_INVITATION_WITHDRAWN = "MEETING_INVITATION_WITHDRAWN"  # to the invitee: uninvited, or a nominee replaced
     ROOM_BOOKING_REQUESTED = "ROOM_BOOKING_REQUESTED"  # to the room's unit: approve a booking
     ROOM_BOOKING_DECIDED = "ROOM_BOOKING_DECIDED"  # to the convener: the booking was approved or refused
     MEETING_CHECK_IN_OPEN = "MEETING_CHECK_IN_OPEN"  # to attendees of record: check-in (签到) is open

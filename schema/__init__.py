@@ -25,6 +25,8 @@ from schema.errors import ErrorPolicy, OperationLog
 from schema.incoming import IncomingMutation, IncomingQuery
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, InputGuard, QueryCostLimiter
 from schema.meeting_attendance import MeetingAttendanceMutation, MeetingAttendanceQuery
+from schema.meeting_notices import MeetingNoticeMutation, MeetingNoticeQuery
+from schema.meeting_replies import MeetingReplyMutation, MeetingReplyQuery
 from schema.meeting_schedule import MeetingScheduleMutation
 from schema.meetings import MeetingMutation, MeetingQuery
 from schema.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
@@ -68,6 +70,8 @@ class Query(
     MeetingAttendanceQuery,
     CalendarFeedQuery,
     RoomQuery,
+    MeetingNoticeQuery,
+    MeetingReplyQuery,
 ):
     pass
 
@@ -101,6 +105,8 @@ class Mutation(
     CalendarFeedMutation,
     MeetingScheduleMutation,
     RoomMutation,
+    MeetingNoticeMutation,
+    MeetingReplyMutation,
 ):
     pass
 

@@ -33,8 +33,9 @@ from documents.incoming_models import IncomingDocument
 from documents.models import Document, RouteStep
 from documents.supervision_models import SupervisionItem
 from meetings import access as meeting_access
+from meetings import replies as meeting_replies
 from meetings import rooms as meeting_rooms
-from meetings.models import Meeting, MeetingOccurrence, Room
+from meetings.models import Invitation, LeaveRequest, Meeting, MeetingOccurrence, Room
 from office_api import deadlines as clock
 from office_api import sla
 from office_api.db import Database
@@ -90,6 +91,11 @@ class Loaders:
         self.meeting_occurrences = self._grouped(meeting_access.occurrences_of, lambda r: r.meeting_id)
         self.meeting_invitations = self._grouped(meeting_access.invitations_of, lambda r: r.meeting_id)
         self.occurrence_bookings = self._grouped(meeting_rooms.bookings_of_occurrences, lambda r: r.occurrence_id)
+        self.meeting_invitation = self._by_id(Invitation)
+        self.meeting_leave_request = self._by_id(LeaveRequest)
+        self.meeting_occurrence_replies = self._grouped(
+            meeting_replies.occurrence_replies_of, lambda r: r.invitation_id
+        )
 
     def _deadlines(self) -> DataLoader[tuple[str, int], Any]:
         """Clocks by (subject type, subject id); one query per subject type in a tick."""

@@ -16,6 +16,8 @@ from strawberry import relay
 from strawberry.types import Info
 
 from meetings import access
+from meetings import invitations as invitations_svc
+from meetings import replies as replies_svc
 from meetings import service as svc
 from meetings.models import (
     DEFAULT_TIME_ZONE,
@@ -32,6 +34,9 @@ from meetings.models import (
 )
 from meetings.models import (
     MeetingOccurrence as OccurrenceModel,
+)
+from meetings.models import (
+    OccurrenceReply as OccurrenceReplyModel,
 )
 from meetings.models import (
     Room as RoomModel,
@@ -199,6 +204,46 @@ class MeetingOccurrence(relay.Node):
         return await booking_of_occurrence(info, self.id)
 
 
+@strawberry.type(description="The rest of a reply slip (回执, DOMAIN §7.2), as the invitee gave it.")
+class MeetingReplySlip:
+    phone: str | None = strawberry.field(description="Phone during the meeting.")
+    arrival: str | None = strawberry.field(description="Arrival: when and how, e.g. 6月1日 G123次 15:00 到济南西站.")
+    accommodation: str | None = strawberry.field(description="Accommodation wanted, as written.")
+
+
+@strawberry.type(description="A reply for one occurrence of a series, overriding the invitation's series reply.")
+class MeetingOccurrenceReply:
+    state: ReplyStateEnum = strawberry.field(description="The reply for this occurrence.")  # type: ignore[valid-type]
+    replied_at: dt.datetime | None = strawberry.field(
+        description="UTC instant of the reply; null while PENDING (e.g. after the occurrence moved)."
+    )
+    late: bool = strawberry.field(description="The reply came after the meeting's reply deadline.")
+    remark: str | None = strawberry.field(description="Remark (the leave reason for a delegated occurrence).")
+    occurrence_id: strawberry.Private[int]
+
+    @strawberry.field(description="The occurrence.")
+    async def occurrence(self, info: Info) -> MeetingOccurrence | None:
+        m = await info.context.loaders.occurrence.load(self.occurrence_id)
+        return MeetingOccurrence.from_model(m) if m else None
+
+
+@strawberry.type(
+    description="Replies (回执) of a meeting: series replies, or the effective replies of one occurrence. People are "
+    "active person invitations (nominees and substitutes included); units are active unit invitations."
+)
+class MeetingReplySummary:
+    people: int = strawberry.field(description="People invited (a per-occurrence substitute only where it attends).")
+    pending: int = strawberry.field(description="People who have not replied (or must reply again after a move).")
+    accepted: int = strawberry.field(description="People attending.")
+    declined: int = strawberry.field(description="People not attending (declined, or on approved leave).")
+    delegated: int = strawberry.field(description="People whose substitute attends for them.")
+    late: int = strawberry.field(description="Replies given after the reply deadline.")
+    units: int = strawberry.field(description="Units invited.")
+    units_pending: int = strawberry.field(description="Units that have named nobody yet.")
+    units_nominated: int = strawberry.field(description="Units that named their attendees.")
+    units_declined: int = strawberry.field(description="Units that will not attend.")
+
+
 @strawberry.type(description="An invitation (and its reply 回执) of a person or of a unit to a meeting.")
 class MeetingInvitation(relay.Node):
     id: relay.NodeID[int]
@@ -213,6 +258,9 @@ class MeetingInvitation(relay.Node):
     late: bool = strawberry.field(description="The reply came after the meeting's reply deadline.")
     remark: str | None = strawberry.field(description="The invitee's remark on the reply slip.")
     is_active: bool = strawberry.field(description="False once withdrawn (uninvited, or a nominee replaced).")
+    occurrences_only: bool = strawberry.field(
+        description="A substitute for single occurrences of a series: attends exactly those in occurrenceReplies."
+    )
     version: int = strawberry.field(description="Increases on every change.")
     meeting_id: strawberry.Private[int]
     user_id: strawberry.Private[int | None]
@@ -234,6 +282,7 @@ class MeetingInvitation(relay.Node):
             late=m.late,
             remark=m.remark,
             is_active=m.is_active,
+            occurrences_only=m.occurrences_only,
             version=m.version,
             meeting_id=m.meeting_id,
             user_id=m.user_id,
@@ -271,6 +320,53 @@ class MeetingInvitation(relay.Node):
     @strawberry.field(description="For a substitute (代参会): the invitation of the invitee they attend on behalf of.")
     async def on_behalf_of(self, info: Info) -> MeetingInvitation | None:
         return await _invitation(info, self.meeting_id, self.on_behalf_of_id)
+
+    @strawberry.field(description="The meeting.")
+    async def meeting(self, info: Info) -> Meeting:
+        return Meeting.from_model(await info.context.loaders.meeting.load(self.meeting_id))
+
+    @strawberry.field(
+        description="Who gave the latest series reply (the invitee, a unit's clerk, or the invitee "
+        "who named this substitute); null while none."
+    )
+    async def replied_by(self, info: Info) -> User | None:
+        return await user_by_id(info, self.model.replied_by_id)
+
+    @strawberry.field(
+        description="The rest of the reply slip (phone, arrival, accommodation); null unless you are an organiser, "
+        "the invitee or who replied."
+    )
+    async def reply_slip(self, info: Info) -> MeetingReplySlip | None:
+        actor = await require_actor(info)
+        meeting = await info.context.loaders.meeting.load(self.meeting_id)
+        if meeting is None or not invitations_svc.may_see_reply_slip(actor, meeting, self.model):
+            return None
+        d = dict(self.model.reply_details or {})
+        return MeetingReplySlip(phone=d.get("phone"), arrival=d.get("arrival"), accommodation=d.get("accommodation"))
+
+    @strawberry.field(description="Replies for single occurrences, overriding `state` there, by occurrence id.")
+    async def occurrence_replies(self, info: Info) -> list[MeetingOccurrenceReply]:
+        rows: list[OccurrenceReplyModel] = await info.context.loaders.meeting_occurrence_replies.load(self.id)
+        return [
+            MeetingOccurrenceReply(
+                state=ReplyState(r.state),
+                replied_at=r.replied_at,
+                late=r.late,
+                remark=r.remark,
+                occurrence_id=r.occurrence_id,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="For a unit invitation: the people it named (active nominees), in naming order.")
+    async def nominees(self, info: Info) -> list[MeetingInvitation]:
+        rows: list[Invitation] = await info.context.loaders.meeting_invitations.load(self.meeting_id)
+        return [MeetingInvitation.from_model(r) for r in rows if r.nominated_via_id == self.id and r.is_active]
+
+    @strawberry.field(description="Active substitutes (代参会) attending on this invitee's behalf.")
+    async def substitutes(self, info: Info) -> list[MeetingInvitation]:
+        rows: list[Invitation] = await info.context.loaders.meeting_invitations.load(self.meeting_id)
+        return [MeetingInvitation.from_model(r) for r in rows if r.on_behalf_of_id == self.id and r.is_active]
 
 
 async def _invitation(info: Info, meeting_id: int, invitation_id: int | None) -> MeetingInvitation | None:
@@ -418,6 +514,45 @@ class Meeting(relay.Node):
     async def invitations(self, info: Info) -> list[MeetingInvitation]:
         rows: list[Invitation] = await info.context.loaders.meeting_invitations.load(self.id)
         return [MeetingInvitation.from_model(r) for r in rows]
+
+    @strawberry.field(
+        description="Counts of replies (回执) per state and late replies: the series replies, or with occurrenceId "
+        "the effective replies for that occurrence (its own replies, else the series reply). Errors: NOT_FOUND on "
+        "occurrenceId (not this meeting's)."
+    )
+    async def reply_summary(
+        self,
+        info: Info,
+        occurrence_id: Annotated[
+            relay.GlobalID | None,
+            strawberry.argument(
+                description="One occurrence (MeetingOccurrence) of this meeting; omitted = the series."
+            ),
+        ] = None,
+    ) -> MeetingReplySummary:
+        rows: list[Invitation] = await info.context.loaders.meeting_invitations.load(self.id)
+        occ_pk = None
+        replies: list[OccurrenceReplyModel] = []
+        if occurrence_id is not None:
+            occ_pk = decode_id(occurrence_id, "MeetingOccurrence", "occurrenceId")
+            occ = await info.context.loaders.occurrence.load(occ_pk)
+            if occ is None or occ.meeting_id != self.id:
+                raise DomainError(ErrorCode.NOT_FOUND, "occurrenceId")
+            groups = await info.context.loaders.meeting_occurrence_replies.load_many([r.id for r in rows])
+            replies = [r for group in groups for r in group]
+        s = replies_svc.summarise(rows, replies, occ_pk)
+        return MeetingReplySummary(
+            people=s.people,
+            pending=s.pending,
+            accepted=s.accepted,
+            declined=s.declined,
+            delegated=s.delegated,
+            late=s.late,
+            units=s.units,
+            units_pending=s.units_pending,
+            units_nominated=s.units_nominated,
+            units_declined=s.units_declined,
+        )
 
     @strawberry.field(
         description="Global id of the meeting notice issued as an official document (通知); null when none was."

@@ -78,8 +78,12 @@ class Notification(relay.Node):
             ("circulationId", "CirculationItem"),
             ("documentId", "Document"),
             ("unitId", "OrgUnit"),
-            ("occurrenceId", "MeetingOccurrence"),
             ("splitFromId", "Meeting"),
+            ("invitationId", "MeetingInvitation"),
+            ("nominatedViaId", "MeetingInvitation"),
+            ("onBehalfOfId", "MeetingInvitation"),
+            ("occurrenceId", "MeetingOccurrence"),
+            ("leaveRequestId", "MeetingLeaveRequest"),
         ):
             if key in data:
                 data[key] = str(relay.GlobalID(type_name, str(data[key])))

@@ -74,6 +74,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.rooms": USER_ONLY,
     "Query.roomSchedule": USER_ONLY,
     "Query.pendingRoomBookings": USER_ONLY,
+    "Query.myMeetingInvitations": USER_ONLY,
+    "Query.meetingLeaveRequests": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
@@ -178,6 +180,14 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.retireRoom": USER_ONLY,
     "Mutation.approveRoomBooking": USER_ONLY,
     "Mutation.refuseRoomBooking": USER_ONLY,
+    "Mutation.updateMeeting": USER_ONLY,
+    "Mutation.cancelMeeting": USER_ONLY,
+    "Mutation.inviteToMeeting": USER_ONLY,
+    "Mutation.withdrawInvitation": USER_ONLY,
+    "Mutation.nominateAttendees": USER_ONLY,
+    "Mutation.replyToMeeting": USER_ONLY,
+    "Mutation.requestMeetingLeave": USER_ONLY,
+    "Mutation.decideMeetingLeave": USER_ONLY,
     # ---- subscriptions: a person's own notifications
     "Subscription.notifications": USER_ONLY,
 }
