@@ -56,6 +56,7 @@ from sqlalchemy import delete, func, select, union
 
 from meetings import recurrence, rooms
 from meetings.access import meeting_for_organiser, people_to_tell
+from meetings.check_in import schedule_check_in_open
 from meetings.models import (
     BookingStatus,
     CheckIn,
@@ -541,6 +542,7 @@ async def _move_one(
         occ.is_exception = True
     await uow.session.flush()
     await rebook(uow, actor, [occ], broker=broker, meeting=meeting)
+    await schedule_check_in_open(uow, meeting, [occ])
     if time_changed:
         await reset_replies(uow, meeting, None if single else [occ.id])
     _bump(uow, meeting)
@@ -606,6 +608,7 @@ async def _reschedule_series(
     meeting.rrule, meeting.all_day, meeting.room_id = rule, change.all_day, target_room
     await uow.session.flush()
     await rebook(uow, actor, changed + new_rows, broker=broker, meeting=meeting)
+    await schedule_check_in_open(uow, meeting, changed + new_rows)
     if template_changed or retimed:
         await reset_replies(uow, meeting, None)
     _bump(uow, meeting)
@@ -721,6 +724,7 @@ async def _split(
     uow.session.add_all(new_rows)
     await uow.session.flush()
     await rebook(uow, actor, new_rows, broker=broker, meeting=new)
+    await schedule_check_in_open(uow, new, new_rows)
     await _copy_invitations(uow, meeting, new, reset=template_changed)
     await _tell_changed(
         uow,

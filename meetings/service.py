@@ -391,4 +391,8 @@ async def create_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, data:
     if room is not None:
         await rooms.book(uow, broker, actor, meeting, room, occurrences)
     await add_invitations(uow, broker, actor, meeting, data.invitees)
+    # check_in reaches this module through replies → invitations: import it when used
+    from meetings.check_in import schedule_check_in_open
+
+    await schedule_check_in_open(uow, meeting, occurrences)
     return meeting

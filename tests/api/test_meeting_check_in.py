@@ -377,8 +377,8 @@ async def test_attendees_of_record_are_told_when_check_in_opens(platform, ids, a
         uow.now = NOW
         mtg = await uow.session.get(Meeting, meeting)
         occs = [await uow.session.get(MeetingOccurrence, pk) for pk in (first, second)]
-        assert await schedule_check_in_open(uow, mtg, occs) == 2
-        assert await schedule_check_in_open(uow, mtg, occs) == 0  # scheduling again is a no-op
+        # createMeeting scheduled both openings already: scheduling again is a no-op
+        assert await schedule_check_in_open(uow, mtg, occs) == 0
         # the second occurrence moves an hour later: a new job; the old one finds it moved
         occs[1].start_at, occs[1].end_at = utc(D(2026, 6, 3), 10), utc(D(2026, 6, 3), 11)
         await uow.session.flush()
@@ -404,3 +404,34 @@ async def test_attendees_of_record_are_told_when_check_in_opens(platform, ids, a
         ("MEETING_CHECK_IN_OPEN", "签到时间 2026-06-03 09:30 至 2026-06-03 11:00"),
         first_note,
     ]
+
+
+async def test_moving_an_occurrence_schedules_the_check_in_notice_of_its_new_time(platform, ids, as_) -> None:
+    m = await meeting_with(as_, ids, "finance_head")
+    occurrence = m["occurrences"][0]["id"]
+    move = """mutation($input: RescheduleMeetingInput!) { rescheduleMeeting(input: $input) { errors { code } } }"""
+    res = await as_("clerk").execute(
+        move,
+        {
+            "input": {
+                "meetingId": m["id"],
+                "scope": "THIS",
+                "occurrenceId": occurrence,
+                "expectedVersion": m["version"],
+                "startAt": local(D(2026, 6, 4), 15),
+                "endAt": local(D(2026, 6, 4), 16),
+            }
+        },
+    )
+    assert res["data"]["rescheduleMeeting"]["errors"] == []
+    notes = "{ notifications(first: 5) { edges { node { kind body } } } }"
+
+    async def opened() -> list[str]:
+        edges = (await as_("finance_head").execute(notes))["data"]["notifications"]["edges"]
+        return [e["node"]["body"] for e in edges if e["node"]["kind"] == "MEETING_CHECK_IN_OPEN"]
+
+    # the job of the old time (2026-06-02 08:30) finds the occurrence moved and tells nobody
+    assert await platform.scheduler.run_due(utc(DAY, 8, 30)) == 1
+    assert await opened() == []
+    assert await platform.scheduler.run_due(utc(D(2026, 6, 4), 14, 30)) == 1
+    assert await opened() == ["签到时间 2026-06-04 14:30 至 2026-06-04 16:00"]
