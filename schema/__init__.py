@@ -11,6 +11,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from schema.accounts import AccountMutation, AccountQuery
 from schema.attachments import AttachmentMutation
+from schema.availability import AvailabilityQuery
 from schema.circulation import CirculationMutation, CirculationQuery
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
@@ -61,6 +62,7 @@ class Query(
     SupervisionQuery,
     ReminderQuery,
     MeetingQuery,
+    AvailabilityQuery,
 ):
     pass
 

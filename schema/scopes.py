@@ -64,6 +64,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     # meetings (会议): people's own calendars
     "Query.meeting": USER_ONLY,
     "Query.myMeetings": USER_ONLY,
+    "Query.freeBusy": USER_ONLY,
+    "Query.findMeetingTimes": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
