@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from meetings import access
 from meetings import availability as av
-from meetings.models import Invitation, MeetingOccurrence, OccurrenceReply, Room
+from meetings.models import Invitation, Meeting, MeetingOccurrence, OccurrenceReply, Room
 from office_api.config import Settings
+from office_api.org.permissions import Actor
 from office_api.workdays import WorkCalendar
 from tests.conftest import GraphQLClient, count_statements
 from tests.dispatch_helpers import NOW, gid, ids_of, pk_of, signed_in
@@ -477,3 +479,44 @@ async def test_free_busy_bad_requests(ids, as_, variables, expected) -> None:
     out = (await as_("li_na").execute(FREE_BUSY, {**base, **variables}))["data"]["freeBusy"]
     assert (out["people"], out["rooms"]) == ([], [])
     assert [(e["field"], e["code"]) for e in out["errors"]] == expected
+
+
+async def test_batch_visibility_agrees_with_can_see(platform, ids, as_) -> None:
+    day = D(2026, 6, 2)
+    own = await invite(as_, ids, platform, "财政厅会", local(day, 9), local(day, 10), finance_head="accepted")
+    units = await create_meeting(
+        as_("clerk"),
+        ids,
+        title="各市参加",
+        invitees=[{"unitId": gid("OrgUnit", ids["370200"]), "quota": 1}],
+        startAt=local(day, 10),
+        endAt=local(day, 11),
+    )
+    district = await create_meeting(
+        as_("li_na"),
+        ids,
+        title="区里的会",
+        organizerUnitId=gid("OrgUnit", ids["370102"]),
+        chairId=gid("User", ids["zhou_wei"]),
+        startAt=local(day, 14),
+        endAt=local(day, 15),
+    )
+    meeting_ids = [own, pk_of(units["meeting"]["id"]), pk_of(district["meeting"]["id"])]
+    seen = {}
+    async with platform.db.read() as s:
+        meetings = [await s.get(Meeting, m) for m in meeting_ids]
+        for username in ("clerk", "finance_head", "clerk_370200", "li_na", "zhou_wei", "drc_head", "secretary_general"):
+            actor = Actor(user_id=ids[username], username=username, display_name=username)
+            batch = set(await av.visible_meetings(s, actor, meeting_ids))
+            one_by_one = {m.id for m in meetings if m is not None and await access.can_see(s, actor, m)}
+            assert batch == one_by_one, username
+            seen[username] = sorted(meeting_ids.index(m) for m in batch)
+    assert seen == {
+        "clerk": [0, 1],  # creator of both
+        "finance_head": [0],  # invited
+        "clerk_370200": [1],  # answers for the invited city
+        "li_na": [2],  # creator
+        "zhou_wei": [2],  # chair
+        "drc_head": [],
+        "secretary_general": [],  # the General Office has a clerk, who answers for it
+    }
