@@ -35,6 +35,7 @@ then more optional attendees not busy, then earlier.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -144,7 +145,8 @@ def busy_statement(user_ids: Sequence[int], room_ids: Sequence[int], start: dt.d
         occ.end_at > start,
     )
     parts = []
-    if user_ids:
+    users = list(user_ids)
+    if users:
         inv = Invitation
         reply = func.coalesce(OccurrenceReply.state, inv.state)
         organiser = or_(mtg.convener_id == inv.user_id, mtg.chair_id == inv.user_id, mtg.created_by_id == inv.user_id)
@@ -159,22 +161,30 @@ def busy_statement(user_ids: Sequence[int], room_ids: Sequence[int], start: dt.d
                 and_(OccurrenceReply.invitation_id == inv.id, OccurrenceReply.occurrence_id == occ.id),
             )
             .where(
-                inv.user_id.in_(list(user_ids)),
+                inv.user_id.in_(users),
                 inv.is_active.is_(True),
                 reply.in_((ReplyState.ACCEPTED.value, ReplyState.PENDING.value)),
                 *live,
             )
         )
-        for column in (mtg.convener_id, mtg.chair_id, mtg.created_by_id):
-            invited = exists().where(
-                Invitation.meeting_id == mtg.id, Invitation.user_id == column, Invitation.is_active.is_(True)
-            )
-            parts.append(
-                select(literal("user"), column, occ.start_at, occ.end_at, occ.meeting_id, literal(2))
-                .select_from(occ)
-                .join(mtg, mtg.id == occ.meeting_id)
-                .where(column.in_(list(user_ids)), ~invited, *live)
-            )
+        # Organisers without an active invitation: the (meeting, person) pairs come from the
+        # three indexed organiser columns, then meet the window's occurrences once.
+        columns = (mtg.convener_id, mtg.chair_id, mtg.created_by_id)
+        organisers = union_all(
+            *(select(mtg.id.label("meeting_id"), col.label("user_id")).where(col.in_(users)) for col in columns)
+        ).subquery("organisers")
+        invited = exists().where(
+            Invitation.meeting_id == organisers.c.meeting_id,
+            Invitation.user_id == organisers.c.user_id,
+            Invitation.is_active.is_(True),
+        )
+        parts.append(
+            select(literal("user"), organisers.c.user_id, occ.start_at, occ.end_at, occ.meeting_id, literal(2))
+            .select_from(organisers)
+            .join(occ, occ.meeting_id == organisers.c.meeting_id)
+            .join(mtg, mtg.id == occ.meeting_id)
+            .where(~invited, *live)
+        )
     if room_ids:
         bk = RoomBooking
         parts.append(
@@ -284,21 +294,23 @@ def candidate_slots(
     return out
 
 
-def slot_statuses(intervals: Sequence[Interval], slots: Sequence[tuple[dt.datetime, dt.datetime]]) -> list[Status]:
-    """The status of one subject in each slot (the worst interval overlapping it), by one sweep
-    over both sorted lists: slots of one length have starts and ends in the same order, so a
-    pointer into the intervals only moves forward."""
-    out: list[Status] = []
-    i, n = 0, len(intervals)
-    for start, end in slots:
-        while i < n and intervals[i].end <= start:
-            i += 1
-        worst, j = Status.FREE, i
-        while j < n and intervals[j].start < end:
-            worst = max(worst, intervals[j].status)
-            j += 1
-        out.append(worst)
-    return out
+def slot_marks(
+    rows: Iterable[BusyRow], slot_starts: Sequence[dt.datetime], duration: dt.timedelta
+) -> dict[int, Status]:
+    """One subject's status in every slot it is not free in, as {slot index: worst status}.
+
+    The slots all last ``duration`` and ``slot_starts`` is sorted, so the slots a row
+    ``[s, e)`` overlaps are exactly those starting in ``(s - duration, e)``: two bisections find
+    them. The cost is one pass over the subject's rows, not slots × rows.
+    """
+    marks: dict[int, Status] = {}
+    for r in rows:
+        lo = bisect_right(slot_starts, r.start - duration)
+        hi = bisect_left(slot_starts, r.end, lo)
+        for k in range(lo, hi):
+            if marks.get(k, Status.FREE) < r.status:
+                marks[k] = r.status
+    return marks
 
 
 # ---- requests ---------------------------------------------------------------------------------
@@ -563,15 +575,17 @@ async def find_meeting_times(
     by_subject: dict[tuple[str, int], list[BusyRow]] = {}
     for r in rows:
         by_subject.setdefault((r.kind, r.subject_id), []).append(r)
+    starts = [a for a, _ in slots]
+    length = dt.timedelta(minutes=req.duration_minutes)
 
-    def statuses(kind: str, pk: int) -> list[Status]:
-        return slot_statuses(merge(by_subject.get((kind, pk), []), window_start, window_end), slots)
+    def marks(kind: str, pk: int) -> dict[int, Status]:
+        return slot_marks(by_subject.get((kind, pk), []), starts, length)
 
     return rank(
         slots,
-        {u: statuses("user", u) for u in required},
-        {u: statuses("user", u) for u in optional},
-        [(r.id, statuses("room", r.id)) for r in rooms],
+        {u: marks("user", u) for u in required},
+        {u: marks("user", u) for u in optional},
+        [(r.id, marks("room", r.id)) for r in rooms],
         req.min_optional_percent,
         req.max_results,
     )
@@ -579,33 +593,46 @@ async def find_meeting_times(
 
 def rank(
     slots: Sequence[tuple[dt.datetime, dt.datetime]],
-    required: dict[int, list[Status]],
-    optional: dict[int, list[Status]],
-    rooms: Sequence[tuple[int, list[Status]]],
+    required: dict[int, dict[int, Status]],
+    optional: dict[int, dict[int, Status]],
+    rooms: Sequence[tuple[int, dict[int, Status]]],
     min_optional_percent: int,
     max_results: int,
 ) -> list[Suggestion]:
-    """Suggestions from each subject's status per slot (pure): slots where a required attendee
-    is busy, too few optional ones are available, or (rooms given) every room is busy are
-    dropped; the rest are ordered by tentative attendees (fewer first), optional attendees
-    available (more first), start (earlier first); ``rooms`` are in preference order (the
-    smallest that seats everyone first) and the first free one is proposed."""
-    out: list[tuple[tuple[int, int, dt.datetime], Suggestion]] = []
+    """Suggestions from each subject's marks ({slot index: status}, :func:`slot_marks`; absent =
+    free), pure: slots where a required attendee is busy, too few optional ones are available,
+    or (rooms given) every room is busy are dropped; the rest are ordered by tentative attendees
+    (fewer first), optional attendees available (more first), start (earlier first). ``rooms``
+    are in preference order (the smallest that seats everyone first); the first free one is
+    proposed. Attendee lists keep the order of ``required`` then ``optional``."""
     n_optional = len(optional)
+    blocked: set[int] = {k for m in required.values() for k, st in m.items() if st == Status.BUSY}
+    unavailable: dict[int, list[int]] = {}
+    tentative: dict[int, list[int]] = {}
+    for u, m in required.items():
+        for k, st in m.items():
+            if st == Status.TENTATIVE:
+                tentative.setdefault(k, []).append(u)
+    for u, m in optional.items():
+        for k, st in m.items():
+            (unavailable if st == Status.BUSY else tentative).setdefault(k, []).append(u)
+    order = list(required) + list(optional)
+    position = {u: n for n, u in enumerate(order)}
+    out: list[tuple[tuple[int, int, dt.datetime], Suggestion]] = []
     for k, (start, end) in enumerate(slots):
-        if any(st[k] == Status.BUSY for st in required.values()):
+        if k in blocked:
             continue
         room_id = None
         if rooms:
-            room_id = next((rid for rid, st in rooms if st[k] == Status.FREE), None)
+            room_id = next((rid for rid, m in rooms if k not in m), None)
             if room_id is None:
                 continue
-        unavailable = [u for u, st in optional.items() if st[k] == Status.BUSY]
-        available = n_optional - len(unavailable)
+        away = unavailable.get(k, [])
+        available = n_optional - len(away)
         if available * 100 < min_optional_percent * n_optional:
             continue
-        tentative = [u for u, st in (*required.items(), *optional.items()) if st[k] == Status.TENTATIVE]
-        suggestion = Suggestion(start, end, room_id, available, n_optional, tentative, unavailable)
-        out.append(((len(tentative), -available, start), suggestion))
+        maybe = sorted(tentative.get(k, []), key=position.__getitem__)
+        suggestion = Suggestion(start, end, room_id, available, n_optional, maybe, list(away))
+        out.append(((len(maybe), -available, start), suggestion))
     out.sort(key=lambda x: x[0])
     return [s for _, s in out[:max_results]]

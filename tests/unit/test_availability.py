@@ -17,7 +17,7 @@ from meetings.availability import (
     candidate_slots,
     merge,
     rank,
-    slot_statuses,
+    slot_marks,
 )
 from office_api.config import Settings
 from office_api.workdays import SHANGHAI, LoadedYear, WorkCalendar
@@ -186,31 +186,40 @@ def test_a_meeting_longer_than_half_a_day_may_span_lunch() -> None:
 # ---- the sweep --------------------------------------------------------------------------------
 
 
-def test_the_sweep_agrees_with_checking_every_slot_against_every_interval() -> None:
+def test_the_marks_agree_with_checking_every_slot_against_every_interval() -> None:
     rng = random.Random(6)
     cal, hours = WorkCalendar(), WorkingHours()
     first, last = D(2026, 6, 1), D(2026, 6, 30)
     window = (at(first, 0), at(last + dt.timedelta(days=1), 0))
-    for duration, step in ((15, 15), (60, 30), (90, 60), (240, 15)):
+    for duration, step in ((15, 15), (60, 30), (90, 60), (240, 15), (480, 30)):
         slots = candidate_slots(cal, hours, first, last, duration, step)
+        starts = [s for s, _ in slots]
         for _ in range(20):
             rows = []
             for m in range(rng.randint(0, 60)):
-                start = window[0] + dt.timedelta(minutes=15 * rng.randint(0, 30 * 96))
+                start = window[0] + dt.timedelta(minutes=15 * rng.randint(-8, 30 * 96))
                 end = start + dt.timedelta(minutes=15 * rng.randint(1, 40))
                 rows.append(BusyRow("user", 1, start, end, m, rng.choice((B, T))))
-            got = slot_statuses(merge(rows, *window), slots)
-            want = [max((r.status for r in rows if r.start < e and r.end > s), default=F) for s, e in slots]
+            got = slot_marks(rows, starts, dt.timedelta(minutes=duration))
+            want = {
+                k: worst
+                for k, (s, e) in enumerate(slots)
+                if (worst := max((r.status for r in rows if r.start < e and r.end > s), default=F)) != F
+            }
             assert got == want
 
 
 # ---- ranking ----------------------------------------------------------------------------------
 
 
+def marks(*statuses: Status) -> dict[int, Status]:
+    return {k: st for k, st in enumerate(statuses) if st != F}
+
+
 def test_rank_orders_by_tentative_then_optional_then_time_and_filters() -> None:
     slots = [(at(DAY, h), at(DAY, h + 1)) for h in (9, 10, 11, 14, 15)]
-    required = {1: [B, F, T, F, F], 2: [F, F, F, F, F]}
-    optional = {3: [F, B, F, B, F], 4: [F, F, F, B, T]}
+    required = {1: marks(B, F, T, F, F), 2: marks(F, F, F, F, F)}
+    optional = {3: marks(F, B, F, B, F), 4: marks(F, F, F, B, T)}
     got = rank(slots, required, optional, [], 0, 10)
     assert [
         (s.start.astimezone(SHANGHAI).hour, s.tentative_user_ids, s.unavailable_optional_user_ids, s.optional_percent)
@@ -225,7 +234,7 @@ def test_rank_orders_by_tentative_then_optional_then_time_and_filters() -> None:
     assert [s.start.astimezone(SHANGHAI).hour for s in rank(slots, required, optional, [], 50, 10)] == [10, 11, 15]
     assert [s.start.astimezone(SHANGHAI).hour for s in rank(slots, required, optional, [], 100, 1)] == [11]
     # Rooms in preference order: the first free one is proposed; no free room, no slot.
-    rooms = [(20, [F, B, F, B, F]), (21, [F, F, B, B, F])]
+    rooms = [(20, marks(F, B, F, B, F)), (21, marks(F, F, B, B, F))]
     with_rooms = rank(slots, required, {}, rooms, 0, 10)
     assert [(s.start.astimezone(SHANGHAI).hour, s.room_id, s.optional_percent) for s in with_rooms] == [
         (10, 21, 100.0),
