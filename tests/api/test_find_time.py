@@ -9,6 +9,7 @@ are the defaults, 09:00–12:00 and 13:30–17:30 Asia/Shanghai.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -520,3 +521,54 @@ async def test_batch_visibility_agrees_with_can_see(platform, ids, as_) -> None:
         "drc_head": [],
         "secretary_general": [],  # the General Office has a clerk, who answers for it
     }
+
+
+def readme_operation(name: str) -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index(f"query {name}(")
+    return readme[start : readme.index("\n}\n", start) + 3]
+
+
+async def test_the_readme_examples_as_printed(platform, ids, as_) -> None:
+    monday = D(2026, 6, 8)
+    room = await add_room(platform, ids["370000-general_office"])
+    await invite(as_, ids, platform, "预算碰头会", local(monday, 9), local(monday, 10, 30), finance_head="accepted")
+    await invite(as_, ids, platform, "调研座谈", local(monday, 10, 30), local(monday, 12), zhang_wei="accepted")
+    await invite(as_, ids, platform, "征求意见会", local(monday, 13, 30), local(monday, 15), wang_wei="pending")
+    variables = {
+        "required": [gid("User", ids["finance_head"]), gid("User", ids["drc_head"])],
+        "optional": [gid("User", ids["zhang_wei"]), gid("User", ids["wang_wei"])],
+        "rooms": [gid("Room", room)],
+    }
+    res = await as_("li_na").execute(readme_operation("FindTime"), variables)
+    out = res["data"]["findMeetingTimes"]
+    assert out["errors"] == []
+    assert out["suggestions"][0] == {
+        "startAt": "2026-06-08T07:00:00+00:00",
+        "endAt": "2026-06-08T08:00:00+00:00",
+        "room": {"name": "第一会议室", "capacity": 30},
+        "optionalAvailableCount": 2,
+        "optionalAvailablePercent": 100.0,
+        "tentativePeople": [],
+        "unavailableOptionalPeople": [],
+    }
+    assert starts(out) == [
+        "2026-06-08T07:00:00+00:00",
+        "2026-06-08T07:30:00+00:00",
+        "2026-06-08T08:00:00+00:00",
+        "2026-06-08T08:30:00+00:00",
+        "2026-06-09T01:00:00+00:00",
+    ]
+    schedules = await as_("li_na").execute(
+        readme_operation("Schedules"),
+        {"people": variables["required"] + variables["optional"], "rooms": variables["rooms"]},
+    )
+    fb = schedules["data"]["freeBusy"]
+    assert fb["errors"] == []
+    assert [[(i["startAt"], i["status"], i["hidden"]) for i in p["intervals"]] for p in fb["people"]] == [
+        [(z(monday, 9), "BUSY", True)],
+        [],
+        [(z(monday, 10, 30), "BUSY", True)],
+        [(z(monday, 13, 30), "TENTATIVE", True)],
+    ]
+    assert fb["rooms"] == [{"room": {"name": "第一会议室"}, "intervals": []}]
