@@ -60,7 +60,7 @@ from meetings.models import (
 from office_api.errors import ErrorCode, ErrorCollector
 from office_api.org.models import User
 from office_api.org.permissions import Actor
-from office_api.workdays import SHANGHAI, WorkCalendar
+from office_api.workdays import MAX_YEAR, MIN_YEAR, SHANGHAI, WorkCalendar
 
 #: Widest window of a free/busy or find-a-time request, in days.
 MAX_WINDOW_DAYS = 31
@@ -438,7 +438,7 @@ async def free_busy(
         elif e - s > dt.timedelta(days=MAX_WINDOW_DAYS):
             errors.add(ErrorCode.INVALID_VALUE, "to", detail=f"at most {MAX_WINDOW_DAYS} days after `from`")
     if len(user_ids) + len(room_ids) > MAX_SUBJECTS:
-        errors.add(ErrorCode.TOO_MANY, "userIds" if len(user_ids) > len(room_ids) else "roomIds", limit=MAX_SUBJECTS)
+        errors.add(ErrorCode.TOO_MANY, "userIds" if len(user_ids) >= len(room_ids) else "roomIds", limit=MAX_SUBJECTS)
         errors.raise_if_any()
     users = _ids(errors, "userIds", user_ids)
     _ids(errors, "roomIds", room_ids)
@@ -500,19 +500,21 @@ async def _check_find(session: AsyncSession, req: FindTimeRequest, hours: Workin
     errors = ErrorCollector()
     if not req.required_user_ids:
         errors.add(ErrorCode.REQUIRED, "requiredUserIds")
-    people = len(req.required_user_ids) + len(req.optional_user_ids)
-    if people + len(req.room_ids) > MAX_SUBJECTS:
-        which = (
-            "requiredUserIds" if len(req.required_user_ids) > MAX_SUBJECTS - len(req.room_ids) else "optionalUserIds"
-        )
-        if len(req.room_ids) > people:
-            which = "roomIds"
-        errors.add(ErrorCode.TOO_MANY, which, limit=MAX_SUBJECTS)
+    lists = {
+        "requiredUserIds": req.required_user_ids,
+        "optionalUserIds": req.optional_user_ids,
+        "roomIds": req.room_ids,
+    }
+    if sum(map(len, lists.values())) > MAX_SUBJECTS:  # named on the longest list
+        errors.add(ErrorCode.TOO_MANY, max(lists, key=lambda k: len(lists[k])), limit=MAX_SUBJECTS)
         errors.raise_if_any()
     if not MIN_DURATION <= req.duration_minutes <= MAX_DURATION:
         errors.add(ErrorCode.INVALID_VALUE, "durationMinutes", detail=f"{MIN_DURATION} to {MAX_DURATION} minutes")
     elif req.duration_minutes > _minutes(hours.day_end) - _minutes(hours.day_start):
         errors.add(ErrorCode.INVALID_VALUE, "durationMinutes", detail="longer than the working day")
+    for name, day in (("from", req.first_day), ("to", req.last_day)):
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            errors.add(ErrorCode.INVALID_VALUE, name, detail=f"a date from {MIN_YEAR} to {MAX_YEAR}")
     if req.last_day < req.first_day:
         errors.add(ErrorCode.INVALID_VALUE, "to", detail="must not be before `from`")
     elif (req.last_day - req.first_day).days + 1 > MAX_WINDOW_DAYS:
@@ -552,8 +554,9 @@ async def find_meeting_times(
     (rules and ranking in the module docstring). Slots before ``now`` are not suggested.
 
     Errors (all at once): REQUIRED (``requiredUserIds`` empty); TOO_MANY (more than 100 people
-    and rooms); INVALID_VALUE on ``durationMinutes`` (15–480 and within the working day),
-    ``to`` (before ``from``, or more than 31 days), ``granularityMinutes`` (15, 30, 60),
+    and rooms, named on the longest list); INVALID_VALUE on ``durationMinutes`` (15–480 and
+    within the working day), ``from``/``to`` (outside 2004–2100), ``to`` (before ``from``, or
+    more than 31 days), ``granularityMinutes`` (15, 30, 60),
     ``minOptionalPercent`` (0–100), ``maxResults`` (1–50); DUPLICATE, NOT_FOUND, INACTIVE
     naming ``requiredUserIds.N`` / ``optionalUserIds.N`` / ``roomIds.N``; ROOM_OVER_CAPACITY on
     ``roomIds`` when no room seats everyone.

@@ -232,9 +232,10 @@ class AvailabilityQuery:
         "`minOptionalPercent` % of the optional people are not busy, and, when rooms are given, one that seats "
         "everyone is free. Ranked: fewer tentative people, more optional people available, earlier. Busy and "
         "tentative as in freeBusy. Errors (in `errors`): REQUIRED (requiredUserIds), TOO_MANY (over 100 people and "
-        "rooms), INVALID_VALUE on durationMinutes (15–480, within the working day), `to` (before `from`, over 31 "
-        "days), granularityMinutes (15/30/60), minOptionalPercent (0–100), maxResults (1–50); DUPLICATE, NOT_FOUND "
-        "or INACTIVE naming `requiredUserIds.N`, `optionalUserIds.N`, `roomIds.N`; ROOM_OVER_CAPACITY on roomIds "
+        "rooms, named on the longest list), INVALID_VALUE on durationMinutes (15–480, within the working day), "
+        "`from`/`to` (outside 2004–2100), `to` (before `from`, over 31 days), granularityMinutes (15/30/60), "
+        "minOptionalPercent (0–100), maxResults (1–50); DUPLICATE, NOT_FOUND or INACTIVE naming "
+        "`requiredUserIds.N`, `optionalUserIds.N`, `roomIds.N`; ROOM_OVER_CAPACITY on roomIds "
         "when no room seats everyone.",
         permission_classes=[IsAuthenticated],
     )

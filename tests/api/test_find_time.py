@@ -290,6 +290,11 @@ async def test_rooms_capacity_and_the_smallest_free_room(platform, ids, as_) -> 
             [("granularityMinutes", "INVALID_VALUE"), ("maxResults", "INVALID_VALUE")],
         ),
         ({"minOptionalPercent": 101}, [("minOptionalPercent", "INVALID_VALUE")]),
+        ({"from": "9999-12-01", "to": "9999-12-31"}, [("from", "INVALID_VALUE"), ("to", "INVALID_VALUE")]),
+        (
+            {"optionalUserIds": [gid("User", n) for n in range(1, 61)], "roomIds": [gid("Room", 1)] * 41},
+            [("optionalUserIds", "TOO_MANY")],
+        ),
         ({"requiredUserIds": []}, [("requiredUserIds", "REQUIRED")]),
         ({"requiredUserIds": [gid("User", 999999)]}, [("requiredUserIds.0", "NOT_FOUND")]),
         ({"optionalUserIds": [gid("Room", 1)]}, [("optionalUserIds.0", "INVALID_VALUE")]),
