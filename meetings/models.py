@@ -138,7 +138,7 @@ class Meeting(Base):
     #: Co-organising units (联合主办) by id.
     co_organizer_unit_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     convener_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     agenda: Mapped[str] = mapped_column(Text, default="")
     materials: Mapped[str] = mapped_column(Text, default="")
     logistics: Mapped[str] = mapped_column(Text, default="")
@@ -164,7 +164,7 @@ class Meeting(Base):
     split_from_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     state: Mapped[str] = mapped_column(String(16), default=MeetingState.SCHEDULED.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

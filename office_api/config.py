@@ -7,6 +7,7 @@ with 0600 permissions under the data directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from enum import StrEnum
@@ -14,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Secrets shorter than this (in characters) are refused outside development.
@@ -158,6 +159,30 @@ class Settings(BaseSettings):
         "https://oa.example.gov.cn; empty = the scheme and host of the request. Set it behind a reverse proxy: "
         "calendar feed URLs are built from it and its host names iCalendar UIDs (meeting-<id>@<host>)",
     )
+
+    # Working hours for finding a meeting time (meetings/availability.py), Asia/Shanghai local times.
+    # Default: the common schedule of provincial government offices, 09:00–12:00 and 13:30–17:30
+    # (PRACTICE: offices that keep a summer and a winter schedule change these twice a year).
+    meeting_day_start: dt.time = Field(
+        default=dt.time(9, 0), description="start of the working day (HH:MM) for suggested meeting times"
+    )
+    meeting_lunch_start: dt.time = Field(default=dt.time(12, 0), description="start of the lunch break (HH:MM)")
+    meeting_lunch_end: dt.time = Field(
+        default=dt.time(13, 30), description="end of the lunch break (HH:MM); equal to the start = no break"
+    )
+    meeting_day_end: dt.time = Field(
+        default=dt.time(17, 30), description="end of the working day (HH:MM) for suggested meeting times"
+    )
+
+    @model_validator(mode="after")
+    def _working_hours_in_order(self) -> Settings:
+        """Refuse working hours out of order: day start < lunch start <= lunch end < day end."""
+        if not self.meeting_day_start < self.meeting_lunch_start <= self.meeting_lunch_end < self.meeting_day_end:
+            raise ValueError(
+                "OFFICE_MEETING_DAY_START < OFFICE_MEETING_LUNCH_START <= OFFICE_MEETING_LUNCH_END "
+                "< OFFICE_MEETING_DAY_END is required (HH:MM, Asia/Shanghai)"
+            )
+        return self
 
     @property
     def attachment_root(self) -> Path:

@@ -11,6 +11,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from schema.accounts import AccountMutation, AccountQuery
 from schema.attachments import AttachmentMutation
+from schema.availability import AvailabilityQuery
 from schema.calendar_feeds import CalendarFeedMutation, CalendarFeedQuery
 from schema.circulation import CirculationMutation, CirculationQuery
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
@@ -72,6 +73,7 @@ class Query(
     RoomQuery,
     MeetingNoticeQuery,
     MeetingReplyQuery,
+    AvailabilityQuery,
 ):
     pass
 

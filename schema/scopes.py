@@ -76,6 +76,8 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.pendingRoomBookings": USER_ONLY,
     "Query.myMeetingInvitations": USER_ONLY,
     "Query.meetingLeaveRequests": USER_ONLY,
+    "Query.freeBusy": USER_ONLY,
+    "Query.findMeetingTimes": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
