@@ -58,6 +58,22 @@ async def get_visible_meeting(session: AsyncSession, actor: Actor, meeting_id: i
     return meeting
 
 
+async def get_visible_occurrence(session: AsyncSession, actor: Actor, occurrence_id: int) -> MeetingOccurrence | None:
+    """The occurrence if its meeting is visible to ``actor`` (:func:`can_see`), else None."""
+    occ = await session.get(MeetingOccurrence, occurrence_id)
+    if occ is None or await get_visible_meeting(session, actor, occ.meeting_id) is None:
+        return None
+    return occ
+
+
+async def get_visible_invitation(session: AsyncSession, actor: Actor, invitation_id: int) -> Invitation | None:
+    """The invitation if its meeting is visible to ``actor`` (:func:`can_see`), else None."""
+    inv = await session.get(Invitation, invitation_id)
+    if inv is None or await get_visible_meeting(session, actor, inv.meeting_id) is None:
+        return None
+    return inv
+
+
 async def meeting_for_organiser(
     session: AsyncSession, actor: Actor, meeting_id: int, field: str = "meetingId", *, lock: bool = True
 ) -> Meeting:

@@ -193,6 +193,24 @@ async def require_actor(info: Info) -> Actor:
     return actor
 
 
+async def visible_nodes(
+    info: Info,
+    node_ids: Any,
+    fetch: Callable[[Any, Actor, int], Awaitable[R | None]],
+    convert: Callable[[R], T],
+) -> list[T | None]:
+    """``resolve_nodes`` of a type whose rows only some people may see: ``fetch(session, actor,
+    pk)`` returns the row when the signed-in actor may see it, else None (existence is not
+    revealed); one read session for all the ids, results in the order asked."""
+    actor = await require_actor(info)
+    out: list[T | None] = []
+    async with info.context.db.read() as session:
+        for node_id in node_ids:
+            row = await fetch(session, actor, int(node_id))
+            out.append(convert(row) if row is not None else None)
+    return out
+
+
 # ---- ids -----------------------------------------------------------------------------
 
 

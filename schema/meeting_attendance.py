@@ -27,6 +27,7 @@ from schema.common import (
     idempotency_key_field,
     require_actor,
     run_mutation,
+    visible_nodes,
 )
 from schema.documents import Document, RouteInput, _step_input
 from schema.meetings import AttendeeRoleEnum, MeetingInvitation, MeetingOccurrence
@@ -238,13 +239,7 @@ class MeetingDecidedMatter(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[MeetingDecidedMatter | None]:
-        actor = await require_actor(info)
-        out: list[MeetingDecidedMatter | None] = []
-        async with info.context.db.read() as s:
-            for i in node_ids:
-                row = await svc.get_visible_matter(s, actor, int(i))
-                out.append(cls.from_model(row) if row else None)
-        return out
+        return await visible_nodes(info, node_ids, svc.get_visible_matter, cls.from_model)
 
     @strawberry.field(description="Lead unit (主办) named for it; null when none yet.")
     async def lead_unit(self, info: Info) -> OrgUnit | None:
@@ -291,13 +286,7 @@ class MeetingMinutes(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[MeetingMinutes | None]:
-        actor = await require_actor(info)
-        out: list[MeetingMinutes | None] = []
-        async with info.context.db.read() as s:
-            for i in node_ids:
-                row = await svc.get_visible_minutes(s, actor, int(i))
-                out.append(cls.from_model(row) if row else None)
-        return out
+        return await visible_nodes(info, node_ids, svc.get_visible_minutes, cls.from_model)
 
     @strawberry.field(description="Global id of the 纪要 document (routed, signed off and issued as any document).")
     def document_id(self) -> relay.GlobalID:

@@ -50,6 +50,7 @@ from schema.common import (
     idempotency_key_field,
     require_actor,
     run_mutation,
+    visible_nodes,
 )
 from schema.org import OrgUnit, User, unit_by_id, user_by_id
 
@@ -174,14 +175,7 @@ class MeetingOccurrence(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[MeetingOccurrence | None]:
-        actor = await require_actor(info)
-        out: list[MeetingOccurrence | None] = []
-        async with info.context.db.read() as s:
-            for i in node_ids:
-                occ = await s.get(OccurrenceModel, int(i))
-                ok = occ is not None and await access.get_visible_meeting(s, actor, occ.meeting_id) is not None
-                out.append(cls.from_model(occ) if ok and occ else None)
-        return out
+        return await visible_nodes(info, node_ids, access.get_visible_occurrence, cls.from_model)
 
     @strawberry.field(description="The meeting (or series) this occurrence belongs to.")
     async def meeting(self, info: Info) -> Meeting:
@@ -296,14 +290,7 @@ class MeetingInvitation(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[MeetingInvitation | None]:
-        actor = await require_actor(info)
-        out: list[MeetingInvitation | None] = []
-        async with info.context.db.read() as s:
-            for i in node_ids:
-                inv = await s.get(Invitation, int(i))
-                ok = inv is not None and await access.get_visible_meeting(s, actor, inv.meeting_id) is not None
-                out.append(cls.from_model(inv) if ok and inv else None)
-        return out
+        return await visible_nodes(info, node_ids, access.get_visible_invitation, cls.from_model)
 
     @strawberry.field(description="The invited person; null for a unit invitation.")
     async def user(self, info: Info) -> User | None:
@@ -461,13 +448,7 @@ class Meeting(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Meeting | None]:
-        actor = await require_actor(info)
-        out: list[Meeting | None] = []
-        async with info.context.db.read() as s:
-            for i in node_ids:
-                m = await access.get_visible_meeting(s, actor, int(i))
-                out.append(cls.from_model(m) if m else None)
-        return out
+        return await visible_nodes(info, node_ids, access.get_visible_meeting, cls.from_model)
 
     @strawberry.field(description="The organising unit (主办).")
     async def organizer_unit(self, info: Info) -> OrgUnit | None:

@@ -29,6 +29,7 @@ from schema.common import (
     page_size,
     require_actor,
     run_mutation,
+    visible_nodes,
 )
 from schema.deadlines import DeadlineType, deadline_of
 from schema.org import OrgUnit, User, user_by_id
@@ -159,13 +160,7 @@ class SupervisionItem(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[SupervisionItem | None]:
-        actor = await require_actor(info)
-        out: list[SupervisionItem | None] = []
-        async with info.context.db.read() as s:
-            for i in node_ids:
-                row = await svc.get_visible_item(s, actor, int(i))
-                out.append(cls.from_model(row) if row else None)
-        return out
+        return await visible_nodes(info, node_ids, svc.get_visible_item, cls.from_model)
 
     @strawberry.field(description="Who created it (the assigner, 交办人).")
     async def creator(self, info: Info) -> User | None:
