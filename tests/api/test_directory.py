@@ -81,8 +81,11 @@ async def test_ranking_exact_then_name_prefix_then_pinyin_prefix_then_contains(
     await add_person(platform, "weiming", "weiming")
     await add_person(platform, "wei", "wei")
     # exact name, name prefix, pinyin prefix (weiming), then pinyin containing "wei" by pinyin.
-    # 潍坊市文书 and 威海市文书 (demo city clerks) are pinyin prefixes too: weifang…, weihai….
-    expected = ["wei", "weiming", "潍坊市文书", "威海市文书", "魏明", "王伟", "张伟", "张维", "周伟"]
+    # The demo people of 潍坊市 and 威海市 (city clerks and leaders) are pinyin prefixes too:
+    # weifangshi…, weihaishi…; within a rank, by pinyin (fushizhang before wenshu).
+    expected = [
+        "wei", "weiming", "潍坊市副市长", "潍坊市文书", "威海市副市长", "威海市文书", "魏明", "王伟", "张伟", "张维", "周伟",
+    ]  # fmt: skip
     assert names(await clerk.execute(DIRECTORY, {"q": "wei"})) == expected
     # Pages of two walk across the ranks without loss or repetition.
     seen, after, pages = [], None, []
@@ -95,7 +98,14 @@ async def test_ranking_exact_then_name_prefix_then_pinyin_prefix_then_contains(
             break
         after = conn["pageInfo"]["endCursor"]
     assert seen == expected
-    assert pages == [(2, True, False), (2, True, True), (2, True, True), (2, True, True), (1, False, True)]
+    assert pages == [
+        (2, True, False),
+        (2, True, True),
+        (2, True, True),
+        (2, True, True),
+        (2, True, True),
+        (1, False, True),
+    ]
 
 
 async def test_a_renamed_person_is_found_by_the_new_pinyin(clerk: GraphQLClient, platform: Any) -> None:
@@ -118,8 +128,13 @@ async def test_unit_and_subtree_filters(clerk: GraphQLClient, platform: Any) -> 
     assert names(await clerk.execute(DIRECTORY, {"q": "zw", "unit": province})) == []
     assert names(await clerk.execute(DIRECTORY, {"q": "zw", "unit": province, "sub": True})) == ["张伟", "张维", "周伟"]
     jinan = await unit_gid(platform, "370100")
-    assert names(await clerk.execute(DIRECTORY, {"unit": jinan})) == ["济南市文书"]
-    assert names(await clerk.execute(DIRECTORY, {"unit": jinan, "sub": True})) == ["济南市文书", "李娜", "周伟"]
+    assert names(await clerk.execute(DIRECTORY, {"unit": jinan})) == ["济南市副市长", "济南市文书"]
+    assert names(await clerk.execute(DIRECTORY, {"unit": jinan, "sub": True})) == [
+        "济南市副市长",
+        "济南市文书",
+        "李娜",
+        "周伟",
+    ]
     missing = await clerk.execute(DIRECTORY, {"unit": gid("OrgUnit", 999_999)})
     assert top_level_code(missing) == "NOT_FOUND"
 
@@ -127,10 +142,11 @@ async def test_unit_and_subtree_filters(clerk: GraphQLClient, platform: Any) -> 
 async def test_everyone_listed_by_pinyin_and_disabled_people_are_not(clerk: GraphQLClient, platform: Any) -> None:
     everyone = names(await clerk.execute(DIRECTORY, {"first": 100}))
     assert everyone == [
-        "安全管理员", "安全审计员", "滨州市文书", "德州市文书", "东营市文书", "菏泽市文书", "济南市文书",
-        "济宁市文书", "聊城市文书", "李副主任", "李娜", "临沂市文书", "钱主任", "青岛市文书", "日照市文书",
-        "孙秘书长", "泰安市文书", "王伟", "王文书", "潍坊市文书", "威海市文书", "系统管理员", "烟台市文书",
-        "枣庄市文书", "张伟", "张维", "赵厅长", "周伟", "淄博市文书",
+        "安全管理员", "安全审计员", "滨州市副市长", "滨州市文书", "德州市副市长", "德州市文书", "东营市副市长", "东营市文书", "菏泽市副市长", "菏泽市文书",
+        "济南市副市长", "济南市文书", "济宁市副市长", "济宁市文书", "聊城市副市长", "聊城市文书", "李副主任", "李娜", "临沂市副市长", "临沂市文书", "钱主任",
+        "青岛市副市长", "青岛市文书", "日照市副市长", "日照市文书", "孙秘书长", "泰安市副市长", "泰安市文书", "王伟", "王文书", "潍坊市副市长", "潍坊市文书",
+        "威海市副市长", "威海市文书", "系统管理员", "烟台市副市长", "烟台市文书", "枣庄市副市长", "枣庄市文书", "张伟", "张维", "赵厅长", "周伟", "淄博市副市长",
+        "淄博市文书",
     ]  # fmt: skip
     async with platform.db.unit_of_work() as uow:
         user = await uow.session.get(User, await user_pk(platform, "zhou_wei"))
@@ -278,6 +294,7 @@ async def test_subtree_queries(clerk: GraphQLClient, platform: Any) -> None:
     ]  # fmt: skip
     assert [(e["node"]["user"]["username"], e["node"]["unit"]["code"]) for e in data["membersInSubtree"]["edges"]] == [
         ("clerk_370100", "370100"),
+        ("leader_370100", "370100"),
         ("li_na", "370102"),
         ("zhou_wei", "370102"),
     ]
@@ -290,5 +307,5 @@ async def test_subtree_queries(clerk: GraphQLClient, platform: Any) -> None:
         total = len((await s.execute(select(OrgUnit.id))).all())
     assert total == 188
     # 10 primary posts in the province subtree, the Secretary-General's second post heading the General Office,
-    # and the 16 city clerks
-    assert len(province_data["membersInSubtree"]["edges"]) == 27
+    # the 16 city clerks and the 16 city leaders
+    assert len(province_data["membersInSubtree"]["edges"]) == 43
