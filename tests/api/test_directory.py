@@ -84,8 +84,18 @@ async def test_ranking_exact_then_name_prefix_then_pinyin_prefix_then_contains(
     # The demo people of 潍坊市 and 威海市 (city clerks and leaders) are pinyin prefixes too:
     # weifangshi…, weihaishi…; within a rank, by pinyin (fushizhang before wenshu).
     expected = [
-        "wei", "weiming", "潍坊市副市长", "潍坊市文书", "威海市副市长", "威海市文书", "魏明", "王伟", "张伟", "张维", "周伟",
-    ]  # fmt: skip
+        "wei",
+        "weiming",
+        "潍坊市副市长",
+        "潍坊市文书",
+        "威海市副市长",
+        "威海市文书",
+        "魏明",
+        "王伟",
+        "张伟",
+        "张维",
+        "周伟",
+    ]
     assert names(await clerk.execute(DIRECTORY, {"q": "wei"})) == expected
     # Pages of two walk across the ranks without loss or repetition.
     seen, after, pages = [], None, []
@@ -142,12 +152,52 @@ async def test_unit_and_subtree_filters(clerk: GraphQLClient, platform: Any) -> 
 async def test_everyone_listed_by_pinyin_and_disabled_people_are_not(clerk: GraphQLClient, platform: Any) -> None:
     everyone = names(await clerk.execute(DIRECTORY, {"first": 100}))
     assert everyone == [
-        "安全管理员", "安全审计员", "滨州市副市长", "滨州市文书", "德州市副市长", "德州市文书", "东营市副市长", "东营市文书", "菏泽市副市长", "菏泽市文书",
-        "济南市副市长", "济南市文书", "济宁市副市长", "济宁市文书", "聊城市副市长", "聊城市文书", "李副主任", "李娜", "临沂市副市长", "临沂市文书", "钱主任",
-        "青岛市副市长", "青岛市文书", "日照市副市长", "日照市文书", "孙秘书长", "泰安市副市长", "泰安市文书", "王伟", "王文书", "潍坊市副市长", "潍坊市文书",
-        "威海市副市长", "威海市文书", "系统管理员", "烟台市副市长", "烟台市文书", "枣庄市副市长", "枣庄市文书", "张伟", "张维", "赵厅长", "周伟", "淄博市副市长",
+        "安全管理员",
+        "安全审计员",
+        "滨州市副市长",
+        "滨州市文书",
+        "德州市副市长",
+        "德州市文书",
+        "东营市副市长",
+        "东营市文书",
+        "菏泽市副市长",
+        "菏泽市文书",
+        "济南市副市长",
+        "济南市文书",
+        "济宁市副市长",
+        "济宁市文书",
+        "聊城市副市长",
+        "聊城市文书",
+        "李副主任",
+        "李娜",
+        "临沂市副市长",
+        "临沂市文书",
+        "钱主任",
+        "青岛市副市长",
+        "青岛市文书",
+        "日照市副市长",
+        "日照市文书",
+        "孙秘书长",
+        "泰安市副市长",
+        "泰安市文书",
+        "王伟",
+        "王文书",
+        "潍坊市副市长",
+        "潍坊市文书",
+        "威海市副市长",
+        "威海市文书",
+        "系统管理员",
+        "烟台市副市长",
+        "烟台市文书",
+        "枣庄市副市长",
+        "枣庄市文书",
+        "张伟",
+        "张维",
+        "赵厅长",
+        "周伟",
+        "淄博市副市长",
         "淄博市文书",
-    ]  # fmt: skip
+    ]
     async with platform.db.unit_of_work() as uow:
         user = await uow.session.get(User, await user_pk(platform, "zhou_wei"))
         user.is_active = False

@@ -71,6 +71,7 @@ DEMO_DUTIES = [
     ("finance_head", "370000-finance", "head"),
     ("drc_head", "370000-drc", "head"),
     *((f"clerk_{code}", code, "clerk") for code, _ in DEMO_CITIES),
+    *((f"leader_{code}", code, "deputy_head") for code, _ in DEMO_CITIES),
 ]
 
 
