@@ -536,7 +536,7 @@ def readme_operation(name: str) -> str:
 
 async def test_the_readme_examples_as_printed(platform, ids, as_) -> None:
     monday = D(2026, 6, 8)
-    room = await add_room(platform, ids["370000-general_office"])
+    room = await add_room(platform, ids["370000-general_office"], capacity=60)  # the demo's 第一会议室
     await invite(as_, ids, platform, "预算碰头会", local(monday, 9), local(monday, 10, 30), finance_head="accepted")
     await invite(as_, ids, platform, "调研座谈", local(monday, 10, 30), local(monday, 12), zhang_wei="accepted")
     await invite(as_, ids, platform, "征求意见会", local(monday, 13, 30), local(monday, 15), wang_wei="pending")
@@ -551,7 +551,7 @@ async def test_the_readme_examples_as_printed(platform, ids, as_) -> None:
     assert out["suggestions"][0] == {
         "startAt": "2026-06-08T07:00:00+00:00",
         "endAt": "2026-06-08T08:00:00+00:00",
-        "room": {"name": "第一会议室", "capacity": 30},
+        "room": {"name": "第一会议室", "capacity": 60},
         "optionalAvailableCount": 2,
         "optionalAvailablePercent": 100.0,
         "tentativePeople": [],
