@@ -58,8 +58,9 @@ class NewFeed:
 
 async def create_feed(uow: UnitOfWork, actor: Actor, label: str | None) -> NewFeed:
     """Create a feed for ``actor`` with an optional ``label`` (trimmed, at most 100
-    characters, e.g. 手机日历). Errors: ``TOO_LONG`` on ``label``; ``TOO_MANY`` (field null)
-    when the actor already holds :data:`MAX_FEEDS` unrevoked feeds. The count is taken with the
+    characters, e.g. 手机日历). Errors: ``TOO_LONG`` on ``label``; ``TOO_MANY`` with field null
+    (the limit is on the feeds held, not on an input field) and the limit and the remedy in the
+    message when the actor already holds :data:`MAX_FEEDS` unrevoked feeds. The count is taken with the
     actor's user row locked (``FOR UPDATE`` on PostgreSQL; SQLite write transactions are
     serialised), so concurrent requests cannot exceed it."""
     text = trimmed(label)
@@ -73,7 +74,9 @@ async def create_feed(uow: UnitOfWork, actor: Actor, label: str | None) -> NewFe
         )
     ).all()
     if len(held) >= MAX_FEEDS:
-        raise DomainError(ErrorCode.TOO_MANY, None, limit=MAX_FEEDS)
+        raise DomainError(
+            ErrorCode.TOO_MANY, None, limit=MAX_FEEDS, detail="unrevoked calendar feeds per person; revoke one first"
+        )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     feed = CalendarFeed(user_id=actor.user_id, token_hash=token_hash(token), label=text or None, created_at=uow.now)
     session.add(feed)

@@ -11,7 +11,10 @@ The check-in code
     :data:`_HKDF_INFO`), with audience :data:`AUDIENCE`: an access token is no check-in code
     and a check-in code is no access token (different key *and* audience). Claims: ``occ``
     (occurrence id), ``mtg`` (meeting id), ``nbf`` = start − ``check_in_opens_minutes``,
-    ``exp`` = end, ``iat``, ``iss``, ``aud``.
+    ``exp`` = end, ``iat``, ``iss``, ``aud``. The code is bound to the occurrence's times:
+    :func:`check_in` refuses it (``CHECK_IN_TOKEN_INVALID``) unless ``nbf``/``exp`` are still the
+    occurrence's current window, so a code printed before a move stops working even where the
+    old and new windows overlap; the organiser fetches a new code.
 
 Checking in
     :func:`check_in` is done by the authenticated user for themself only (there is no user
@@ -229,17 +232,18 @@ async def check_in_code(
 
 async def effective_states(
     session: AsyncSession, occurrence_id: int, invitations: Sequence[Invitation]
-) -> dict[int, str]:
-    """Reply state of each invitation for one occurrence: its ``OccurrenceReply`` when there
-    is one, else the invitation's (series) state."""
+) -> dict[int, str | None]:
+    """Reply state of each invitation for one occurrence (``meetings.replies.effective_state``):
+    its ``OccurrenceReply`` when there is one, else the invitation's (series) state; None for a
+    per-occurrence substitute (``occurrences_only``) who does not cover this occurrence."""
     ids = [i.id for i in invitations]
-    overrides: dict[int, str] = {}
+    rows: dict[int, OccurrenceReply] = {}
     if ids:
-        q = select(OccurrenceReply.invitation_id, OccurrenceReply.state).where(
+        q = select(OccurrenceReply).where(
             OccurrenceReply.occurrence_id == occurrence_id, OccurrenceReply.invitation_id.in_(ids)
         )
-        overrides = {inv_id: state for inv_id, state in (await session.execute(q)).all()}
-    return {i.id: overrides.get(i.id, i.state) for i in invitations}
+        rows = {r.invitation_id: r for r in (await session.execute(q)).scalars()}
+    return {i.id: replies.effective_state(i, rows.get(i.id)) for i in invitations}
 
 
 async def _person_invitations(session: AsyncSession, meeting_id: int) -> list[Invitation]:
@@ -291,6 +295,8 @@ async def _why_not(session: AsyncSession, actor: Actor, meeting: Meeting, occurr
     ).scalar_one_or_none()
     if mine is not None and mine.is_active:
         state = (await effective_states(session, occurrence.id, [mine]))[mine.id]
+        if state is None:
+            return "you attend only the occurrences you substitute for"
         if state == ReplyState.DELEGATED.value:
             return "a substitute attends in your place"
         if state == ReplyState.DECLINED.value:
@@ -323,7 +329,8 @@ async def check_in(
     purpose, another occurrence, a code from before the occurrence was moved, an occurrence
     that no longer exists); ``MEETING_CANCELLED`` (meeting or occurrence cancelled);
     ``NOT_AN_ATTENDEE`` (not of record: never invited, declined, replaced by an approved
-    substitute, a substitute not approved); ``CHECK_IN_CLOSED`` with the window in the
+    substitute, a substitute not approved, a per-occurrence substitute at an occurrence they do
+    not cover); ``CHECK_IN_CLOSED`` with the window in the
     meeting's local time (before it opens, or after the end: no signing afterwards). A
     repeated check-in returns the first row unchanged, even after the window closed.
     """
@@ -334,6 +341,10 @@ async def check_in(
     occurrence = await session.get(MeetingOccurrence, claims.occurrence_id)
     meeting = await session.get(Meeting, claims.meeting_id)
     if occurrence is None or meeting is None or occurrence.meeting_id != meeting.id:
+        raise DomainError(ErrorCode.CHECK_IN_TOKEN_INVALID, "token")
+    opens, closes = window(meeting, occurrence)
+    if (_ts(claims.not_before), _ts(claims.expires)) != (_ts(opens), _ts(closes)):
+        # issued for other times: the occurrence was moved (or its window changed) since
         raise DomainError(ErrorCode.CHECK_IN_TOKEN_INVALID, "token")
     if is_cancelled(meeting, occurrence):
         raise DomainError(ErrorCode.MEETING_CANCELLED, "token")
@@ -346,7 +357,6 @@ async def check_in(
     if existing is not None:
         return existing
     now = uow.now
-    opens, closes = window(meeting, occurrence)
     if not opens <= now < closes:
         raise DomainError(
             ErrorCode.CHECK_IN_CLOSED,
@@ -354,8 +364,6 @@ async def check_in(
             opens=local_time(opens, meeting.time_zone),
             closes=local_time(closes, meeting.time_zone),
         )
-    if not claims.not_before <= now < claims.expires:  # issued for the times before a move
-        raise DomainError(ErrorCode.CHECK_IN_TOKEN_INVALID, "token")
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CheckIn)
     await session.execute(
@@ -371,6 +379,20 @@ async def check_in(
     row = await _check_in_of(session, occurrence.id, mine.id)
     assert row is not None
     return row
+
+
+async def refuse_if_checked_in(session: AsyncSession, occurrence_ids: Sequence[int], field: str) -> None:
+    """Refuse to change the time of occurrences someone has checked in to: ``INVALID_STATE`` on
+    ``field`` ("check-in has begun; cancel it instead"). Check-ins are immutable and bound to
+    the window they were made in (DOMAIN §7.3: no signing afterwards), so an occurrence with
+    check-ins keeps its time; the organiser cancels it and schedules another meeting. Call it
+    before any change of an occurrence's start or end (``meetings.schedule``)."""
+    ids = list(dict.fromkeys(occurrence_ids))
+    if not ids:
+        return
+    q = select(CheckIn.occurrence_id).where(CheckIn.occurrence_id.in_(ids)).limit(1)
+    if (await session.execute(q)).first() is not None:
+        raise DomainError(ErrorCode.INVALID_STATE, field, detail="check-in has begun; cancel it instead")
 
 
 async def _check_in_of(session: AsyncSession, occurrence_id: int, invitation_id: int) -> CheckIn | None:

@@ -426,6 +426,8 @@ def _rename(exc: DomainError) -> DomainError:
         name = f"coHandlerUnitIds.{parts[1]}" if parts[-1] == "unitId" else "dueOn"
     elif name in ("title", "instruction", "sourceId"):
         name = "matterId"
+    if exc.code is ErrorCode.LEAD_REQUIRED:  # its message is about two or more handlers
+        return DomainError(ErrorCode.REQUIRED, name or None)
     return DomainError(exc.code, name or None, **exc.params)
 
 
@@ -454,8 +456,8 @@ async def supervise_matter(
     policy (20 calendar days). For the meeting's organisers who may also assign supervision
     items in those units (``documents.supervision.supervising_paths``). Errors: ``NOT_FOUND`` /
     ``FORBIDDEN`` / ``MEETING_CANCELLED`` on ``matterId``; ``DUPLICATE`` on ``matterId`` when the
-    matter is supervised already; ``LEAD_REQUIRED`` on ``leadUnitId`` when no lead unit is
-    known; ``NOT_FOUND``, ``INACTIVE``, ``FORBIDDEN`` on ``leadUnitId`` /
+    matter is supervised already; ``REQUIRED`` on ``leadUnitId`` when neither the input nor the
+    matter names the lead unit (主办); ``NOT_FOUND``, ``INACTIVE``, ``FORBIDDEN`` on ``leadUnitId`` /
     ``coHandlerUnitIds.<i>``; ``INVALID_VALUE`` on ``dueOn`` (before today).
     """
     session = uow.session
@@ -470,7 +472,7 @@ async def supervise_matter(
         raise DomainError(ErrorCode.DUPLICATE, "matterId", detail="the matter is supervised already")
     lead = lead_unit_id or matter.lead_unit_id
     if lead is None:
-        raise DomainError(ErrorCode.LEAD_REQUIRED, "leadUnitId", detail="name the lead unit (主办)")
+        raise DomainError(ErrorCode.REQUIRED, "leadUnitId")
     co_handlers = [supervision.UnitAssignment(u) for u in matter.co_handler_unit_ids or [] if u != lead]
     try:
         item = await supervision.create_from_meeting_matter(

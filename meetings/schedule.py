@@ -10,6 +10,9 @@ Decisions (README "Recurring meetings and rescheduling"):
 
 - **Begun occurrences are history.** An occurrence whose start is not after now is never
   moved, re-booked or removed; no occurrence is moved or created to start in the past.
+- **Checked-in occurrences keep their time.** An occurrence someone has checked in to (its
+  window opens before its start) is not moved, by any scope: ``INVALID_STATE`` "check-in has
+  begun; cancel it instead" (``meetings.check_in.refuse_if_checked_in``).
 - **Cancelling one occurrence** (:func:`cancel_occurrence`) marks it CANCELLED, releases its
   room and tells everyone concerned (``MEETING_CANCELLED`` with ``occurrenceId``). When no
   occurrence of the meeting is SCHEDULED any more, the meeting itself becomes CANCELLED
@@ -56,7 +59,7 @@ from sqlalchemy import delete, func, select, union
 
 from meetings import recurrence, rooms
 from meetings.access import meeting_for_organiser, people_to_tell
-from meetings.check_in import schedule_check_in_open
+from meetings.check_in import refuse_if_checked_in, schedule_check_in_open
 from meetings.models import (
     BookingStatus,
     CheckIn,
@@ -527,6 +530,7 @@ async def _move_one(
     time_changed = (start, end) != (occ.start_at, occ.end_at)
     if time_changed:
         _not_in_past(uow, start, change.all_day)
+        await refuse_if_checked_in(uow.session, [occ.id], _start_field(change.all_day) if single else "occurrenceId")
     room_id = change.room_id if change.room_given else occ.room_id
     room_changed = room_id != occ.room_id
     all_day_changed = single and change.all_day != meeting.all_day
@@ -574,6 +578,18 @@ async def _reschedule_series(
     if len(rows) == len(drops) and not creates:
         raise DomainError(ErrorCode.INVALID_VALUE, field, detail="no occurrence would be left after now")
 
+    await refuse_if_checked_in(
+        uow.session,
+        [
+            row.id
+            for row, inst in pairing.pairs
+            if row.start_at > now
+            and inst.start > now
+            and (row.recurrence_id != inst.recurrence_id or template_changed)
+            and (inst.start, inst.end) != (row.start_at, row.end_at)
+        ],
+        field,
+    )
     await drop_occurrences(uow, drops, DROPPED_REASON)
     changed: list[MeetingOccurrence] = []
     retimed: list[MeetingOccurrence] = []
@@ -630,6 +646,8 @@ async def _split(
     if not earlier:
         return await _reschedule_series(uow, broker, actor, meeting, change, Scope.THIS_AND_FOLLOWING)
     later = [r for r in rows if r.recurrence_id >= occ.recurrence_id]
+    # an occurrence checked in to would leave its series (its check-ins with it): refused
+    await refuse_if_checked_in(uow.session, [r.id for r in later if r.start_at > now], "occurrenceId")
     try:
         old = recurrence.expand(meeting.rrule, meeting.start_at, meeting.end_at, meeting.time_zone)
     except DomainError:  # a rule stored before today's checks: fall back on the rows

@@ -325,9 +325,16 @@ _FIELD_MESSAGES: dict[tuple[ErrorCode, str], tuple[str, str]] = {
 }
 
 
+#: Messages of codes raised with a ``detail`` their usual message has no room for (e.g. a
+#: TOO_MANY that is about what the user holds, not about an input list: field null).
+_DETAILED_MESSAGES: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.TOO_MANY: ("最多 {limit} 项：{detail}", "At most {limit} items: {detail}"),
+}
+
+
 def render_message(code: ErrorCode, lang: str = "zh", **params: Any) -> str:
     """The message for ``code`` in ``lang`` ("zh" default, "en"), with ``params`` filled in."""
-    zh, en = _MESSAGES[code]
+    zh, en = _DETAILED_MESSAGES[code] if "detail" in params and code in _DETAILED_MESSAGES else _MESSAGES[code]
     template = en if lang == "en" else zh
     try:
         return template.format(**params)

@@ -128,7 +128,8 @@ class CalendarFeedMutation:
         description="Create a calendar feed URL for a calendar app to subscribe to (iCalendar, RFC 5545; no sign-in: "
         "the URL is the secret, so treat it like a password). Returns the URL once. "
         + _FEED_CONTENT
-        + f" Errors: TOO_LONG (label), TOO_MANY (you hold {svc.MAX_FEEDS} unrevoked feeds already: revoke one). "
+        + f" Errors: TOO_LONG (label), TOO_MANY with field null (you hold {svc.MAX_FEEDS} unrevoked feeds "
+        "already: the message says so; revoke one first). "
         "Takes no idempotency key: a retried request would have to store the URL.",
         permission_classes=[IsAuthenticated],
     )

@@ -356,7 +356,7 @@ class DraftMeetingMinutesInput:
 class SuperviseDecidedMatterInput:
     matter_id: relay.GlobalID = strawberry.field(description="The MeetingDecidedMatter.")
     lead_unit_id: relay.GlobalID | None = strawberry.field(
-        default=None, description="Lead unit (主办); default: the matter's (LEAD_REQUIRED when neither)."
+        default=None, description="Lead unit (主办); default: the matter's (REQUIRED when neither)."
     )
     due_on: dt.date | None = strawberry.field(
         default=None,
@@ -447,7 +447,8 @@ class MeetingAttendanceMutation:
         "invitee who declined or whose substitute attends), and the platform clock must lie in [start − "
         "checkInOpensMinutes, end) (no signing afterwards). Late after start + lateAfterMinutes. A second check-in "
         "returns the first, unchanged. Errors on `token`: CHECK_IN_TOKEN_INVALID (bad or foreign code, another "
-        "occurrence than occurrenceId), MEETING_CANCELLED, NOT_AN_ATTENDEE, CHECK_IN_CLOSED (the message gives the "
+        "occurrence than occurrenceId, a code issued before the occurrence was moved), MEETING_CANCELLED, "
+        "NOT_AN_ATTENDEE, CHECK_IN_CLOSED (the message gives the "
         "window in the meeting's local time, Asia/Shanghai by default).",
         permission_classes=[IsAuthenticated],
     )
@@ -517,7 +518,8 @@ class MeetingAttendanceMutation:
         "the meeting who may assign supervision items in the units: lead unit (given or the matter's), the matter's "
         "co-handlers, due date (given, the matter's, or the supervision-minutes policy: 20 calendar days). Once "
         "per matter. Errors: NOT_FOUND, FORBIDDEN (on matterId, or on a unit you do not cover), DUPLICATE "
-        "(supervised already), LEAD_REQUIRED, INACTIVE, INVALID_VALUE (dueOn before today).",
+        "(supervised already), REQUIRED (leadUnitId: neither given nor the matter's), INACTIVE, "
+        "INVALID_VALUE (dueOn before today).",
         permission_classes=[IsAuthenticated],
     )
     async def supervise_decided_matter(self, info: Info, input: SuperviseDecidedMatterInput) -> DecidedMatterPayload:

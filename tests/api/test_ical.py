@@ -593,6 +593,20 @@ async def test_feeds_are_capped_per_person(platform, ids, as_) -> None:
     assert listed[-1]["label"] == "第一个"
     over = (await li.execute(CREATE_FEED, {"label": None}))["data"]["createCalendarFeed"]
     assert (over["url"], over["errors"]) == (None, [{"field": None, "code": "TOO_MANY"}])
+    # the limit is on the feeds held (no input field): the message gives it and the remedy
+    over_en = await GraphQLClient(li.http, li.token, "en").execute(
+        "mutation { createCalendarFeed(input: {}) { url errors { field code message } } }"
+    )
+    assert over_en["data"]["createCalendarFeed"] == {
+        "url": None,
+        "errors": [
+            {
+                "field": None,
+                "code": "TOO_MANY",
+                "message": "At most 10 items: unrevoked calendar feeds per person; revoke one first",
+            }
+        ],
+    }
     # revoking one makes room again; another person's feeds do not count
     assert (await li.execute(REVOKE_FEED, {"id": first}))["data"]["revokeCalendarFeed"]["errors"] == []
     await new_feed(li)

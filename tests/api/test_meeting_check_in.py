@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from meetings.check_in import schedule_check_in_open
-from meetings.models import CheckIn, Meeting, MeetingOccurrence, ReplyState
+from meetings.models import CheckIn, Invitation, Meeting, MeetingOccurrence, OccurrenceReply, ReplyState
 from office_api.config import Settings
 from tests.attendance_helpers import (
     approve_leave,
@@ -435,3 +435,131 @@ async def test_moving_an_occurrence_schedules_the_check_in_notice_of_its_new_tim
     assert await opened() == []
     assert await platform.scheduler.run_due(utc(D(2026, 6, 4), 14, 30)) == 1
     assert await opened() == ["签到时间 2026-06-04 14:30 至 2026-06-04 16:00"]
+
+
+RESCHEDULE = """mutation($input: RescheduleMeetingInput!) { rescheduleMeeting(input: $input) {
+  meeting { id version occurrences { id startAt endAt state } } errors { field code message } } }"""
+
+
+async def reschedule(organiser: GraphQLClient, meeting_id: str, **fields: Any) -> dict[str, Any]:
+    """``rescheduleMeeting`` at the meeting's current version."""
+    got = await organiser.execute("query($id: ID!) { meeting(id: $id) { version } }", {"id": meeting_id})
+    data = {"meetingId": meeting_id, "expectedVersion": got["data"]["meeting"]["version"], **fields}
+    res = await organiser.execute(RESCHEDULE, {"input": data})
+    assert "errors" not in res, res
+    return res["data"]["rescheduleMeeting"]
+
+
+async def test_a_code_from_before_a_move_is_refused_where_the_windows_overlap(platform, ids, as_) -> None:
+    m = await meeting_with(as_, ids, "finance_head", recurrence="FREQ=WEEKLY;COUNT=3")
+    clerk, occ = as_("clerk"), m["occurrences"][0]["id"]
+    at(platform, 8)
+    old = (await code_of(clerk, occ))["token"]  # window 08:30–10:00
+    moved = await reschedule(
+        clerk, m["id"], scope="THIS", occurrenceId=occ, startAt=local(DAY, 8, 55), endAt=local(DAY, 9, 55)
+    )
+    assert moved["errors"] == []
+    assert moved["meeting"]["occurrences"][0]["startAt"] == "2026-06-02T00:55:00+00:00"
+    at(platform, 8, 40)  # inside both the old window (08:30–10:00) and the new one (08:25–09:55)
+    refused = await check_in(as_("finance_head"), old, occ)
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("token", "CHECK_IN_TOKEN_INVALID")]
+    assert await check_in_rows(platform, pk_of(occ)) == 0
+    fresh = await code_of(clerk, occ)
+    assert (fresh["opensAt"], fresh["closesAt"]) == ("2026-06-02T00:25:00+00:00", "2026-06-02T01:55:00+00:00")
+    ok = await check_in(as_("finance_head"), fresh["token"], occ)
+    assert (ok["errors"], ok["checkIn"]["checkedInAt"]) == ([], "2026-06-02T00:40:00+00:00")
+
+
+async def test_an_occurrence_with_check_ins_keeps_its_time(platform, ids, as_) -> None:
+    m = await meeting_with(as_, ids, "finance_head", "drc_head", recurrence="FREQ=WEEKLY;COUNT=3")
+    clerk = as_("clerk")
+    first, second = (o["id"] for o in m["occurrences"][:2])
+    at(platform, 8, 35)  # the window opened at 08:30, the meeting starts at 09:00
+    assert (await check_in(as_("finance_head"), (await code_of(clerk, first))["token"]))["errors"] == []
+    refusal = {"code": "INVALID_STATE", "message": "当前状态不允许此操作：check-in has begun; cancel it instead"}
+    this = await reschedule(
+        clerk, m["id"], scope="THIS", occurrenceId=first, startAt=local(DAY, 12), endAt=local(DAY, 13)
+    )
+    assert (this["meeting"], this["errors"]) == (None, [{"field": "occurrenceId", **refusal}])
+    every = await reschedule(clerk, m["id"], scope="ALL", startAt=local(DAY, 12), endAt=local(DAY, 13))
+    assert (every["meeting"], every["errors"]) == (None, [{"field": "startAt", **refusal}])
+    # THIS_AND_FOLLOWING from the first occurrence is ALL
+    following = await reschedule(
+        clerk, m["id"], scope="THIS_AND_FOLLOWING", occurrenceId=first, startAt=local(DAY, 12), endAt=local(DAY, 13)
+    )
+    assert following["errors"] == [{"field": "startAt", **refusal}]
+    async with platform.db.read() as s:
+        occ = await s.get(MeetingOccurrence, pk_of(first))
+        assert (occ.start_at, occ.end_at, occ.state) == (utc(DAY, 9), utc(DAY, 10), "scheduled")
+    report = (await clerk.execute(ATTENDANCE, {"id": first}))["data"]["meetingAttendance"]
+    assert [(r["user"]["username"], r["category"], r["checkedInAt"]) for r in report["rows"]] == [
+        ("finance_head", "PRESENT", "2026-06-02T00:35:00+00:00"),
+        ("drc_head", "ABSENT", None),
+    ]
+    # an occurrence nobody checked in to still moves
+    later = await reschedule(
+        clerk,
+        m["id"],
+        scope="THIS",
+        occurrenceId=second,
+        startAt=local(D(2026, 6, 9), 12),
+        endAt=local(D(2026, 6, 9), 13),
+    )
+    assert later["errors"] == []
+    assert [o["startAt"] for o in later["meeting"]["occurrences"][:2]] == [
+        "2026-06-02T01:00:00+00:00",
+        "2026-06-09T04:00:00+00:00",
+    ]
+
+
+async def test_a_single_meeting_with_check_ins_keeps_its_time(platform, ids, as_) -> None:
+    m = await meeting_with(as_, ids, "finance_head")
+    clerk, occ = as_("clerk"), m["occurrences"][0]["id"]
+    at(platform, 8, 50)
+    assert (await check_in(as_("finance_head"), (await code_of(clerk, occ))["token"]))["errors"] == []
+    out = await reschedule(clerk, m["id"], scope="THIS", startAt=local(DAY, 12), endAt=local(DAY, 13))
+    assert [(e["field"], e["code"]) for e in out["errors"]] == [("startAt", "INVALID_STATE")]
+    async with platform.db.read() as s:
+        row = await s.get(MeetingOccurrence, pk_of(occ))
+        assert (row.start_at, row.end_at) == (utc(DAY, 9), utc(DAY, 10))
+
+
+async def test_a_one_occurrence_substitute_is_told_why_at_another_occurrence(platform, ids, as_) -> None:
+    m = await meeting_with(as_, ids, "finance_head", recurrence="FREQ=WEEKLY;COUNT=3")
+    meeting = pk_of(m["id"])
+    first, second = (o["id"] for o in m["occurrences"][:2])
+    head = await invitation_of(platform, meeting, ids["finance_head"])
+    # zhang_wei stands in for finance_head at the second occurrence only (as meetings.invitations writes it)
+    async with platform.db.unit_of_work() as uow:
+        sub = Invitation(
+            meeting_id=meeting,
+            user_id=ids["zhang_wei"],
+            role="participant",
+            on_behalf_of_id=head,
+            occurrences_only=True,
+            state=ReplyState.ACCEPTED.value,
+        )
+        uow.session.add(sub)
+        await uow.session.flush()
+        uow.session.add_all(
+            [
+                OccurrenceReply(invitation_id=head, occurrence_id=pk_of(second), state=ReplyState.DELEGATED.value),
+                OccurrenceReply(invitation_id=sub.id, occurrence_id=pk_of(second), state=ReplyState.ACCEPTED.value),
+            ]
+        )
+    at(platform, 8, 45)
+    zhang = GraphQLClient(as_("zhang_wei").http, as_("zhang_wei").token, "en")
+    out = await zhang.execute(
+        "mutation($t: String!) { checkInToMeeting(input: {token: $t}) { errors { field code message } } }",
+        {"t": (await code_of(as_("clerk"), first))["token"]},
+    )
+    assert out["data"]["checkInToMeeting"]["errors"] == [
+        {
+            "field": "token",
+            "code": "NOT_AN_ATTENDEE",
+            "message": "You are not an attendee of record of this meeting "
+            "(you attend only the occurrences you substitute for)",
+        }
+    ]
+    at(platform, 8, 45, day=D(2026, 6, 9))
+    assert (await check_in(as_("zhang_wei"), (await code_of(as_("clerk"), second))["token"]))["errors"] == []

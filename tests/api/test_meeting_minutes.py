@@ -347,7 +347,9 @@ async def test_a_decided_matter_becomes_a_supervision_item_once(platform, ids, a
     # the second matter names no lead unit: one must be given
     second = {"matterId": items[1]["id"]}
     no_lead = (await clerk.execute(SUPERVISE, {"input": second}))["data"]["superviseDecidedMatter"]
-    assert [(e["field"], e["code"]) for e in no_lead["errors"]] == [("leadUnitId", "LEAD_REQUIRED")]
+    assert [(e["field"], e["code"], e["message"]) for e in no_lead["errors"]] == [
+        ("leadUnitId", "REQUIRED", "此项必填")
+    ]
     past = {**second, "leadUnitId": gid("OrgUnit", ids["370000-drc"]), "dueOn": "2026-06-01"}
     late = (await clerk.execute(SUPERVISE, {"input": past}))["data"]["superviseDecidedMatter"]
     assert [(e["field"], e["code"]) for e in late["errors"]] == [("dueOn", "INVALID_VALUE")]
