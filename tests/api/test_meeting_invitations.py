@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from meetings.models import RoomBooking
 from office_api.config import Settings
+from tests.attendance_helpers import check_in, code_of
 from tests.conftest import GraphQLClient
 from tests.dispatch_helpers import NOW, gid, ids_of, pk_of, signed_in
 from tests.meeting_notice_helpers import (
@@ -204,6 +205,65 @@ async def test_a_meeting_already_held_cannot_be_cancelled(platform, ids, as_) ->
     assert codes(out) == [("meetingId", "INVALID_STATE")]
     stale = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="取消", expectedVersion=7)
     assert codes(stale) == [("expectedVersion", "STALE_VERSION")]
+
+
+async def booking_statuses(platform: Any) -> list[str]:
+    async with platform.db.read() as s:
+        return list((await s.execute(select(RoomBooking.status).order_by(RoomBooking.id))).scalars())
+
+
+async def test_a_meeting_under_way_is_not_cancelled_and_keeps_its_room(platform, ids, as_) -> None:
+    room = await add_room(platform, ids[GENERAL_OFFICE])
+    m = await a_meeting(as_, ids, roomId=gid("Room", room))
+    occ = m["occurrences"][0]["id"]
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 0, 55, tzinfo=dt.UTC)  # Tue 08:55
+    code = await code_of(as_("clerk"), occ)
+    assert (await check_in(as_("finance_head"), code["token"]))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 1, 5, tzinfo=dt.UTC)  # Tue 09:05, 5 minutes in
+    out = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="临时取消")
+    assert codes(out) == [("meetingId", "INVALID_STATE")]
+    assert "under way: cancel after it ends or cancel the later occurrences" in out["errors"][0]["message"]
+    after = await meeting(as_("clerk"), m["id"])
+    assert (after["state"], after["version"], [o["state"] for o in after["occurrences"]]) == (
+        "SCHEDULED",
+        1,
+        ["SCHEDULED"],
+    )
+    assert await booking_statuses(platform) == ["approved"]
+    assert await kinds(as_("finance_head")) == ["MEETING_INVITED"]
+
+
+async def test_cancelling_a_series_with_a_held_date_cancels_only_the_dates_to_come(platform, ids, as_) -> None:
+    room = await add_room(platform, ids[GENERAL_OFFICE])
+    m = await a_meeting(as_, ids, roomId=gid("Room", room), recurrence="FREQ=WEEKLY;COUNT=3")
+    first = m["occurrences"][0]["id"]
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 0, 55, tzinfo=dt.UTC)  # Tue 2 June 08:55
+    code = await code_of(as_("clerk"), first)
+    assert (await check_in(as_("finance_head"), code["token"]))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 3, 2, 0, tzinfo=dt.UTC)  # Wed 3 June 10:00, first date held
+    out = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="工作调整，后续会议取消", expectedVersion=1)
+    assert out["errors"] == []
+    got = out["meeting"]
+    assert (got["state"], got["version"], got["cancelReason"]) == ("SCHEDULED", 2, None)
+    assert [o["state"] for o in got["occurrences"]] == ["SCHEDULED", "CANCELLED", "CANCELLED"]
+    assert await booking_statuses(platform) == ["approved", "released", "released"]
+    kind, data = (await notes(as_("finance_head")))[-1]
+    assert (kind, data["occurrences"], data["meetingCancelled"]) == ("MEETING_CANCELLED", 2, False)
+    # the held date's check-in is still in its attendance
+    att = await as_("clerk").execute(
+        "query($id: ID!) { meetingAttendance(occurrenceId: $id) { counts { expected present } } }", {"id": first}
+    )
+    assert att["data"]["meetingAttendance"]["counts"]["present"] == 1
+    # nothing is left to cancel
+    again = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="再次取消")
+    assert codes(again) == [("meetingId", "INVALID_STATE")]
+
+
+async def test_cancelling_before_any_date_begins_cancels_the_whole_series(platform, ids, as_) -> None:
+    m = await a_meeting(as_, ids, recurrence="FREQ=WEEKLY;COUNT=2")
+    out = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="取消")
+    assert (out["meeting"]["state"], out["meeting"]["cancelReason"]) == ("CANCELLED", "取消")
+    assert (await notes(as_("finance_head")))[-1][1]["meetingCancelled"] is True
 
 
 # ---- inviteToMeeting, withdrawInvitation ----------------------------------------------------------
