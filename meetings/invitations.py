@@ -576,6 +576,7 @@ async def my_invitations(
 
 
 def may_see_reply_slip(actor: Actor, meeting: Meeting, invitation: Invitation) -> bool:
-    """The 回执 details (phone, arrival, accommodation) are for the organisers, the invitee and
-    whoever filled the slip in."""
+    """The 回执 details (phone, arrival, accommodation) and its remark (a reply's remark, an
+    approved leave's reason) are for the organisers, the invitee and whoever filled the slip
+    in; other viewers (other invitees, other units' people) see null."""
     return is_organiser(actor, meeting) or actor.user_id in {invitation.user_id, invitation.replied_by_id}
