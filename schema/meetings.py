@@ -578,8 +578,9 @@ class MeetingQuery:
         return Meeting.from_model(row) if row else None
 
     @strawberry.field(
-        description="Occurrences of meetings you organise or are invited to (in person, as a nominee or substitute) "
-        "that overlap [from, to) (UTC instants, at most 92 days apart), in start order; cancelled ones included. "
+        description="Occurrences of meetings you organise or are invited to (in person, as a nominee or substitute; "
+        "an active invitation: a withdrawn one's meeting drops out) that overlap [from, to) (UTC instants, at most "
+        "92 days apart), in start order; cancelled ones included. "
         "Errors: INVALID_VALUE on `to` (not after `from`, or too wide).",
         permission_classes=[IsAuthenticated],
     )
@@ -592,7 +593,7 @@ class MeetingQuery:
         actor = await require_actor(info)
         if to <= from_ or to - from_ > dt.timedelta(days=MAX_RANGE_DAYS):
             raise DomainError(ErrorCode.INVALID_VALUE, "to", detail=f"after `from`, at most {MAX_RANGE_DAYS} days")
-        mine = select(Invitation.meeting_id).where(Invitation.user_id == actor.user_id)
+        mine = select(Invitation.meeting_id).where(Invitation.user_id == actor.user_id, Invitation.is_active.is_(True))
         q = (
             select(OccurrenceModel)
             .join(MeetingModel, MeetingModel.id == OccurrenceModel.meeting_id)

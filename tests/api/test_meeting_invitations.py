@@ -296,8 +296,8 @@ async def test_invite_more_withdraw_and_invite_again(ids, as_) -> None:
         {"invitationId": drc["id"], "reason": "议题调整"},
     )
     assert codes(await run(clerk, WITHDRAW, invitationId=drc["id"])) == [("invitationId", "INVALID_STATE")]
-    # a withdrawn invitee still sees the meeting (and its cancellation), and can be invited again
-    assert (await meeting(as_("drc_head"), m["id"]))["id"] == m["id"]
+    # a withdrawn invitee no longer sees the meeting, and can be invited again
+    assert await meeting(as_("drc_head"), m["id"]) is None
     back = await run(
         clerk, INVITE, meetingId=m["id"], invitees=[{"userId": gid("User", ids["drc_head"]), "role": "NON_VOTING"}]
     )
@@ -309,6 +309,50 @@ async def test_invite_more_withdraw_and_invite_again(ids, as_) -> None:
         "PENDING",
     )
     assert await kinds(as_("drc_head")) == ["MEETING_INVITED", "MEETING_INVITATION_WITHDRAWN", "MEETING_INVITED"]
+    assert (await meeting(as_("drc_head"), m["id"]))["id"] == m["id"]
+
+
+MY_MEETINGS = """{ myMeetings(from: "2026-06-01T00:00:00Z", to: "2026-06-08T00:00:00Z") { id } }"""
+CREATE_FEED = """mutation { createCalendarFeed(input: {}) { url errors { field code } } }"""
+
+
+async def test_the_withdrawn_lose_sight_of_the_meeting_its_ics_and_their_calendars(ids, as_) -> None:
+    m = await a_meeting(
+        as_,
+        ids,
+        invitees=[{"userId": gid("User", ids["finance_head"])}, {"unitId": gid("OrgUnit", ids["370100"]), "quota": 1}],
+    )
+    occ = m["occurrences"][0]["id"]
+    jinan = invitation(m, "370100")["id"]
+    head = as_("finance_head")
+    feed = (await head.execute(CREATE_FEED))["data"]["createCalendarFeed"]["url"].removeprefix("http://test")
+    assert (await head.http.get(feed)).content.count(b"BEGIN:VEVENT") == 1
+    assert (await head.execute(MY_MEETINGS))["data"]["myMeetings"] == [{"id": occ}]
+
+    out = await run(as_("clerk"), WITHDRAW, invitationId=invitation(m, "finance_head")["id"], reason="议题调整")
+    assert out["errors"] == []
+    link = await run(
+        as_("clerk"), UPDATE, meetingId=m["id"], expectedVersion=1, onlineLink="https://meet.example.gov.cn/r/9"
+    )
+    assert link["errors"] == []
+    assert await meeting(head, m["id"]) is None
+    ics = await head.http.get(f"/meetings/{pk_of(m['id'])}.ics", headers={"authorization": f"Bearer {head.token}"})
+    assert (ics.status_code, ics.json()["error"]["code"]) == (404, "NOT_FOUND")
+    assert (await head.execute(MY_MEETINGS))["data"]["myMeetings"] == []
+    assert (await head.execute("{ myMeetingInvitations { id } }"))["data"]["myMeetingInvitations"] == []
+    assert (await head.http.get(feed)).content.count(b"BEGIN:VEVENT") == 0
+
+    # a nominee the unit replaces loses sight too; the new one and the unit's clerk see it
+    clerk_jn = as_("clerk_370100")
+    assert (await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["li_na"])]))["errors"] == []
+    assert (await meeting(as_("li_na"), m["id"]))["onlineLink"] == "https://meet.example.gov.cn/r/9"
+    assert (await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["zhou_wei"])]))["errors"] == []
+    assert await meeting(as_("li_na"), m["id"]) is None
+    assert (await meeting(as_("zhou_wei"), m["id"]))["id"] == m["id"]
+    assert (await meeting(clerk_jn, m["id"]))["id"] == m["id"]
+    # a withdrawn unit's clerk loses sight as well
+    assert (await run(as_("clerk"), WITHDRAW, invitationId=jinan))["errors"] == []
+    assert await meeting(clerk_jn, m["id"]) is None
 
 
 async def test_invitations_stay_within_the_room(platform, ids, as_) -> None:
