@@ -229,7 +229,8 @@ class MeetingNoticeMutation:
         description="Withdraw an invitation (organisers): it stays listed with isActive false; a unit's nominees and "
         "anyone's substitutes go with it; a withdrawn substitute hands the place back to the invitee. The withdrawn "
         "get MEETING_INVITATION_WITHDRAWN, an invitee expected again MEETING_CHANGED. Errors: NOT_FOUND, FORBIDDEN, "
-        "MEETING_CANCELLED, INVALID_STATE (already withdrawn), TOO_LONG.",
+        "MEETING_CANCELLED, INVALID_STATE (already withdrawn; the meeting has ended; the invitee, a nominee or a "
+        "substitute going with it has checked in: attendance stays on record), TOO_LONG.",
         permission_classes=[IsAuthenticated],
     )
     async def withdraw_invitation(self, info: Info, input: WithdrawInvitationInput) -> MeetingInvitationPayload:
@@ -246,7 +247,8 @@ class MeetingNoticeMutation:
         "deputies), replacing an earlier list: kept nominees keep their replies, dropped ones are withdrawn and told, "
         "new ones get MEETING_INVITED (data.nominatedViaId = the unit invitation). Nominees hold a post in the unit or "
         "a unit below it. The unit invitation becomes ACCEPTED. Errors: NOT_FOUND, FORBIDDEN, INVALID_VALUE, "
-        "MEETING_CANCELLED, INVALID_STATE, REQUIRED, QUOTA_EXCEEDED (userIds), DUPLICATE, INACTIVE.",
+        "MEETING_CANCELLED, INVALID_STATE (withdrawn; ended; on userIds: a nominee left out has checked in), REQUIRED, "
+        "QUOTA_EXCEEDED (userIds), DUPLICATE, INACTIVE.",
         permission_classes=[IsAuthenticated],
     )
     async def nominate_attendees(self, info: Info, input: NominateAttendeesInput) -> MeetingInvitationPayload:

@@ -515,3 +515,66 @@ async def test_withdrawing_a_unit_withdraws_its_nominees(ids, as_) -> None:
     ]
     # the clerk is told once for the unit and once as its nominee
     assert (await kinds(as_("clerk_370200")))[-2:] == ["MEETING_INVITATION_WITHDRAWN"] * 2
+
+
+ATTENDANCE = "query($id: ID!) { meetingAttendance(occurrenceId: $id) { counts { expected present } } }"
+
+
+async def attendance(client: GraphQLClient, occurrence: str) -> dict[str, int]:
+    res = await client.execute(ATTENDANCE, {"id": occurrence})
+    assert "errors" not in res, res
+    return res["data"]["meetingAttendance"]["counts"]
+
+
+async def test_an_ended_meeting_keeps_its_invitations(platform, ids, as_) -> None:
+    m = await a_meeting(as_, ids)
+    occ = m["occurrences"][0]["id"]
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 2, 30, tzinfo=dt.UTC)  # Tue 10:30, after the end
+    before = await attendance(as_("clerk"), occ)
+    out = await run(as_("clerk"), WITHDRAW, invitationId=invitation(m, "finance_head")["id"], reason="补录")
+    assert codes(out) == [("invitationId", "INVALID_STATE")]
+    assert "the meeting has ended" in out["errors"][0]["message"]
+    assert await attendance(as_("clerk"), occ) == before == {"expected": 1, "present": 0}
+    assert invitation(await meeting(as_("clerk"), m["id"]), "finance_head")["isActive"] is True
+
+
+async def test_who_has_checked_in_is_neither_withdrawn_nor_replaced(platform, ids, as_) -> None:
+    m = await a_meeting(
+        as_,
+        ids,
+        recurrence="FREQ=WEEKLY;COUNT=2",
+        invitees=[{"userId": gid("User", ids["finance_head"])}, {"unitId": gid("OrgUnit", ids["370100"]), "quota": 2}],
+    )
+    first = m["occurrences"][0]["id"]
+    jinan = invitation(m, "370100")["id"]
+    clerk_jn = as_("clerk_370100")
+    assert (await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["li_na"])]))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 0, 55, tzinfo=dt.UTC)  # Tue 2 June 08:55
+    code = (await code_of(as_("clerk"), first))["token"]
+    for who in ("finance_head", "li_na"):
+        assert (await check_in(as_(who), code))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 2, 30, tzinfo=dt.UTC)  # the first date held, 9 June to come
+    assert await attendance(as_("clerk"), first) == {"expected": 2, "present": 2}
+
+    fin = await run(as_("clerk"), WITHDRAW, invitationId=invitation(m, "finance_head")["id"])
+    assert codes(fin) == [("invitationId", "INVALID_STATE")]
+    assert "has checked in" in fin["errors"][0]["message"]
+    unit = await run(as_("clerk"), WITHDRAW, invitationId=jinan)  # its nominee li_na would go with it
+    assert codes(unit) == [("invitationId", "INVALID_STATE")]
+    replaced = await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["zhou_wei"])])
+    assert codes(replaced) == [("userIds", "INVALID_STATE")]
+    declined = await run(clerk_jn, REPLY, invitationId=jinan, state="DECLINED")
+    assert codes(declined) == [("invitationId", "INVALID_STATE")]
+    assert await attendance(as_("clerk"), first) == {"expected": 2, "present": 2}
+    got = await meeting(as_("clerk"), m["id"])
+    assert [(i["user"] or i["unit"], i["isActive"]) for i in got["invitations"]] == [
+        ({"username": "finance_head"}, True),
+        ({"code": "370100"}, True),
+        ({"username": "li_na"}, True),
+    ]
+    # keeping the checked-in nominee and adding one within the quota is fine
+    added = await run(
+        clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["li_na"]), gid("User", ids["zhou_wei"])]
+    )
+    assert added["errors"] == []
+    assert [n["user"]["username"] for n in added["invitation"]["nominees"]] == ["li_na", "zhou_wei"]
