@@ -2,10 +2,13 @@
 
 - **Organisers** manage a meeting (change, cancel, invite, decide leave, draft minutes):
   its creator, its convener and its chair.
-- **Viewers** see it: the organisers; every person invited (including nominees and
-  substitutes, active or not, so that a withdrawn invitee still sees the cancellation); the
-  people who answer for an invited unit (its clerks, else its head and deputies:
-  ``office_api.reminders.answering_for_unit``); the same people of the organising unit.
+- **Viewers** see it: the organisers; every person with an **active** invitation (including
+  nominees and substitutes); the people who answer for a unit with an active invitation (its
+  clerks, else its head and deputies: ``office_api.reminders.answering_for_unit``); the same
+  people of the organising unit. A withdrawn invitation (uninvited, a replaced nominee, a
+  withdrawn substitute, a withdrawn unit) gives no access any more: the withdrawal
+  notification (``MEETING_INVITATION_WITHDRAWN``) told them, and they see no later change
+  (online link, .ics, ``myMeetings``, the iCalendar feed). Invited again, they see it again.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ async def can_see(session: AsyncSession, actor: Actor, meeting: Meeting) -> bool
         await session.execute(
             select(Invitation.user_id, Invitation.unit_id).where(
                 Invitation.meeting_id == meeting.id,
+                Invitation.is_active.is_(True),
                 or_(Invitation.user_id == actor.user_id, Invitation.unit_id.is_not(None)),
             )
         )

@@ -387,15 +387,17 @@ class FreeBusy:
 
 async def visible_meetings(session: AsyncSession, actor: Actor, meeting_ids: Iterable[int]) -> dict[int, Meeting]:
     """The meetings of ``meeting_ids`` that ``actor`` may see, by the rules of
-    ``meetings.access.can_see`` (organiser; invited in person; answering for an invited or the
-    organising unit), in three statements whatever their number."""
+    ``meetings.access.can_see`` (organiser; invited in person, actively; answering for an actively
+    invited or the organising unit), in three statements whatever their number."""
     ids = sorted(set(meeting_ids))
     if not ids:
         return {}
     meetings = {m.id: m for m in (await session.execute(select(Meeting).where(Meeting.id.in_(ids)))).scalars()}
     invited = await session.execute(
         select(Invitation.meeting_id, Invitation.user_id, Invitation.unit_id).where(
-            Invitation.meeting_id.in_(ids), or_(Invitation.user_id == actor.user_id, Invitation.unit_id.is_not(None))
+            Invitation.meeting_id.in_(ids),
+            Invitation.is_active.is_(True),
+            or_(Invitation.user_id == actor.user_id, Invitation.unit_id.is_not(None)),
         )
     )
     mine: set[int] = set()

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meetings.access import answering_units_of, can_see, is_organiser, meeting_for_organiser
 from meetings.models import (
     AttendeeRole,
+    CheckIn,
     Invitation,
     LeaveRequest,
     LeaveState,
@@ -268,12 +269,28 @@ async def hand_back(session: AsyncSession, original: Invitation, substitute: Inv
     original.version += 1
 
 
-async def withdraw(session: AsyncSession, invitation: Invitation) -> tuple[list[Invitation], list[Invitation]]:
+async def require_no_check_in(session: AsyncSession, invitation: Invitation, field: str) -> None:
+    """``INVALID_STATE`` naming ``field`` when ``invitation`` has a check-in (签到, table
+    ``check_ins``): the attendance report (DOMAIN §7.3) is history and keeps its attendee."""
+    if await session.scalar(select(CheckIn.id).where(CheckIn.invitation_id == invitation.id).limit(1)) is None:
+        return
+    who = await session.get(User, invitation.user_id) if invitation.user_id is not None else None
+    name = who.display_name if who is not None else f"invitation {invitation.id}"
+    raise DomainError(
+        ErrorCode.INVALID_STATE, field, detail=f"{name} has checked in; the attendance on record cannot be withdrawn"
+    )
+
+
+async def withdraw(
+    session: AsyncSession, invitation: Invitation, field: str = "invitationId"
+) -> tuple[list[Invitation], list[Invitation]]:
     """Withdraw ``invitation`` and what hangs on it: a unit's nominees and the substitutes on
     anyone's behalf (recursively). Their pending leave requests become WITHDRAWN. A withdrawn
     substitute hands the place back to its (still active) invitee (:func:`hand_back`).
 
-    Returns (the withdrawn invitations, the invitees who got their place back)."""
+    Returns (the withdrawn invitations, the invitees who got their place back). Raises
+    ``INVALID_STATE`` naming ``field`` when any of them has checked in
+    (:func:`require_no_check_in`; the caller's transaction is then rolled back)."""
     withdrawn: list[Invitation] = []
     handed_back: list[Invitation] = []
     stack = [invitation]
@@ -281,6 +298,7 @@ async def withdraw(session: AsyncSession, invitation: Invitation) -> tuple[list[
         row = stack.pop()
         if not row.is_active:
             continue
+        await require_no_check_in(session, row, field)
         row.is_active = False
         row.version += 1
         withdrawn.append(row)
@@ -421,12 +439,15 @@ async def withdraw_invitation(
     ``MEETING_INVITATION_WITHDRAWN`` with the reason; an invitee expected again
     ``MEETING_CHANGED``.
 
-    Errors: NOT_FOUND, FORBIDDEN, MEETING_CANCELLED, INVALID_STATE (already withdrawn),
-    TOO_LONG (reason over 500 characters).
+    Errors: NOT_FOUND, FORBIDDEN, MEETING_CANCELLED, INVALID_STATE on ``invitationId``
+    (already withdrawn; the meeting has ended, as for ``invite_to_meeting``; the invitee, one of
+    a unit's nominees or a substitute going with it has checked in: attendance is history,
+    DOMAIN §7.3), TOO_LONG (reason over 500 characters).
     """
     meeting, invitation = await invitation_for_change(uow.session, actor, invitation_id, organiser=True)
     if not invitation.is_active:
         raise DomainError(ErrorCode.INVALID_STATE, "invitationId", detail="already withdrawn")
+    await require_not_ended(uow.session, meeting, uow.now, "invitationId")
     text = trimmed(reason) or None
     if text is not None and len(text) > MAX_REASON:
         raise DomainError(ErrorCode.TOO_LONG, "reason", limit=MAX_REASON)
@@ -452,11 +473,13 @@ async def nominate_attendees(
     """A unit names who attends for it (module docstring): by the people who answer for the
     invited unit; ``user_ids`` replaces the earlier list. New nominees get ``MEETING_INVITED``
     (payload ``nominatedViaId``), dropped ones ``MEETING_INVITATION_WITHDRAWN``. The unit
-    invitation becomes ACCEPTED (``late`` after the reply deadline). Returns it.
+    invitation becomes ACCEPTED (``late`` after the reply deadline). A nominee who has checked in
+    cannot be dropped (the attendance report keeps them). Returns it.
 
     Errors: NOT_FOUND, FORBIDDEN (you do not answer for the unit), INVALID_VALUE (a person
     invitation; a nominee without a post in the unit or below), MEETING_CANCELLED,
-    INVALID_STATE (withdrawn, or the meeting has ended), REQUIRED (no one named),
+    INVALID_STATE (withdrawn, or the meeting has ended; on ``userIds``: a nominee left out of
+    the new list has checked in), REQUIRED (no one named),
     QUOTA_EXCEEDED on userIds, DUPLICATE (named twice, or already invited), NOT_FOUND or
     INACTIVE on userIds.n.
     """
@@ -509,7 +532,7 @@ async def nominate_attendees(
     handed_back: list[Invitation] = []
     for old in current:
         if old.user_id not in seen:
-            w, h = await withdraw(session, old)
+            w, h = await withdraw(session, old, "userIds")
             withdrawn += w
             handed_back += h
     added = [
@@ -576,6 +599,7 @@ async def my_invitations(
 
 
 def may_see_reply_slip(actor: Actor, meeting: Meeting, invitation: Invitation) -> bool:
-    """The 回执 details (phone, arrival, accommodation) are for the organisers, the invitee and
-    whoever filled the slip in."""
+    """The 回执 details (phone, arrival, accommodation) and its remark (a reply's remark, an
+    approved leave's reason) are for the organisers, the invitee and whoever filled the slip
+    in; other viewers (other invitees, other units' people) see null."""
     return is_organiser(actor, meeting) or actor.user_id in {invitation.user_id, invitation.replied_by_id}

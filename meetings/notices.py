@@ -4,7 +4,7 @@
 location, online link, contact, 报到 time, reply deadline, substitution policy, chair,
 convener) of a meeting or whole series; times, rooms and recurrence are rescheduling's
 (``meetings.service``/rescheduling, which resets replies through
-``meetings.replies.reset_replies``). :func:`cancel_meeting` cancels it. Both are for
+``meetings.replies.reset_replies``). :func:`cancel_meeting` cancels it (what has not begun yet). Both are for
 organisers only, with the meeting locked (``access.meeting_for_organiser``), and tell everyone
 concerned (``access.people_to_tell``) in the same transaction.
 """
@@ -15,23 +15,22 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from meetings.access import meeting_for_organiser, people_to_tell
 from meetings.invitations import invitations_of_meeting, live_occurrences
 from meetings.models import (
-    HOLDING,
-    BookingStatus,
     Invitation,
     LeaveRequest,
     LeaveState,
     Meeting,
+    MeetingOccurrence,
     MeetingState,
     OccurrenceState,
-    RoomBooking,
     SubstitutionPolicy,
 )
 from meetings.replies import occurrence_replies_of
+from meetings.rooms import release
 from meetings.service import _active, _aware, _text, local_time
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
@@ -216,15 +215,23 @@ async def cancel_meeting(
     reason: str,
     expected_version: int | None = None,
 ) -> Meeting:
-    """Cancel a meeting or a whole series, by an organiser: state CANCELLED, every occurrence
-    not yet ended CANCELLED (occurrences already held stay as they were: history), their room
-    bookings RELEASED, pending leave requests WITHDRAWN, ``version`` + 1. ``MEETING_CANCELLED``
-    (with the reason) goes to everyone concerned (``access.people_to_tell`` and the organisers)
-    but the actor.
+    """Cancel a meeting, or the rest of a series, by an organiser.
+
+    Every scheduled occurrence not yet begun (``start_at`` > now) becomes CANCELLED
+    (``cancelled_at``, ``cancel_reason``) and its room booking RELEASED; occurrences that have
+    begun are history and stay as they are (state, booking), as ``cancelMeetingOccurrence``
+    refuses them too. The meeting becomes CANCELLED (``cancelled_at``, ``cancel_reason``) only
+    when none of its scheduled occurrences has begun; a series with dates already held stays
+    SCHEDULED with the rest of its dates cancelled. Pending leave requests for the whole meeting
+    or a cancelled date are WITHDRAWN; ``version`` + 1. ``MEETING_CANCELLED`` goes to everyone
+    concerned (``access.people_to_tell`` and the organisers) but the actor, payload
+    ``{"reason", "occurrences": n cancelled, "meetingCancelled": bool, "version"}``.
 
     Errors: NOT_FOUND, FORBIDDEN, MEETING_CANCELLED (already), STALE_VERSION (when
     ``expected_version`` is given and is not the current one), REQUIRED/TOO_LONG reason,
-    INVALID_STATE (every occurrence has ended: the meeting was held).
+    INVALID_STATE on ``meetingId``: an occurrence is under way (start ≤ now < end: cancel
+    after it ends, or cancel the later occurrences one by one), or nothing is left to cancel
+    (every occurrence has begun: the meeting was held).
     """
     session, now = uow.session, uow.now
     meeting = await meeting_for_organiser(session, actor, meeting_id)
@@ -235,27 +242,43 @@ async def cancel_meeting(
     if len(text) > MAX_CANCEL_REASON:
         raise DomainError(ErrorCode.TOO_LONG, "reason", limit=MAX_CANCEL_REASON)
     live = await live_occurrences(session, meeting.id, now)
+    if any(occ.start_at <= now for occ in live):
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            "meetingId",
+            detail="under way: cancel after it ends or cancel the later occurrences",
+        )
     if not live:
         raise DomainError(ErrorCode.INVALID_STATE, "meetingId", detail="the meeting has been held")
+    held = await session.scalar(
+        select(func.count())
+        .select_from(MeetingOccurrence)
+        .where(
+            MeetingOccurrence.meeting_id == meeting.id,
+            MeetingOccurrence.state == OccurrenceState.SCHEDULED.value,
+            MeetingOccurrence.start_at <= now,
+        )
+    )
+    whole = not held
+    cancelled_ids = [o.id for o in live]
     for occ in live:
         occ.state = OccurrenceState.CANCELLED.value
+        occ.cancelled_at, occ.cancel_reason = now, text
         occ.version += 1
-    await session.execute(
-        update(RoomBooking)
-        .where(RoomBooking.occurrence_id.in_([o.id for o in live]), RoomBooking.status.in_(HOLDING))
-        .values(status=BookingStatus.RELEASED.value)
-    )
+    await release(uow, cancelled_ids)
     await session.execute(
         update(LeaveRequest)
         .where(
             LeaveRequest.state == LeaveState.PENDING.value,
             LeaveRequest.invitation_id.in_(select(Invitation.id).where(Invitation.meeting_id == meeting.id)),
+            or_(LeaveRequest.occurrence_id.is_(None), LeaveRequest.occurrence_id.in_(cancelled_ids)),
         )
         .values(state=LeaveState.WITHDRAWN.value)
     )
-    meeting.state = MeetingState.CANCELLED.value
-    meeting.cancelled_at = now
-    meeting.cancel_reason = text
+    if whole:
+        meeting.state = MeetingState.CANCELLED.value
+        meeting.cancelled_at = now
+        meeting.cancel_reason = text
     meeting.version += 1
     meeting.updated_at = now
     await session.flush()
@@ -271,12 +294,17 @@ async def cancel_meeting(
             Message(
                 user_id=user_id,
                 kind=NotificationKind.MEETING_CANCELLED.value,
-                title=f"会议取消：{meeting.title}",
-                body=f"原定 {local_time(first, meeting.time_zone)}。{text}",
+                title=f"会议取消：{meeting.title}" if whole else f"会议后续日期取消：{meeting.title}",
+                body=f"原定 {local_time(first, meeting.time_zone)}{'' if whole else ' 起'}。{text}",
                 subject_type="Meeting",
                 subject_id=meeting.id,
                 actor_id=actor.user_id,
-                payload={"reason": text, "occurrences": len(live), "version": meeting.version},
+                payload={
+                    "reason": text,
+                    "occurrences": len(live),
+                    "meetingCancelled": whole,
+                    "version": meeting.version,
+                },
             )
             for user_id in sorted(recipients)
         ],

@@ -385,7 +385,8 @@ async def reply_to_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, dat
 
     Errors: NOT_FOUND, FORBIDDEN (not your invitation), MEETING_CANCELLED (the meeting, or on
     occurrenceId that occurrence), INVALID_STATE (withdrawn; the meeting or occurrence has
-    ended; one occurrence of a meeting delegated as a whole), INVALID_VALUE (state PENDING or
+    ended; one occurrence of a meeting delegated as a whole; a nominee or substitute the reply
+    would withdraw has checked in), INVALID_VALUE (state PENDING or
     DELEGATED; a unit accepting; occurrenceId for a unit, or one a per-occurrence substitute
     does not cover), TOO_LONG (remark 500, phone 24, arrival 200, accommodation 200).
     """

@@ -81,7 +81,7 @@ class UpdateMeetingInput:
     idempotency_key: str | None = idempotency_key_field()
 
 
-@strawberry.input(description="Cancel a meeting or a whole series.")
+@strawberry.input(description="Cancel a meeting, or what is left of a series.")
 class CancelMeetingInput:
     meeting_id: relay.GlobalID = strawberry.field(description="The meeting or series.")
     reason: str = strawberry.field(description="Why, told to everyone concerned; required, at most 500 characters.")
@@ -190,10 +190,13 @@ class MeetingNoticeMutation:
         return meeting_payload(*await run_mutation(info, work, idempotent=input))
 
     @strawberry.mutation(
-        description="Cancel a meeting or whole series (organisers): every occurrence not yet ended is cancelled and "
-        "its room released; pending leave requests are withdrawn; MEETING_CANCELLED with the reason to everyone "
-        "concerned. Errors: NOT_FOUND, FORBIDDEN, MEETING_CANCELLED (already), STALE_VERSION, REQUIRED, TOO_LONG, "
-        "INVALID_STATE (already held).",
+        description="Cancel a meeting, or the rest of a series (organisers): every occurrence not yet begun is "
+        "cancelled and its room released; occurrences already held stay as they were. The meeting becomes CANCELLED "
+        "only when none of its occurrences has begun; a series with held dates stays SCHEDULED with the rest of its "
+        "dates cancelled. Pending leave requests for the meeting or a cancelled date are withdrawn; MEETING_CANCELLED "
+        "(data.reason, data.occurrences = how many dates, data.meetingCancelled) to everyone concerned. Errors: "
+        "NOT_FOUND, FORBIDDEN, MEETING_CANCELLED (already), STALE_VERSION, REQUIRED, TOO_LONG, INVALID_STATE (an "
+        "occurrence is under way: cancel after it ends or cancel the later occurrences; or nothing left to cancel).",
         permission_classes=[IsAuthenticated],
     )
     async def cancel_meeting(self, info: Info, input: CancelMeetingInput) -> MeetingPayload:
@@ -226,7 +229,8 @@ class MeetingNoticeMutation:
         description="Withdraw an invitation (organisers): it stays listed with isActive false; a unit's nominees and "
         "anyone's substitutes go with it; a withdrawn substitute hands the place back to the invitee. The withdrawn "
         "get MEETING_INVITATION_WITHDRAWN, an invitee expected again MEETING_CHANGED. Errors: NOT_FOUND, FORBIDDEN, "
-        "MEETING_CANCELLED, INVALID_STATE (already withdrawn), TOO_LONG.",
+        "MEETING_CANCELLED, INVALID_STATE (already withdrawn; the meeting has ended; the invitee, a nominee or a "
+        "substitute going with it has checked in: attendance stays on record), TOO_LONG.",
         permission_classes=[IsAuthenticated],
     )
     async def withdraw_invitation(self, info: Info, input: WithdrawInvitationInput) -> MeetingInvitationPayload:
@@ -243,7 +247,8 @@ class MeetingNoticeMutation:
         "deputies), replacing an earlier list: kept nominees keep their replies, dropped ones are withdrawn and told, "
         "new ones get MEETING_INVITED (data.nominatedViaId = the unit invitation). Nominees hold a post in the unit or "
         "a unit below it. The unit invitation becomes ACCEPTED. Errors: NOT_FOUND, FORBIDDEN, INVALID_VALUE, "
-        "MEETING_CANCELLED, INVALID_STATE, REQUIRED, QUOTA_EXCEEDED (userIds), DUPLICATE, INACTIVE.",
+        "MEETING_CANCELLED, INVALID_STATE (withdrawn; ended; on userIds: a nominee left out has checked in), REQUIRED, "
+        "QUOTA_EXCEEDED (userIds), DUPLICATE, INACTIVE.",
         permission_classes=[IsAuthenticated],
     )
     async def nominate_attendees(self, info: Info, input: NominateAttendeesInput) -> MeetingInvitationPayload:

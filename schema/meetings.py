@@ -212,7 +212,9 @@ class MeetingOccurrenceReply:
         description="UTC instant of the reply; null while PENDING (e.g. after the occurrence moved)."
     )
     late: bool = strawberry.field(description="The reply came after the meeting's reply deadline.")
-    remark: str | None = strawberry.field(description="Remark (the leave reason for a delegated occurrence).")
+    remark: str | None = strawberry.field(
+        description="Remark (the leave reason for a delegated occurrence); null unless you may see the reply slip."
+    )
     occurrence_id: strawberry.Private[int]
 
     @strawberry.field(description="The occurrence.")
@@ -250,7 +252,6 @@ class MeetingInvitation(relay.Node):
     state: ReplyStateEnum = strawberry.field(description="The reply for the meeting or series.")  # type: ignore[valid-type]
     replied_at: dt.datetime | None = strawberry.field(description="UTC instant of the latest reply.")
     late: bool = strawberry.field(description="The reply came after the meeting's reply deadline.")
-    remark: str | None = strawberry.field(description="The invitee's remark on the reply slip.")
     is_active: bool = strawberry.field(description="False once withdrawn (uninvited, or a nominee replaced).")
     occurrences_only: bool = strawberry.field(
         description="A substitute for single occurrences of a series: attends exactly those in occurrenceReplies."
@@ -274,7 +275,6 @@ class MeetingInvitation(relay.Node):
             state=ReplyState(m.state),
             replied_at=m.replied_at,
             late=m.late,
-            remark=m.remark,
             is_active=m.is_active,
             occurrences_only=m.occurrences_only,
             version=m.version,
@@ -319,27 +319,41 @@ class MeetingInvitation(relay.Node):
     async def replied_by(self, info: Info) -> User | None:
         return await user_by_id(info, self.model.replied_by_id)
 
+    async def _may_see_slip(self, info: Info) -> bool:
+        actor = await require_actor(info)
+        meeting = await info.context.loaders.meeting.load(self.meeting_id)
+        return meeting is not None and invitations_svc.may_see_reply_slip(actor, meeting, self.model)
+
+    @strawberry.field(
+        description="The invitee's remark on the reply slip (an approved leave's reason); null unless you are an "
+        "organiser, the invitee or who replied (as replySlip)."
+    )
+    async def remark(self, info: Info) -> str | None:
+        return self.model.remark if await self._may_see_slip(info) else None
+
     @strawberry.field(
         description="The rest of the reply slip (phone, arrival, accommodation); null unless you are an organiser, "
         "the invitee or who replied."
     )
     async def reply_slip(self, info: Info) -> MeetingReplySlip | None:
-        actor = await require_actor(info)
-        meeting = await info.context.loaders.meeting.load(self.meeting_id)
-        if meeting is None or not invitations_svc.may_see_reply_slip(actor, meeting, self.model):
+        if not await self._may_see_slip(info):
             return None
         d = dict(self.model.reply_details or {})
         return MeetingReplySlip(phone=d.get("phone"), arrival=d.get("arrival"), accommodation=d.get("accommodation"))
 
-    @strawberry.field(description="Replies for single occurrences, overriding `state` there, by occurrence id.")
+    @strawberry.field(
+        description="Replies for single occurrences, overriding `state` there, by occurrence id (their remark as "
+        "`remark`: null unless you may see the reply slip)."
+    )
     async def occurrence_replies(self, info: Info) -> list[MeetingOccurrenceReply]:
         rows: list[OccurrenceReplyModel] = await info.context.loaders.meeting_occurrence_replies.load(self.id)
+        slip = await self._may_see_slip(info)
         return [
             MeetingOccurrenceReply(
                 state=ReplyState(r.state),
                 replied_at=r.replied_at,
                 late=r.late,
-                remark=r.remark,
+                remark=r.remark if slip else None,
                 occurrence_id=r.occurrence_id,
             )
             for r in rows
@@ -564,8 +578,9 @@ class MeetingQuery:
         return Meeting.from_model(row) if row else None
 
     @strawberry.field(
-        description="Occurrences of meetings you organise or are invited to (in person, as a nominee or substitute) "
-        "that overlap [from, to) (UTC instants, at most 92 days apart), in start order; cancelled ones included. "
+        description="Occurrences of meetings you organise or are invited to (in person, as a nominee or substitute; "
+        "an active invitation: a withdrawn one's meeting drops out) that overlap [from, to) (UTC instants, at most "
+        "92 days apart), in start order; cancelled ones included. "
         "Errors: INVALID_VALUE on `to` (not after `from`, or too wide).",
         permission_classes=[IsAuthenticated],
     )
@@ -578,7 +593,7 @@ class MeetingQuery:
         actor = await require_actor(info)
         if to <= from_ or to - from_ > dt.timedelta(days=MAX_RANGE_DAYS):
             raise DomainError(ErrorCode.INVALID_VALUE, "to", detail=f"after `from`, at most {MAX_RANGE_DAYS} days")
-        mine = select(Invitation.meeting_id).where(Invitation.user_id == actor.user_id)
+        mine = select(Invitation.meeting_id).where(Invitation.user_id == actor.user_id, Invitation.is_active.is_(True))
         q = (
             select(OccurrenceModel)
             .join(MeetingModel, MeetingModel.id == OccurrenceModel.meeting_id)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from meetings.models import RoomBooking
 from office_api.config import Settings
+from tests.attendance_helpers import check_in, code_of
 from tests.conftest import GraphQLClient
 from tests.dispatch_helpers import NOW, gid, ids_of, pk_of, signed_in
 from tests.meeting_notice_helpers import (
@@ -206,6 +207,65 @@ async def test_a_meeting_already_held_cannot_be_cancelled(platform, ids, as_) ->
     assert codes(stale) == [("expectedVersion", "STALE_VERSION")]
 
 
+async def booking_statuses(platform: Any) -> list[str]:
+    async with platform.db.read() as s:
+        return list((await s.execute(select(RoomBooking.status).order_by(RoomBooking.id))).scalars())
+
+
+async def test_a_meeting_under_way_is_not_cancelled_and_keeps_its_room(platform, ids, as_) -> None:
+    room = await add_room(platform, ids[GENERAL_OFFICE])
+    m = await a_meeting(as_, ids, roomId=gid("Room", room))
+    occ = m["occurrences"][0]["id"]
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 0, 55, tzinfo=dt.UTC)  # Tue 08:55
+    code = await code_of(as_("clerk"), occ)
+    assert (await check_in(as_("finance_head"), code["token"]))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 1, 5, tzinfo=dt.UTC)  # Tue 09:05, 5 minutes in
+    out = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="临时取消")
+    assert codes(out) == [("meetingId", "INVALID_STATE")]
+    assert "under way: cancel after it ends or cancel the later occurrences" in out["errors"][0]["message"]
+    after = await meeting(as_("clerk"), m["id"])
+    assert (after["state"], after["version"], [o["state"] for o in after["occurrences"]]) == (
+        "SCHEDULED",
+        1,
+        ["SCHEDULED"],
+    )
+    assert await booking_statuses(platform) == ["approved"]
+    assert await kinds(as_("finance_head")) == ["MEETING_INVITED"]
+
+
+async def test_cancelling_a_series_with_a_held_date_cancels_only_the_dates_to_come(platform, ids, as_) -> None:
+    room = await add_room(platform, ids[GENERAL_OFFICE])
+    m = await a_meeting(as_, ids, roomId=gid("Room", room), recurrence="FREQ=WEEKLY;COUNT=3")
+    first = m["occurrences"][0]["id"]
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 0, 55, tzinfo=dt.UTC)  # Tue 2 June 08:55
+    code = await code_of(as_("clerk"), first)
+    assert (await check_in(as_("finance_head"), code["token"]))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 3, 2, 0, tzinfo=dt.UTC)  # Wed 3 June 10:00, first date held
+    out = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="工作调整，后续会议取消", expectedVersion=1)
+    assert out["errors"] == []
+    got = out["meeting"]
+    assert (got["state"], got["version"], got["cancelReason"]) == ("SCHEDULED", 2, None)
+    assert [o["state"] for o in got["occurrences"]] == ["SCHEDULED", "CANCELLED", "CANCELLED"]
+    assert await booking_statuses(platform) == ["approved", "released", "released"]
+    kind, data = (await notes(as_("finance_head")))[-1]
+    assert (kind, data["occurrences"], data["meetingCancelled"]) == ("MEETING_CANCELLED", 2, False)
+    # the held date's check-in is still in its attendance
+    att = await as_("clerk").execute(
+        "query($id: ID!) { meetingAttendance(occurrenceId: $id) { counts { expected present } } }", {"id": first}
+    )
+    assert att["data"]["meetingAttendance"]["counts"]["present"] == 1
+    # nothing is left to cancel
+    again = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="再次取消")
+    assert codes(again) == [("meetingId", "INVALID_STATE")]
+
+
+async def test_cancelling_before_any_date_begins_cancels_the_whole_series(platform, ids, as_) -> None:
+    m = await a_meeting(as_, ids, recurrence="FREQ=WEEKLY;COUNT=2")
+    out = await run(as_("clerk"), CANCEL, meetingId=m["id"], reason="取消")
+    assert (out["meeting"]["state"], out["meeting"]["cancelReason"]) == ("CANCELLED", "取消")
+    assert (await notes(as_("finance_head")))[-1][1]["meetingCancelled"] is True
+
+
 # ---- inviteToMeeting, withdrawInvitation ----------------------------------------------------------
 
 
@@ -236,8 +296,8 @@ async def test_invite_more_withdraw_and_invite_again(ids, as_) -> None:
         {"invitationId": drc["id"], "reason": "议题调整"},
     )
     assert codes(await run(clerk, WITHDRAW, invitationId=drc["id"])) == [("invitationId", "INVALID_STATE")]
-    # a withdrawn invitee still sees the meeting (and its cancellation), and can be invited again
-    assert (await meeting(as_("drc_head"), m["id"]))["id"] == m["id"]
+    # a withdrawn invitee no longer sees the meeting, and can be invited again
+    assert await meeting(as_("drc_head"), m["id"]) is None
     back = await run(
         clerk, INVITE, meetingId=m["id"], invitees=[{"userId": gid("User", ids["drc_head"]), "role": "NON_VOTING"}]
     )
@@ -249,6 +309,50 @@ async def test_invite_more_withdraw_and_invite_again(ids, as_) -> None:
         "PENDING",
     )
     assert await kinds(as_("drc_head")) == ["MEETING_INVITED", "MEETING_INVITATION_WITHDRAWN", "MEETING_INVITED"]
+    assert (await meeting(as_("drc_head"), m["id"]))["id"] == m["id"]
+
+
+MY_MEETINGS = """{ myMeetings(from: "2026-06-01T00:00:00Z", to: "2026-06-08T00:00:00Z") { id } }"""
+CREATE_FEED = """mutation { createCalendarFeed(input: {}) { url errors { field code } } }"""
+
+
+async def test_the_withdrawn_lose_sight_of_the_meeting_its_ics_and_their_calendars(ids, as_) -> None:
+    m = await a_meeting(
+        as_,
+        ids,
+        invitees=[{"userId": gid("User", ids["finance_head"])}, {"unitId": gid("OrgUnit", ids["370100"]), "quota": 1}],
+    )
+    occ = m["occurrences"][0]["id"]
+    jinan = invitation(m, "370100")["id"]
+    head = as_("finance_head")
+    feed = (await head.execute(CREATE_FEED))["data"]["createCalendarFeed"]["url"].removeprefix("http://test")
+    assert (await head.http.get(feed)).content.count(b"BEGIN:VEVENT") == 1
+    assert (await head.execute(MY_MEETINGS))["data"]["myMeetings"] == [{"id": occ}]
+
+    out = await run(as_("clerk"), WITHDRAW, invitationId=invitation(m, "finance_head")["id"], reason="议题调整")
+    assert out["errors"] == []
+    link = await run(
+        as_("clerk"), UPDATE, meetingId=m["id"], expectedVersion=1, onlineLink="https://meet.example.gov.cn/r/9"
+    )
+    assert link["errors"] == []
+    assert await meeting(head, m["id"]) is None
+    ics = await head.http.get(f"/meetings/{pk_of(m['id'])}.ics", headers={"authorization": f"Bearer {head.token}"})
+    assert (ics.status_code, ics.json()["error"]["code"]) == (404, "NOT_FOUND")
+    assert (await head.execute(MY_MEETINGS))["data"]["myMeetings"] == []
+    assert (await head.execute("{ myMeetingInvitations { id } }"))["data"]["myMeetingInvitations"] == []
+    assert (await head.http.get(feed)).content.count(b"BEGIN:VEVENT") == 0
+
+    # a nominee the unit replaces loses sight too; the new one and the unit's clerk see it
+    clerk_jn = as_("clerk_370100")
+    assert (await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["li_na"])]))["errors"] == []
+    assert (await meeting(as_("li_na"), m["id"]))["onlineLink"] == "https://meet.example.gov.cn/r/9"
+    assert (await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["zhou_wei"])]))["errors"] == []
+    assert await meeting(as_("li_na"), m["id"]) is None
+    assert (await meeting(as_("zhou_wei"), m["id"]))["id"] == m["id"]
+    assert (await meeting(clerk_jn, m["id"]))["id"] == m["id"]
+    # a withdrawn unit's clerk loses sight as well
+    assert (await run(as_("clerk"), WITHDRAW, invitationId=jinan))["errors"] == []
+    assert await meeting(clerk_jn, m["id"]) is None
 
 
 async def test_invitations_stay_within_the_room(platform, ids, as_) -> None:
@@ -411,3 +515,66 @@ async def test_withdrawing_a_unit_withdraws_its_nominees(ids, as_) -> None:
     ]
     # the clerk is told once for the unit and once as its nominee
     assert (await kinds(as_("clerk_370200")))[-2:] == ["MEETING_INVITATION_WITHDRAWN"] * 2
+
+
+ATTENDANCE = "query($id: ID!) { meetingAttendance(occurrenceId: $id) { counts { expected present } } }"
+
+
+async def attendance(client: GraphQLClient, occurrence: str) -> dict[str, int]:
+    res = await client.execute(ATTENDANCE, {"id": occurrence})
+    assert "errors" not in res, res
+    return res["data"]["meetingAttendance"]["counts"]
+
+
+async def test_an_ended_meeting_keeps_its_invitations(platform, ids, as_) -> None:
+    m = await a_meeting(as_, ids)
+    occ = m["occurrences"][0]["id"]
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 2, 30, tzinfo=dt.UTC)  # Tue 10:30, after the end
+    before = await attendance(as_("clerk"), occ)
+    out = await run(as_("clerk"), WITHDRAW, invitationId=invitation(m, "finance_head")["id"], reason="补录")
+    assert codes(out) == [("invitationId", "INVALID_STATE")]
+    assert "the meeting has ended" in out["errors"][0]["message"]
+    assert await attendance(as_("clerk"), occ) == before == {"expected": 1, "present": 0}
+    assert invitation(await meeting(as_("clerk"), m["id"]), "finance_head")["isActive"] is True
+
+
+async def test_who_has_checked_in_is_neither_withdrawn_nor_replaced(platform, ids, as_) -> None:
+    m = await a_meeting(
+        as_,
+        ids,
+        recurrence="FREQ=WEEKLY;COUNT=2",
+        invitees=[{"userId": gid("User", ids["finance_head"])}, {"unitId": gid("OrgUnit", ids["370100"]), "quota": 2}],
+    )
+    first = m["occurrences"][0]["id"]
+    jinan = invitation(m, "370100")["id"]
+    clerk_jn = as_("clerk_370100")
+    assert (await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["li_na"])]))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 0, 55, tzinfo=dt.UTC)  # Tue 2 June 08:55
+    code = (await code_of(as_("clerk"), first))["token"]
+    for who in ("finance_head", "li_na"):
+        assert (await check_in(as_(who), code))["errors"] == []
+    platform.clock = lambda: dt.datetime(2026, 6, 2, 2, 30, tzinfo=dt.UTC)  # the first date held, 9 June to come
+    assert await attendance(as_("clerk"), first) == {"expected": 2, "present": 2}
+
+    fin = await run(as_("clerk"), WITHDRAW, invitationId=invitation(m, "finance_head")["id"])
+    assert codes(fin) == [("invitationId", "INVALID_STATE")]
+    assert "has checked in" in fin["errors"][0]["message"]
+    unit = await run(as_("clerk"), WITHDRAW, invitationId=jinan)  # its nominee li_na would go with it
+    assert codes(unit) == [("invitationId", "INVALID_STATE")]
+    replaced = await run(clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["zhou_wei"])])
+    assert codes(replaced) == [("userIds", "INVALID_STATE")]
+    declined = await run(clerk_jn, REPLY, invitationId=jinan, state="DECLINED")
+    assert codes(declined) == [("invitationId", "INVALID_STATE")]
+    assert await attendance(as_("clerk"), first) == {"expected": 2, "present": 2}
+    got = await meeting(as_("clerk"), m["id"])
+    assert [(i["user"] or i["unit"], i["isActive"]) for i in got["invitations"]] == [
+        ({"username": "finance_head"}, True),
+        ({"code": "370100"}, True),
+        ({"username": "li_na"}, True),
+    ]
+    # keeping the checked-in nominee and adding one within the quota is fine
+    added = await run(
+        clerk_jn, NOMINATE, invitationId=jinan, userIds=[gid("User", ids["li_na"]), gid("User", ids["zhou_wei"])]
+    )
+    assert added["errors"] == []
+    assert [n["user"]["username"] for n in added["invitation"]["nominees"]] == ["li_na", "zhou_wei"]

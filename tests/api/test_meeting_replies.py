@@ -551,3 +551,26 @@ async def test_cancelling_withdraws_pending_leave_requests(ids, as_) -> None:
     q = "query($id: ID!) { meetingLeaveRequests(meetingId: $id, state: WITHDRAWN) { id state } }"
     listed = await as_("deputy").execute(q, {"id": m["id"]})
     assert listed["data"]["meetingLeaveRequests"] == [{"id": leave["id"], "state": "WITHDRAWN"}]
+
+
+async def test_remarks_and_leave_reasons_are_for_those_who_see_the_reply_slip(ids, as_) -> None:
+    m = await a_meeting(as_, ids, recurrence="FREQ=WEEKLY;COUNT=2")
+    second = m["occurrences"][1]["id"]
+    fin, drc = invitation(m, "finance_head")["id"], invitation(m, "drc_head")["id"]
+    out = await run(as_("finance_head"), REPLY, invitationId=fin, state="DECLINED", remark="因病住院治疗")
+    assert out["invitation"]["remark"] == "因病住院治疗"
+    leave = await run(as_("drc_head"), LEAVE_REQUEST, invitationId=drc, reason="赴京汇报工作", occurrenceId=second)
+    decided = await run(as_("deputy"), DECIDE, leaveRequestId=leave["leaveRequest"]["id"], approve=True)
+    assert decided["errors"] == []
+    whole = await run(as_("drc_head"), LEAVE_REQUEST, invitationId=drc, reason="另有公务安排")
+    assert (await run(as_("deputy"), DECIDE, leaveRequestId=whole["leaveRequest"]["id"], approve=True))["errors"] == []
+
+    def seen(got: dict[str, Any]) -> tuple[Any, Any, list[Any]]:
+        f, d = invitation(got, "finance_head"), invitation(got, "drc_head")
+        return f["remark"], d["remark"], [r["remark"] for r in d["occurrenceReplies"]]
+
+    assert seen(await meeting(as_("clerk"), m["id"])) == ("因病住院治疗", "另有公务安排", ["赴京汇报工作"])
+    assert seen(await meeting(as_("deputy"), m["id"])) == ("因病住院治疗", "另有公务安排", ["赴京汇报工作"])
+    assert seen(await meeting(as_("finance_head"), m["id"])) == ("因病住院治疗", None, [None])
+    assert seen(await meeting(as_("drc_head"), m["id"])) == (None, "另有公务安排", ["赴京汇报工作"])
+    assert seen(await meeting(as_("clerk_370200"), m["id"])) == (None, None, [None])
