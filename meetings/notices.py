@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
 
@@ -31,7 +30,7 @@ from meetings.models import (
 )
 from meetings.replies import occurrence_replies_of
 from meetings.rooms import release
-from meetings.service import _active, _aware, _text, local_time
+from meetings.service import _active, _aware, _text, check_online_link, local_time
 from messaging.models import NotificationKind
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork
@@ -111,11 +110,8 @@ async def _validate(session: Any, meeting: Meeting, changes: NoticeChanges) -> d
             new[name] = _text(errors, api, value, _LIMITS[name])
         elif name in ("online_link", "contact_name", "contact_phone"):
             new[name] = _text(errors, api, value, {"online_link": 500, "contact_name": 64}.get(name, 24)) or None
-            link = new[name]
-            if name == "online_link" and link is not None:
-                parts = urlsplit(link)
-                if parts.scheme not in ("http", "https") or not parts.netloc:
-                    errors.add(ErrorCode.INVALID_VALUE, api, detail="an http(s) URL")
+            if name == "online_link":
+                check_online_link(errors, new[name], api)
         elif name in ("report_at", "reply_deadline"):
             when = _aware(errors, api, value)
             if when is not None and when > meeting.start_at:

@@ -9,7 +9,9 @@ client read (``STALE_VERSION``: of two organisers changing a meeting at once, on
 Decisions (README "Recurring meetings and rescheduling"):
 
 - **Begun occurrences are history.** An occurrence whose start is not after now is never
-  moved, re-booked or removed; no occurrence is moved or created to start in the past.
+  moved, re-booked or removed; no occurrence is moved to start more than 60 minutes before
+  now or more than 10 years after it (``meetings.service.check_start``, createMeeting's rule;
+  ALL on a series may give a past template start, whose past dates are left as they are).
 - **Checked-in occurrences keep their time.** An occurrence someone has checked in to (its
   window opens before its start) is not moved, by any scope: ``INVALID_STATE`` "check-in has
   begun; cancel it instead" (``meetings.check_in.refuse_if_checked_in``).
@@ -409,10 +411,11 @@ async def reschedule(uow: UnitOfWork, broker: Publisher, actor: Actor, data: Res
     ``expectedVersion``; REQUIRED / NOT_FOUND on ``occurrenceId`` (THIS and
     THIS_AND_FOLLOWING need one of this meeting); INVALID_VALUE on ``recurrence`` (a rule with
     THIS), ``clearRoom`` (with ``roomId``), ``startAt``/``endAt``/``allDayFrom``/``allDayTo``
-    (as for createMeeting; in the past; an all-day occurrence of a timed series or the
-    reverse; no occurrence left after now); RECURRENCE_INVALID, RECURRENCE_UNBOUNDED,
-    TOO_MANY on ``recurrence`` (or ``startAt`` when the kept rule does not fit the new
-    start); NOT_FOUND / INACTIVE / ROOM_OVER_CAPACITY / ROOM_TAKEN on ``roomId``;
+    (as for createMeeting: a start more than 60 minutes before now or 10 years after it; an
+    all-day occurrence of a timed series or the reverse; no occurrence left after now);
+    RECURRENCE_INVALID, RECURRENCE_UNBOUNDED, TOO_MANY on ``recurrence`` (or ``startAt``
+    when the kept rule does not fit the new start); NOT_FOUND / INACTIVE /
+    ROOM_OVER_CAPACITY / ROOM_TAKEN on ``roomId``;
     INVALID_STATE on ``occurrenceId``/``meetingId`` (already begun; THIS on a cancelled
     occurrence).
     """
@@ -446,7 +449,9 @@ async def reschedule(uow: UnitOfWork, broker: Publisher, actor: Actor, data: Res
             all_day_to=data.all_day_to,
             time_zone=meeting.time_zone,
         )
-        times = meeting_times(errors, probe)
+        # A whole series moved may start in the past (its first dates may be held already).
+        history = meeting.rrule is not None and data.scope is Scope.ALL
+        times = meeting_times(errors, probe, uow.now, history=history)
     all_day = (data.all_day_from is not None or data.all_day_to is not None) if times else meeting.all_day
     if data.room_id is not None:
         await _check_room(uow, errors, meeting, data.room_id)
@@ -456,7 +461,7 @@ async def reschedule(uow: UnitOfWork, broker: Publisher, actor: Actor, data: Res
         all_day=all_day,
         room_given=data.room_id is not None or data.clear_room,
         room_id=data.room_id,
-        rule=data.recurrence.strip() if data.recurrence is not None else None,
+        rule=recurrence.canonical(data.recurrence) if data.recurrence is not None else None,
     )
     if meeting.rrule is None and change.rule is None:
         if occ is None:
@@ -487,11 +492,6 @@ async def _check_room(uow: UnitOfWork, errors: ErrorCollector, meeting: Meeting,
 
 def _start_field(all_day: bool) -> str:
     return "allDayFrom" if all_day else "startAt"
-
-
-def _not_in_past(uow: UnitOfWork, start: dt.datetime, all_day: bool) -> None:
-    if start <= uow.now:
-        raise DomainError(ErrorCode.INVALID_VALUE, _start_field(all_day), detail="must be after now")
 
 
 def _shift_template(meeting: Meeting, start: dt.datetime, end: dt.datetime) -> None:
@@ -529,7 +529,6 @@ async def _move_one(
     start, end = change.times or (occ.start_at, occ.end_at)
     time_changed = (start, end) != (occ.start_at, occ.end_at)
     if time_changed:
-        _not_in_past(uow, start, change.all_day)
         await refuse_if_checked_in(uow.session, [occ.id], _start_field(change.all_day) if single else "occurrenceId")
     room_id = change.room_id if change.room_given else occ.room_id
     room_changed = room_id != occ.room_id
@@ -566,7 +565,7 @@ async def _reschedule_series(
     template_changed = (start, end) != (meeting.start_at, meeting.end_at)
     rule_changed = change.rule is not None and change.rule != (meeting.rrule or "")
     field = "recurrence" if change.rule is not None else _start_field(change.all_day)
-    instances = recurrence.expand(rule, start, end, meeting.time_zone, field=field)
+    instances = recurrence.expand(rule, start, end, meeting.time_zone, all_day=change.all_day, field=field)
     target_room = change.room_id if change.room_given else meeting.room_id
     room_changed = change.room_given and target_room != meeting.room_id
     if not (template_changed or rule_changed or room_changed or change.all_day != meeting.all_day):
@@ -649,7 +648,9 @@ async def _split(
     # an occurrence checked in to would leave its series (its check-ins with it): refused
     await refuse_if_checked_in(uow.session, [r.id for r in later if r.start_at > now], "occurrenceId")
     try:
-        old = recurrence.expand(meeting.rrule, meeting.start_at, meeting.end_at, meeting.time_zone)
+        old = recurrence.expand(
+            meeting.rrule, meeting.start_at, meeting.end_at, meeting.time_zone, all_day=meeting.all_day
+        )
     except DomainError:  # a rule stored before today's checks: fall back on the rows
         old = []
     at_occ = next((i for i in old if i.recurrence_id == occ.recurrence_id), None)
@@ -658,8 +659,6 @@ async def _split(
     else:
         rule_start, rule_end = occ.recurrence_id, occ.recurrence_id + (meeting.end_at - meeting.start_at)
     start, end = change.times or (rule_start, rule_end)
-    if change.times is not None:
-        _not_in_past(uow, start, change.all_day)
     template_changed = (start, end) != (rule_start, rule_end)
     if change.rule is not None:
         rule, field = change.rule, "recurrence"
@@ -669,7 +668,7 @@ async def _split(
         if count is not None and count.isdigit():
             before = sum(1 for i in old if i.recurrence_id < occ.recurrence_id) if old else len(earlier)
             rule = recurrence.rebound(rule, count=max(1, int(count) - before))
-    instances = recurrence.expand(rule, start, end, meeting.time_zone, field=field)
+    instances = recurrence.expand(rule, start, end, meeting.time_zone, all_day=change.all_day, field=field)
     tz = recurrence.zone(meeting.time_zone)
     target_room = change.room_id if change.room_given else meeting.room_id
 

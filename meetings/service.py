@@ -9,6 +9,7 @@ double-booked), invites people and units and notifies them, all in the caller's 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -38,6 +39,12 @@ from office_api.workdays import SHANGHAI
 
 #: Longest single occurrence (a multi-day all-day meeting, a conference).
 MAX_DURATION = dt.timedelta(days=14)
+#: Shortest occurrence.
+MIN_DURATION = dt.timedelta(minutes=1)
+#: How long before now a meeting may start: an ad-hoc meeting registered as it begins.
+START_GRACE = dt.timedelta(minutes=60)
+#: How far ahead of now a meeting may start.
+MAX_AHEAD_YEARS = 10
 #: Most invitations one meeting input may carry (people and units).
 MAX_INVITEES = 500
 #: Largest per-unit quota.
@@ -97,7 +104,28 @@ def _aware(errors: ErrorCollector, name: str, value: dt.datetime | None) -> dt.d
     if value.tzinfo is None or value.utcoffset() is None:
         errors.add(ErrorCode.INVALID_VALUE, name, detail="needs a UTC offset, e.g. 2026-12-01T09:00:00+08:00")
         return None
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+08:00, 9999-12-31T23:00-05:00
+        errors.add(ErrorCode.INVALID_VALUE, name, detail="out of range")
+        return None
+
+
+def check_online_link(errors: ErrorCollector, value: str | None, field: str = "onlineLink") -> None:
+    """Add ``INVALID_VALUE`` on ``field`` unless ``value`` (trimmed; None or "" for no link) is
+    an absolute http(s) URL with a host and no whitespace or control character anywhere (a
+    CR/LF would otherwise end up inside iCalendar and notification text)."""
+    if not value:
+        return
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in value):
+        errors.add(ErrorCode.INVALID_VALUE, field, detail="no spaces or control characters in a URL")
+        return
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "http://[::1"
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        errors.add(ErrorCode.INVALID_VALUE, field, detail="an http(s) URL")
 
 
 def _text(errors: ErrorCollector, name: str, value: str | None, limit: int, *, required: bool = False) -> str:
@@ -118,9 +146,47 @@ def local_time(t: dt.datetime, time_zone: str = DEFAULT_TIME_ZONE) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def meeting_times(errors: ErrorCollector, data: MeetingInput) -> tuple[dt.datetime, dt.datetime] | None:
+def check_start(
+    errors: ErrorCollector,
+    start: dt.datetime,
+    now: dt.datetime,
+    *,
+    all_day: bool = False,
+    history: bool = False,
+) -> bool:
+    """Whether a meeting (or an occurrence moved) may start at ``start`` (aware), else False
+    with ``INVALID_VALUE`` on ``startAt`` (``allDayFrom`` when ``all_day``).
+
+    The one rule of createMeeting and rescheduleMeeting: at most :data:`START_GRACE` (60
+    minutes) before ``now`` (an ad-hoc meeting registered as it begins) and at most
+    :data:`MAX_AHEAD_YEARS` (10) years after it. ``history`` (a whole recurring series moved,
+    whose first occurrences may be held already) allows any start in the
+    :data:`meetings.recurrence.MAX_SPAN_YEARS` before now instead."""
+    name = "allDayFrom" if all_day else "startAt"
+    if history:
+        earliest = recurrence.add_years(now, -recurrence.MAX_SPAN_YEARS)
+        too_early = "a series' first start lies within 20 years before now"
+    else:
+        earliest = now - START_GRACE
+        too_early = "must not be more than 60 minutes before now"
+    if start < earliest:
+        errors.add(ErrorCode.INVALID_VALUE, name, detail=too_early)
+        return False
+    if start > recurrence.add_years(now, MAX_AHEAD_YEARS):
+        errors.add(ErrorCode.INVALID_VALUE, name, detail=f"must be within {MAX_AHEAD_YEARS} years from now")
+        return False
+    return True
+
+
+def meeting_times(
+    errors: ErrorCollector, data: MeetingInput, now: dt.datetime, *, history: bool = False
+) -> tuple[dt.datetime, dt.datetime] | None:
     """The first occurrence's ``[start, end)`` in UTC from a timed or an all-day input, or None
-    (problems added to ``errors``: end before start, zero length, too long, naive instants)."""
+    (problems added to ``errors``: end before start, shorter than a minute, longer than 14
+    days, naive instants, unknown time zone, a start outside :func:`check_start`'s bounds).
+
+    An all-day meeting's dates are read in ``data.time_zone``: ``allDayFrom`` may be today
+    there (not before) and at most 10 years ahead (``history``: see :func:`check_start`)."""
     try:
         tz = recurrence.zone(data.time_zone)
     except DomainError as exc:
@@ -137,6 +203,21 @@ def meeting_times(errors: ErrorCollector, data: MeetingInput) -> tuple[dt.dateti
         if last < first:
             errors.add(ErrorCode.INVALID_VALUE, "allDayTo", detail="must not be before allDayFrom")
             return None
+        today = now.astimezone(tz).date()
+        latest = recurrence.add_years(now, MAX_AHEAD_YEARS).astimezone(tz).date()
+        if history:
+            midnight = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
+            if not check_start(errors, midnight, now, all_day=True, history=True):
+                return None
+        elif first < today:
+            errors.add(ErrorCode.INVALID_VALUE, "allDayFrom", detail="must not be before today")
+            return None
+        elif first > latest:
+            errors.add(ErrorCode.INVALID_VALUE, "allDayFrom", detail=f"must be within {MAX_AHEAD_YEARS} years from now")
+            return None
+        if (last - first).days >= MAX_DURATION.days:
+            errors.add(ErrorCode.INVALID_VALUE, "allDayTo", detail="an occurrence lasts at most 14 days")
+            return None
         start = dt.datetime.combine(first, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
         end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
     else:
@@ -150,8 +231,10 @@ def meeting_times(errors: ErrorCollector, data: MeetingInput) -> tuple[dt.dateti
         if end < start:
             errors.add(ErrorCode.INVALID_VALUE, "endAt", detail="the end is before the start")
             return None
-        if end == start:
-            errors.add(ErrorCode.INVALID_VALUE, "endAt", detail="a meeting cannot last zero minutes")
+        if end - start < MIN_DURATION:
+            errors.add(ErrorCode.INVALID_VALUE, "endAt", detail="a meeting lasts at least one minute")
+            return None
+        if not check_start(errors, start, now, history=history):
             return None
     if end - start > MAX_DURATION:
         errors.add(ErrorCode.INVALID_VALUE, "endAt", detail="an occurrence lasts at most 14 days")
@@ -291,10 +374,12 @@ async def create_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, data:
 
     The actor must hold a post in the organising unit (``FORBIDDEN`` on organizerUnitId).
     Errors (all invalid fields at once): REQUIRED, TOO_LONG, INVALID_VALUE (end before start,
-    zero length, longer than 14 days, naive instants, reply deadline or 报到 after the start,
-    link not http(s), minutes out of range), RECURRENCE_INVALID, RECURRENCE_UNBOUNDED,
-    TOO_MANY, NOT_FOUND, INACTIVE, DUPLICATE, ROOM_OVER_CAPACITY; then ROOM_TAKEN naming
-    the first clashing occurrence.
+    shorter than a minute, longer than 14 days, naive instants, a start more than 60 minutes
+    before now or more than 10 years after it, an all-day meeting before today, reply
+    deadline or 报到 after the start, link not an http(s) URL or with whitespace/control
+    characters, the organising unit among the co-organisers, minutes out of range),
+    RECURRENCE_INVALID, RECURRENCE_UNBOUNDED, TOO_MANY, NOT_FOUND, INACTIVE, DUPLICATE,
+    ROOM_OVER_CAPACITY; then ROOM_TAKEN naming the first clashing occurrence.
     """
     session = uow.session
     errors = ErrorCollector()
@@ -308,17 +393,17 @@ async def create_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, data:
     contact_name = _text(errors, "contactName", data.contact_name, 64) or None
     contact_phone = _text(errors, "contactPhone", data.contact_phone, 24) or None
     link = _text(errors, "onlineLink", data.online_link, 500) or None
-    if link is not None and (urlsplit(link).scheme not in ("http", "https") or not urlsplit(link).netloc):
-        errors.add(ErrorCode.INVALID_VALUE, "onlineLink", detail="an http(s) URL")
+    check_online_link(errors, link)
     if not 0 <= data.check_in_opens_minutes <= 24 * 60:
         errors.add(ErrorCode.INVALID_VALUE, "checkInOpensMinutes", detail="0 to 1440")
     if not 0 <= data.late_after_minutes <= 240:
         errors.add(ErrorCode.INVALID_VALUE, "lateAfterMinutes", detail="0 to 240")
-    times = meeting_times(errors, data)
+    times = meeting_times(errors, data, uow.now)
+    all_day = data.all_day_from is not None or data.all_day_to is not None
     instances: list[recurrence.Instance] = []
     if times is not None:
         try:
-            instances = recurrence.expand(data.recurrence, times[0], times[1], data.time_zone)
+            instances = recurrence.expand(data.recurrence, times[0], times[1], data.time_zone, all_day=all_day)
         except DomainError as exc:
             errors.errors.append(exc)
     reply_deadline = _aware(errors, "replyDeadline", data.reply_deadline)
@@ -331,7 +416,10 @@ async def create_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, data:
     organizer = await _active(session, OrgUnit, data.organizer_unit_id, "organizerUnitId", errors)
     if organizer is not None and not await holds_post_in(session, actor.user_id, data.organizer_unit_id):
         errors.add(ErrorCode.FORBIDDEN, "organizerUnitId")
-    co_units = list(dict.fromkeys(data.co_organizer_unit_ids))
+    for n, unit_id in enumerate(data.co_organizer_unit_ids):
+        if unit_id == data.organizer_unit_id:
+            errors.add(ErrorCode.INVALID_VALUE, f"coOrganizerUnitIds.{n}", detail="the organising unit itself")
+    co_units = [u for u in dict.fromkeys(data.co_organizer_unit_ids) if u != data.organizer_unit_id]
     if len(co_units) > 20:
         errors.add(ErrorCode.TOO_MANY, "coOrganizerUnitIds", limit=20)
     for n, unit_id in enumerate(co_units):
@@ -366,8 +454,8 @@ async def create_meeting(uow: UnitOfWork, broker: Publisher, actor: Actor, data:
         end_at=times[1],
         report_at=report_at,
         time_zone=data.time_zone,
-        all_day=data.all_day_from is not None or data.all_day_to is not None,
-        rrule=trimmed(data.recurrence) or None,
+        all_day=all_day,
+        rrule=recurrence.canonical(data.recurrence or "") or None,
         room_id=data.room_id,
         reply_deadline=reply_deadline,
         substitution_policy=SubstitutionPolicy(data.substitution_policy).value,

@@ -41,6 +41,7 @@ from meetings.models import (
 from meetings.models import (
     Room as RoomModel,
 )
+from meetings.rooms import check_window
 from office_api.errors import DomainError, ErrorCode
 from schema.common import (
     IsAuthenticated,
@@ -581,7 +582,7 @@ class MeetingQuery:
         description="Occurrences of meetings you organise or are invited to (in person, as a nominee or substitute; "
         "an active invitation: a withdrawn one's meeting drops out) that overlap [from, to) (UTC instants, at most "
         "92 days apart), in start order; cancelled ones included. "
-        "Errors: INVALID_VALUE on `to` (not after `from`, or too wide).",
+        "Errors: INVALID_VALUE on `from`/`to` (without a UTC offset), on `to` (not after `from`, or too wide).",
         permission_classes=[IsAuthenticated],
     )
     async def my_meetings(
@@ -591,8 +592,9 @@ class MeetingQuery:
         to: Annotated[dt.datetime, strawberry.argument(description="End of the window, exclusive (UTC).")],
     ) -> list[MeetingOccurrence]:
         actor = await require_actor(info)
-        if to <= from_ or to - from_ > dt.timedelta(days=MAX_RANGE_DAYS):
-            raise DomainError(ErrorCode.INVALID_VALUE, "to", detail=f"after `from`, at most {MAX_RANGE_DAYS} days")
+        window = check_window(from_, to, dt.timedelta(days=MAX_RANGE_DAYS), ("from", "to"))
+        assert window is not None
+        from_, to = window
         mine = select(Invitation.meeting_id).where(Invitation.user_id == actor.user_id, Invitation.is_active.is_(True))
         q = (
             select(OccurrenceModel)

@@ -432,6 +432,7 @@ async def test_a_feed_holds_my_meetings_only_and_dies_when_revoked(platform, ids
     invited = await meeting_pk(clerk, ids, title="已邀请", invitees=[{"userId": me}])
     others = await meeting_pk(clerk, ids, title="与我无关", invitees=[{"userId": gid("User", ids["drc_head"])}])
     withdrawn = await meeting_pk(clerk, ids, title="已撤回邀请", invitees=[{"userId": me}])
+    platform.clock = lambda: NOW - dt.timedelta(days=100)  # the past ones were created back then
     past = await meeting_pk(
         clerk,
         ids,
@@ -448,6 +449,7 @@ async def test_a_feed_holds_my_meetings_only_and_dies_when_revoked(platform, ids
         endAt=local(D(2026, 3, 2), 10),
         invitees=[{"userId": me}],
     )
+    platform.clock = lambda: NOW
     too_far = await meeting_pk(
         clerk,
         ids,

@@ -132,6 +132,7 @@ async def test_a_stale_version_is_refused_and_two_concurrent_edits_make_one_winn
         ({"title": None}, [("title", "REQUIRED")]),
         ({"agenda": "议" * 4001}, [("agenda", "TOO_LONG")]),
         ({"onlineLink": "ftp://meet.example.gov.cn/1"}, [("onlineLink", "INVALID_VALUE")]),
+        ({"onlineLink": "https://x.gov.cn/\r\nX-EVIL:1"}, [("onlineLink", "INVALID_VALUE")]),
         ({"replyDeadline": local(D(2026, 6, 2), 9, 30)}, [("replyDeadline", "INVALID_VALUE")]),
         ({"reportAt": "2026-06-02T08:30:00"}, [("reportAt", "INVALID_VALUE")]),
         (

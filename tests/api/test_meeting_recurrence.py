@@ -696,6 +696,47 @@ async def test_only_organisers_reschedule(platform, ids, as_) -> None:
             },
             [("recurrence", "INVALID_VALUE")],
         ),
+        # createMeeting's start rule: at most 60 minutes back, at most 10 years ahead, dates in range
+        (
+            {
+                "scope": "THIS",
+                "occurrence": 1,
+                "startAt": "9999-12-31T09:00:00+08:00",
+                "endAt": "9999-12-31T10:00:00+08:00",
+            },
+            [("startAt", "INVALID_VALUE")],
+        ),
+        (
+            {"scope": "ALL", "startAt": "9999-12-28T09:00:00+08:00", "endAt": "9999-12-28T10:00:00+08:00"},
+            [("startAt", "INVALID_VALUE")],
+        ),
+        (
+            {
+                "scope": "THIS_AND_FOLLOWING",
+                "occurrence": 2,
+                "startAt": local(D(2036, 6, 3), 9),
+                "endAt": local(D(2036, 6, 3), 10),
+            },
+            [("startAt", "INVALID_VALUE")],
+        ),
+        ({"scope": "ALL", "allDayFrom": "9999-12-31"}, [("allDayFrom", "INVALID_VALUE")]),
+        ({"scope": "ALL", "allDayFrom": "0001-01-01"}, [("allDayFrom", "INVALID_VALUE")]),
+        ({"scope": "THIS", "occurrence": 1, "allDayFrom": "9999-12-31"}, [("allDayFrom", "INVALID_VALUE")]),
+        (
+            {
+                "scope": "THIS",
+                "occurrence": 1,
+                "startAt": local(D(2026, 6, 9), 9),
+                "endAt": "2026-06-09T09:00:00.5+08:00",
+            },
+            [("endAt", "INVALID_VALUE")],
+        ),
+        ({"scope": "ALL", "recurrence": "FREQ=DAILY;INTERVAL=0;COUNT=3"}, [("recurrence", "RECURRENCE_INVALID")]),
+        ({"scope": "ALL", "recurrence": "FREQ=WEEKLY;COUNT=3;COUNT=400"}, [("recurrence", "RECURRENCE_INVALID")]),
+        (
+            {"scope": "ALL", "recurrence": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0,30;COUNT=4"},
+            [("recurrence", "RECURRENCE_INVALID")],
+        ),
     ],
 )
 async def test_bad_reschedules_are_refused_naming_the_field(platform, ids, as_, fields, expected) -> None:
@@ -726,3 +767,65 @@ async def test_a_retried_cancellation_with_its_idempotency_key_is_done_once(plat
     assert repeat == first
     assert (first["meeting"]["version"], first["occurrence"]["state"]) == (2, "CANCELLED")
     assert [n["kind"] for n in await notes(as_("finance_head"))] == ["MEETING_CANCELLED", "MEETING_INVITED"]
+
+
+async def test_a_move_may_start_up_to_an_hour_ago_like_a_new_meeting(platform, ids, as_) -> None:
+    m = await series(as_, ids, platform, room=False)
+    second = m["occurrences"][1]["id"]
+    # now is Mon 2026-06-01 10:00: 09:00 is an hour ago (as for createMeeting), 08:59 is not
+    early = await reschedule(
+        as_("clerk"),
+        m,
+        scope="THIS",
+        occurrenceId=second,
+        startAt=local(D(2026, 6, 1), 8, 59),
+        endAt=local(D(2026, 6, 1), 10),
+    )
+    assert codes(early) == [("startAt", "INVALID_VALUE")]
+    assert "60 minutes before now" in early["errors"][0]["message"]
+    ok = await reschedule(
+        as_("clerk"),
+        m,
+        scope="THIS",
+        occurrenceId=second,
+        startAt=local(D(2026, 6, 1), 9),
+        endAt=local(D(2026, 6, 1), 10),
+    )
+    assert ok["errors"] == []
+    assert table(ok["meeting"])[:2] == [
+        ("2026-06-01T01:00", "02:00", "SCHEDULED", True, True),
+        ("2026-06-02T01:00", "02:00", "SCHEDULED", False, False),
+    ]
+
+
+async def test_a_new_rule_is_stored_canonical(platform, ids, as_) -> None:
+    m = await series(as_, ids, platform, room=False)
+    out = await reschedule(as_("clerk"), m, scope="ALL", recurrence="rrule:freq=weekly;count=3;")
+    assert out["errors"] == []
+    assert (out["meeting"]["recurrence"], [o["startAt"][:10] for o in out["meeting"]["occurrences"]]) == (
+        "FREQ=WEEKLY;COUNT=3",
+        ["2026-06-02", "2026-06-09", "2026-06-16"],
+    )
+    # the same rule spelt differently changes nothing
+    same = await reschedule(as_("clerk"), out["meeting"], scope="ALL", recurrence="FREQ=WEEKLY;COUNT=3;")
+    assert (same["errors"], same["meeting"]["version"]) == ([], out["meeting"]["version"])
+
+
+async def test_an_all_day_new_york_series_keeps_whole_local_days(platform, ids, as_) -> None:
+    m = await series(
+        as_,
+        ids,
+        platform,
+        room=False,
+        timeZone="America/New_York",
+        recurrence="FREQ=WEEKLY;COUNT=3",
+        startAt="2027-03-01T09:00:00-05:00",
+        endAt="2027-03-01T10:00:00-05:00",
+    )
+    out = await reschedule(as_("clerk"), m, scope="ALL", allDayFrom="2027-03-07")
+    assert out["errors"] == []
+    assert [(o["startAt"], o["endAt"]) for o in out["meeting"]["occurrences"]] == [
+        ("2027-03-07T05:00:00+00:00", "2027-03-08T05:00:00+00:00"),
+        ("2027-03-14T05:00:00+00:00", "2027-03-15T04:00:00+00:00"),  # 23 hours: DST begins
+        ("2027-03-21T04:00:00+00:00", "2027-03-22T04:00:00+00:00"),
+    ]

@@ -118,6 +118,36 @@ async def test_a_weekly_series_colliding_on_its_fifth_occurrence_is_refused_whol
         ({"title": "  ", "timeZone": "Mars/Olympus"}, [("title", "REQUIRED"), ("timeZone", "INVALID_VALUE")]),
         ({"replyDeadline": local(D(2026, 6, 2), 9, 30)}, [("replyDeadline", "INVALID_VALUE")]),
         ({"onlineLink": "javascript:alert(1)"}, [("onlineLink", "INVALID_VALUE")]),
+        ({"onlineLink": "https://x.gov.cn/\r\nX-EVIL:1"}, [("onlineLink", "INVALID_VALUE")]),
+        ({"onlineLink": "https://x.gov.cn/a b"}, [("onlineLink", "INVALID_VALUE")]),
+        ({"onlineLink": "https://x.gov.cn/\ta"}, [("onlineLink", "INVALID_VALUE")]),
+        ({"onlineLink": "https://x.gov.cn/\u200ba"}, [("onlineLink", "INVALID_VALUE")]),
+        ({"onlineLink": "http://[::1"}, [("onlineLink", "INVALID_VALUE")]),
+        # the start: at most 60 minutes before now (Mon 10:00), at most 10 years after it
+        ({"startAt": local(D(2026, 6, 1), 8, 59)}, [("startAt", "INVALID_VALUE")]),
+        ({"startAt": local(D(2026, 5, 20), 9), "endAt": local(D(2026, 5, 20), 10)}, [("startAt", "INVALID_VALUE")]),
+        ({"startAt": local(D(2036, 6, 1), 10, 1), "endAt": local(D(2036, 6, 1), 11)}, [("startAt", "INVALID_VALUE")]),
+        (
+            {"startAt": "9999-12-31T09:00:00+08:00", "endAt": "9999-12-31T10:00:00+08:00"},
+            [("startAt", "INVALID_VALUE")],
+        ),
+        ({"startAt": "0001-01-01T00:00:00+08:00"}, [("startAt", "INVALID_VALUE")]),
+        ({"startAt": None, "endAt": None, "allDayFrom": "9999-12-31"}, [("allDayFrom", "INVALID_VALUE")]),
+        ({"startAt": None, "endAt": None, "allDayFrom": "0001-01-01"}, [("allDayFrom", "INVALID_VALUE")]),
+        ({"startAt": None, "endAt": None, "allDayFrom": "2026-05-31"}, [("allDayFrom", "INVALID_VALUE")]),
+        ({"startAt": None, "endAt": None, "allDayFrom": "2036-06-02"}, [("allDayFrom", "INVALID_VALUE")]),
+        (
+            {"startAt": None, "endAt": None, "allDayFrom": "2026-06-02", "allDayTo": "9999-12-31"},
+            [("allDayTo", "INVALID_VALUE")],
+        ),
+        # at least a minute long
+        ({"endAt": "2026-06-02T09:00:00.000001+08:00"}, [("endAt", "INVALID_VALUE")]),
+        ({"endAt": "2026-06-02T09:00:59+08:00"}, [("endAt", "INVALID_VALUE")]),
+        ({"timeZone": "localtime"}, [("timeZone", "INVALID_VALUE")]),
+        ({"timeZone": "Factory"}, [("timeZone", "INVALID_VALUE")]),
+        ({"recurrence": "FREQ=DAILY;INTERVAL=0;COUNT=3"}, [("recurrence", "RECURRENCE_INVALID")]),
+        ({"recurrence": "FREQ=DAILY;COUNT=3;COUNT=400"}, [("recurrence", "RECURRENCE_INVALID")]),
+        ({"recurrence": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0,30;COUNT=4"}, [("recurrence", "RECURRENCE_INVALID")]),
     ],
 )
 async def test_bad_meeting_input_is_refused_naming_the_field(ids, as_, fields, expected) -> None:
@@ -152,3 +182,90 @@ async def test_all_day_and_overnight_meetings(ids, as_) -> None:
         ("2026-06-02T14:00:00+00:00", "2026-06-02T18:00:00+00:00"),
         ("2026-06-03T14:00:00+00:00", "2026-06-03T18:00:00+00:00"),
     ]
+
+
+async def test_the_organising_unit_is_no_co_organiser(ids, as_) -> None:
+    drc, office = gid("OrgUnit", ids["370000-drc"]), gid("OrgUnit", ids[GENERAL_OFFICE])
+    out = await create_meeting(as_("clerk"), ids, coOrganizerUnitIds=[drc, office])
+    assert (out["meeting"], [(e["field"], e["code"]) for e in out["errors"]]) == (
+        None,
+        [("coOrganizerUnitIds.1", "INVALID_VALUE")],
+    )
+
+
+async def test_a_meeting_may_start_up_to_an_hour_ago_and_up_to_ten_years_ahead(ids, as_) -> None:
+    clerk = as_("clerk")
+    adhoc = await create_meeting(clerk, ids, startAt=local(D(2026, 6, 1), 9), endAt=local(D(2026, 6, 1), 9, 1))
+    assert adhoc["errors"] == []
+    assert [(o["startAt"], o["endAt"]) for o in adhoc["meeting"]["occurrences"]] == [
+        ("2026-06-01T01:00:00+00:00", "2026-06-01T01:01:00+00:00")
+    ]
+    far = await create_meeting(clerk, ids, startAt=local(D(2036, 6, 1), 10), endAt=local(D(2036, 6, 1), 11))
+    assert (far["errors"], far["meeting"]["startAt"]) == ([], "2036-06-01T02:00:00+00:00")
+    today = await create_meeting(clerk, ids, startAt=None, endAt=None, allDayFrom="2026-06-01")
+    assert (today["errors"], today["meeting"]["startAt"]) == ([], "2026-05-31T16:00:00+00:00")
+    refused = await create_meeting(clerk, ids, startAt=local(D(2026, 6, 1), 8, 59), endAt=local(D(2026, 6, 1), 10))
+    assert [(e["field"], e["code"], e["message"]) for e in refused["errors"]] == [
+        ("startAt", "INVALID_VALUE", refused["errors"][0]["message"])
+    ]
+    assert "60 minutes before now" in refused["errors"][0]["message"]
+
+
+async def test_rules_are_stored_canonical_and_a_trailing_semicolon_is_ignored(ids, as_) -> None:
+    out = await create_meeting(as_("clerk"), ids, recurrence=" rrule:freq=daily;count=2; ")
+    assert out["errors"] == []
+    assert out["meeting"]["recurrence"] == "FREQ=DAILY;COUNT=2"
+    assert [o["startAt"] for o in out["meeting"]["occurrences"]] == [
+        "2026-06-02T01:00:00+00:00",
+        "2026-06-03T01:00:00+00:00",
+    ]
+
+
+async def test_new_york_series_last_their_exact_duration_across_dst_changes(ids, as_) -> None:
+    clerk = as_("clerk")
+    autumn = await create_meeting(
+        clerk,
+        ids,
+        timeZone="America/New_York",
+        startAt="2027-11-06T01:30:00-04:00",
+        endAt="2027-11-06T02:00:00-04:00",
+        recurrence="FREQ=DAILY;COUNT=3",
+    )
+    assert autumn["errors"] == []
+    assert [(o["startAt"], o["endAt"]) for o in autumn["meeting"]["occurrences"]] == [
+        ("2027-11-06T05:30:00+00:00", "2027-11-06T06:00:00+00:00"),
+        ("2027-11-07T05:30:00+00:00", "2027-11-07T06:00:00+00:00"),
+        ("2027-11-08T06:30:00+00:00", "2027-11-08T07:00:00+00:00"),
+    ]
+    # 2027-03-14 02:30 does not exist in New York: read as EST (fold=0), 07:30 UTC.
+    spring = await create_meeting(
+        clerk,
+        ids,
+        timeZone="America/New_York",
+        startAt="2027-03-13T02:30:00-05:00",
+        endAt="2027-03-13T03:00:00-05:00",
+        recurrence="FREQ=DAILY;COUNT=3",
+    )
+    assert spring["errors"] == []
+    assert [(o["startAt"], o["endAt"]) for o in spring["meeting"]["occurrences"]] == [
+        ("2027-03-13T07:30:00+00:00", "2027-03-13T08:00:00+00:00"),
+        ("2027-03-14T07:30:00+00:00", "2027-03-14T08:00:00+00:00"),
+        ("2027-03-15T06:30:00+00:00", "2027-03-15T07:00:00+00:00"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ('from: "2026-12-01T00:00:00", to: "2026-12-02T00:00:00Z"', "from"),
+        ('from: "2026-12-01T00:00:00Z", to: "2026-12-02T00:00:00"', "to"),
+    ],
+)
+async def test_my_meetings_refuses_a_window_without_an_offset(ids, as_, args, field) -> None:
+    res = await as_("clerk").execute(f"query {{ myMeetings({args}) {{ startAt }} }}")
+    err = res["errors"][0]["extensions"]
+    assert (res["data"], err["code"], err["field"]) == (None, "INVALID_VALUE", field)
+    ok = await as_("clerk").execute(
+        'query { myMeetings(from: "2026-12-01T00:00:00Z", to: "2026-12-02T00:00:00Z") { startAt } }'
+    )
+    assert ok == {"data": {"myMeetings": []}}

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from meetings.recurrence import MAX_OCCURRENCES, expand, rebound, rule_parts
+from meetings.recurrence import MAX_OCCURRENCES, canonical, expand, rebound, rule_parts, zone
 from office_api.errors import DomainError, ErrorCode
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -75,8 +75,66 @@ def test_an_overnight_series_ends_the_next_morning() -> None:
 def test_an_all_day_series_runs_midnight_to_midnight_even_on_a_23_hour_day() -> None:
     shanghai = spans("FREQ=WEEKLY;COUNT=2", at(SHANGHAI, 2026, 6, 3, 0), at(SHANGHAI, 2026, 6, 4, 0))
     assert shanghai == [("2026-06-02 16:00", "2026-06-03 16:00"), ("2026-06-09 16:00", "2026-06-10 16:00")]
-    ny = expand("FREQ=WEEKLY;COUNT=2", at(NEW_YORK, 2027, 3, 7, 0), at(NEW_YORK, 2027, 3, 8, 0), "America/New_York")
-    assert [(i.start.hour, i.end - i.start) for i in ny] == [(5, dt.timedelta(hours=24)), (5, dt.timedelta(hours=23))]
+    ny = expand(
+        "FREQ=WEEKLY;COUNT=2",
+        at(NEW_YORK, 2027, 3, 7, 0),
+        at(NEW_YORK, 2027, 3, 8, 0),
+        "America/New_York",
+        all_day=True,
+    )
+    assert [(i.start, i.end) for i in ny] == [
+        (dt.datetime(2027, 3, 7, 5, tzinfo=UTC), dt.datetime(2027, 3, 8, 5, tzinfo=UTC)),
+        (dt.datetime(2027, 3, 14, 5, tzinfo=UTC), dt.datetime(2027, 3, 15, 4, tzinfo=UTC)),  # 23 hours
+    ]
+    # A timed 24-hour meeting stays 24 hours (RFC 5545 §3.8.5.3: the exact duration).
+    timed = expand("FREQ=WEEKLY;COUNT=2", at(NEW_YORK, 2027, 3, 7, 0), at(NEW_YORK, 2027, 3, 8, 0), "America/New_York")
+    assert [i.end - i.start for i in timed] == [dt.timedelta(hours=24)] * 2
+
+
+def utc_spans(rule: str, start: dt.datetime, end: dt.datetime, tz: str) -> list[tuple[dt.datetime, dt.datetime]]:
+    return [(i.start, i.end) for i in expand(rule, start, end, tz)]
+
+
+def z(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def test_every_instance_lasts_the_exact_duration_across_the_autumn_change() -> None:
+    # 2027-11-07 01:30 happens twice in New York; the rule's 01:30 is the first (EDT, fold=0).
+    got = utc_spans(
+        "FREQ=DAILY;COUNT=3", at(NEW_YORK, 2027, 11, 6, 1, 30), at(NEW_YORK, 2027, 11, 6, 2), "America/New_York"
+    )
+    assert got == [
+        (z(2027, 11, 6, 5, 30), z(2027, 11, 6, 6)),
+        (z(2027, 11, 7, 5, 30), z(2027, 11, 7, 6)),
+        (z(2027, 11, 8, 6, 30), z(2027, 11, 8, 7)),
+    ]
+
+
+def test_a_start_in_the_spring_forward_gap_is_read_with_the_offset_before_it() -> None:
+    # 2027-03-14 02:30 does not exist in New York: fold=0 reads it as EST, 07:30 UTC (03:30 EDT).
+    start = dt.datetime.fromisoformat("2027-03-13T02:30:00-05:00")
+    got = utc_spans("FREQ=DAILY;COUNT=3", start, start + dt.timedelta(minutes=30), "America/New_York")
+    assert got == [
+        (z(2027, 3, 13, 7, 30), z(2027, 3, 13, 8)),
+        (z(2027, 3, 14, 7, 30), z(2027, 3, 14, 8)),
+        (z(2027, 3, 15, 6, 30), z(2027, 3, 15, 7)),
+    ]
+
+
+def test_a_trailing_semicolon_is_ignored_and_rules_are_stored_canonical() -> None:
+    start, end = at(SHANGHAI, 2026, 6, 2, 9), at(SHANGHAI, 2026, 6, 2, 10)
+    assert starts("FREQ=DAILY;COUNT=2;", start, end) == ["2026-06-02 01:00", "2026-06-03 01:00"]
+    assert canonical(" rrule:freq=weekly; interval=2;;count=3; ") == "FREQ=WEEKLY;INTERVAL=2;COUNT=3"
+
+
+@pytest.mark.parametrize("name", ["localtime", "Factory", "Asia/Nowhere", ""])
+def test_only_iana_place_zones_are_accepted(name: str) -> None:
+    with pytest.raises(DomainError) as info:
+        zone(name)
+    assert (info.value.code, info.value.field) == (ErrorCode.INVALID_VALUE, "timeZone")
+    assert zone("America/New_York").key == "America/New_York"
+    assert zone("UTC").key == "UTC"
 
 
 def test_until_as_a_local_date_includes_that_days_occurrence() -> None:
@@ -125,6 +183,12 @@ def test_prefix_case_and_interval_are_accepted() -> None:
         ("FREQ=DAILY;UNTIL=20991231", ErrorCode.TOO_MANY, "500"),
         ("FREQ=YEARLY;COUNT=22", ErrorCode.RECURRENCE_INVALID, "20 years"),
         ("FREQ=YEARLY;UNTIL=20470602", ErrorCode.RECURRENCE_INVALID, "20 years"),
+        ("FREQ=DAILY;INTERVAL=0;COUNT=3", ErrorCode.RECURRENCE_INVALID, "INTERVAL must be"),
+        ("FREQ=DAILY;INTERVAL=-1;COUNT=3", ErrorCode.RECURRENCE_INVALID, "INTERVAL must be"),
+        ("FREQ=DAILY;COUNT=3;COUNT=400", ErrorCode.RECURRENCE_INVALID, "COUNT given twice"),
+        ("FREQ=DAILY;freq=weekly;COUNT=3", ErrorCode.RECURRENCE_INVALID, "FREQ given twice"),
+        ("FREQ=DAILY;COUNT=3;BYDAY", ErrorCode.RECURRENCE_INVALID, "not NAME=value"),
+        ("FREQ=DAILY;BYHOUR=9;BYMINUTE=0,30;COUNT=4", ErrorCode.RECURRENCE_INVALID, "occurrences overlap"),
     ],
 )
 def test_bad_rules_are_refused_naming_recurrence(rule: str, code: ErrorCode, words: str) -> None:
