@@ -680,19 +680,23 @@ async def _two_occurrences(ids: dict[str, int], as_: Any) -> list[int]:
     return out
 
 
+#: The exclusion constraint is PostgreSQL's; on SQLite, BEGIN IMMEDIATE serialises the check (tested above).
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@POSTGRESQL_ONLY
 async def test_the_postgresql_exclusion_constraint_refuses_what_two_checks_let_through(platform, ids, as_) -> None:
-    if platform.db.is_sqlite:
-        pytest.skip("the exclusion constraint is PostgreSQL's; SQLite's BEGIN IMMEDIATE serialises the check")
     room_pk = await demo_room(platform, "第二会议室")
     assert await _race(platform, room_pk, await _two_occurrences(ids, as_)) == ["ok", "ROOM_TAKEN roomId"]
     assert await holding(platform, room_pk) == [("approved", utc(DAY, 9), utc(DAY, 10))]
 
 
+@POSTGRESQL_ONLY
 async def test_without_the_constraint_the_same_race_double_books_the_room(platform, ids, as_) -> None:
     """The check alone is not enough under PostgreSQL's READ COMMITTED: this is why the
     exclusion constraint exists."""
-    if platform.db.is_sqlite:
-        pytest.skip("PostgreSQL only")
     async with platform.db.unit_of_work() as uow:
         await uow.session.execute(text("ALTER TABLE room_bookings DROP CONSTRAINT ex_room_bookings_no_overlap"))
     room_pk = await demo_room(platform, "第二会议室")
