@@ -58,7 +58,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,17 +66,26 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import icalendar
-from gql import Client, GraphQLRequest
+from gql import Client
 from gql.client import AsyncClientSession
-from gql.transport.exceptions import TransportError, TransportQueryError
+from gql.transport.exceptions import TransportError
 from gql.transport.httpx import HTTPXAsyncTransport
+from walkthrough import (  # the document walkthrough's client plumbing (examples/ is on sys.path)
+    DEFAULT_PASSWORD,
+    LOGIN,
+    ME,
+    ORG_UNITS,
+    TIMEOUT,
+    Person,
+    WalkthroughError,
+    check,
+    execute,
+    payload,
+)
 
 TITLE = "全省元旦春节安全生产工作推进会"
-#: Seconds to wait for one server answer before giving up.
-TIMEOUT = 15.0
 #: Sign-ins sent at once (see ``MeetingWalkthrough._signing_in``).
 SIGN_INS_AT_ONCE = 4
-DEFAULT_PASSWORD = os.environ.get("OFFICE_DEMO_PASSWORD", "Demo@2026")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: The meeting lasts two hours from the current minute less one.
 DURATION = dt.timedelta(hours=2)
@@ -131,18 +139,6 @@ MATTERS = (
 LEAVE_QINGDAO = "同日陪同国务院安委会督导组检查青岛港危险化学品储运安全"
 LEAVE_DRC = "同日赴国家发展改革委汇报重大项目建设情况"
 
-LOGIN = """
-mutation Login($username: String!, $password: String!) {
-  login(input: {username: $username, password: $password}) { accessToken errors { field code message } }
-}"""
-ME = "query Me { me { id username displayName } }"
-ORG_UNITS = """
-query Units($parentId: ID, $after: String) {
-  orgUnits(parentId: $parentId, first: 100, after: $after) {
-    edges { node { id code name kind } }
-    pageInfo { hasNextPage endCursor }
-  }
-}"""
 FREE_ROOMS = """
 query FreeRooms($unit: ID!, $seats: Int!, $from: DateTime!, $to: DateTime!) {
   rooms(unitId: $unit, minCapacity: $seats, equipment: ["video_conference"], freeFrom: $from, freeTo: $to) {
@@ -258,15 +254,6 @@ mutation Supervise($matter: ID!) {
 }"""
 
 
-class WalkthroughError(RuntimeError):
-    """The demo did not go as expected; the message says what differed."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise WalkthroughError(message)
-
-
 def local(value: str | dt.datetime) -> str:
     """A UTC instant (ISO text or aware datetime) as Asia/Shanghai ``YYYY-MM-DD HH:MM``."""
     t = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -276,38 +263,6 @@ def local(value: str | dt.datetime) -> str:
 def base_url(graphql_url: str) -> str:
     """``http://host:port/graphql`` → ``http://host:port``."""
     return graphql_url.rstrip("/").removesuffix("/graphql")
-
-
-@dataclass
-class Person:
-    """A signed-in user with an HTTP GraphQL session carrying their bearer token."""
-
-    username: str
-    id: str
-    display_name: str
-    token: str
-    session: AsyncClientSession
-
-    async def call(self, query: str, **variables: Any) -> dict[str, Any]:
-        return await execute(self.session, query, variables)
-
-
-async def execute(session: AsyncClientSession, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run one operation; GraphQL errors become a :class:`WalkthroughError`."""
-    try:
-        return await asyncio.wait_for(session.execute(GraphQLRequest(query, variable_values=variables or {})), TIMEOUT)
-    except TransportQueryError as exc:
-        raise WalkthroughError(f"the server refused the request: {exc.errors}") from exc
-    except TimeoutError as exc:
-        operation = query.split("(")[0].split("{")[0].split()[-1]
-        raise WalkthroughError(f"no answer from the server within {TIMEOUT:.0f} s (to {operation})") from exc
-
-
-def payload(data: dict[str, Any], name: str) -> dict[str, Any]:
-    """The mutation payload ``name``; its ``errors`` must be empty."""
-    result = data[name]
-    check(result["errors"] == [], f"{name} failed: {result['errors']}")
-    return result
 
 
 def body_lines(body: str) -> dict[str, str]:

@@ -206,7 +206,8 @@ async def execute(session: AsyncClientSession, query: str, variables: dict[str, 
     except TransportQueryError as exc:
         raise WalkthroughError(f"the server refused the request: {exc.errors}") from exc
     except TimeoutError as exc:
-        raise WalkthroughError(f"no answer from the server within {TIMEOUT:.0f} s") from exc
+        operation = query.split("(")[0].split("{")[0].split()[-1]
+        raise WalkthroughError(f"no answer from the server within {TIMEOUT:.0f} s (to {operation})") from exc
 
 
 def payload(data: dict[str, Any], name: str) -> dict[str, Any]:

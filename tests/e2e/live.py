@@ -168,7 +168,11 @@ def run_server(backend: str, tmp: Path) -> Iterator[LiveServer]:
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` (examples/ is not a package)."""
+    """Import ``examples/<name>.py`` (examples/ is not a package; it goes on ``sys.path``, as
+    when a script there runs, so that one example can import another's helpers)."""
+    examples = str(ROOT / "examples")
+    if examples not in sys.path:
+        sys.path.append(examples)
     module_name = f"examples_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
