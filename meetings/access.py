@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.models import Invitation, Meeting, MeetingOccurrence, MeetingState
@@ -136,3 +137,35 @@ async def people_to_tell(session: AsyncSession, meeting_id: int) -> list[int]:
         for people in (await answering_for_units(session, units)).values():
             users.update(people)
     return sorted(users)
+
+
+def meetings_of_user(user_id: int) -> Select[tuple[int]]:
+    """The ids of the meetings that are ``user_id``'s own calendar (a selectable for ``IN``):
+    those they organise (creator, convener, chair) or are invited to in person by an active
+    invitation (nominees and substitutes too; a withdrawn invitation's meeting drops out).
+    ``myMeetings`` and the iCalendar feed list these."""
+    mine = union(
+        select(Invitation.meeting_id.label("id")).where(Invitation.user_id == user_id, Invitation.is_active.is_(True)),
+        select(Meeting.id.label("id")).where(
+            or_(Meeting.convener_id == user_id, Meeting.chair_id == user_id, Meeting.created_by_id == user_id)
+        ),
+    ).subquery()
+    return select(mine.c.id)
+
+
+async def occurrences_of_user(
+    session: AsyncSession, user_id: int, start: dt.datetime, end: dt.datetime, limit: int
+) -> list[MeetingOccurrence]:
+    """Occurrences (cancelled ones too) of :func:`meetings_of_user` overlapping ``[start, end)``
+    (UTC), in start order, at most ``limit``."""
+    q = (
+        select(MeetingOccurrence)
+        .where(
+            MeetingOccurrence.meeting_id.in_(meetings_of_user(user_id)),
+            MeetingOccurrence.start_at < end,
+            MeetingOccurrence.end_at > start,
+        )
+        .order_by(MeetingOccurrence.start_at, MeetingOccurrence.id)
+        .limit(limit)
+    )
+    return list((await session.execute(q)).scalars())

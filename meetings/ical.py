@@ -47,10 +47,10 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vDuration, vRecur, vUri
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from meetings import recurrence
+from meetings import access, recurrence
 from meetings.models import (
     AttendeeRole,
     Invitation,
@@ -459,17 +459,11 @@ async def feed_meetings(session: AsyncSession, user_id: int, now: dt.datetime, l
     (cancelled ones too) overlapping [now − 60 days, now + 400 days). Ordered by the first
     such occurrence's start, then key."""
     frm, to = now - FEED_PAST, now + FEED_AHEAD
-    mine = union(
-        select(Invitation.meeting_id.label("id")).where(Invitation.user_id == user_id, Invitation.is_active.is_(True)),
-        select(Meeting.id.label("id")).where(
-            or_(Meeting.convener_id == user_id, Meeting.chair_id == user_id, Meeting.created_by_id == user_id)
-        ),
-    ).subquery()
     first = func.min(MeetingOccurrence.start_at)
     window = (
         select(MeetingOccurrence.meeting_id)
         .where(
-            MeetingOccurrence.meeting_id.in_(select(mine.c.id)),
+            MeetingOccurrence.meeting_id.in_(access.meetings_of_user(user_id)),
             MeetingOccurrence.start_at < to,
             MeetingOccurrence.end_at > frm,
         )

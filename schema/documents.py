@@ -44,7 +44,7 @@ from schema.common import (
 )
 from schema.deadlines import DeadlineType, deadline_of
 from schema.open_log import record_opening
-from schema.org import DutyEnum, OrgUnit, User, unit_by_id, user_by_id
+from schema.org import DutyEnum, OrgUnit, User, unit_by_id, units_by_ids, user_by_id
 
 if TYPE_CHECKING:
     from schema.attachments import Attachment, BodyVersion
@@ -273,8 +273,7 @@ class Document(relay.Node):
 
     async def _recipients(self, info: Info, kind: RecipientKind) -> list[OrgUnit]:
         rows: list[RecipientModel] = await info.context.loaders.document_recipients.load(self.id)
-        units = await info.context.loaders.unit.load_many([r.unit_id for r in rows if r.kind == kind.value])
-        return [OrgUnit.from_model(u) for u in units if u]
+        return await units_by_ids(info, [r.unit_id for r in rows if r.kind == kind.value])
 
     @strawberry.field(description="Main recipients (主送), in the order given.")
     async def main_recipients(self, info: Info) -> list[OrgUnit]:

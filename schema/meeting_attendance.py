@@ -31,7 +31,7 @@ from schema.common import (
 )
 from schema.documents import Document, RouteInput, _step_input
 from schema.meetings import AttendeeRoleEnum, MeetingInvitation, MeetingOccurrence
-from schema.org import OrgUnit, User, unit_by_id, user_by_id
+from schema.org import OrgUnit, User, unit_by_id, units_by_ids, user_by_id
 from schema.supervision import SupervisionItem
 
 AttendanceCategoryEnum = strawberry.enum(
@@ -247,8 +247,7 @@ class MeetingDecidedMatter(relay.Node):
 
     @strawberry.field(description="Co-handler units (协办).")
     async def co_handler_units(self, info: Info) -> list[OrgUnit]:
-        rows = await info.context.loaders.unit.load_many(self.co_handler_unit_ids)
-        return [OrgUnit.from_model(r) for r in rows if r is not None]
+        return await units_by_ids(info, self.co_handler_unit_ids)
 
     @strawberry.field(description="Global id of its supervision item; null until superviseDecidedMatter.")
     def supervision_item_id(self) -> relay.GlobalID | None:

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import or_, select
 from strawberry import relay
 from strawberry.types import Info
 
@@ -53,7 +52,7 @@ from schema.common import (
     run_mutation,
     visible_nodes,
 )
-from schema.org import OrgUnit, User, unit_by_id, user_by_id
+from schema.org import OrgUnit, User, unit_by_id, units_by_ids, user_by_id
 
 if TYPE_CHECKING:
     from schema.rooms import RoomBooking
@@ -471,8 +470,7 @@ class Meeting(relay.Node):
 
     @strawberry.field(description="Co-organising units (联合主办).")
     async def co_organizer_units(self, info: Info) -> list[OrgUnit]:
-        rows = await info.context.loaders.unit.load_many(self.co_organizer_unit_ids)
-        return [OrgUnit.from_model(r) for r in rows if r is not None]
+        return await units_by_ids(info, self.co_organizer_unit_ids)
 
     @strawberry.field(description="The convener (召集人): approves leave requests and substitutes.")
     async def convener(self, info: Info) -> User | None:
@@ -557,6 +555,8 @@ class Meeting(relay.Node):
         return None if self.notice_id is None else relay.GlobalID("Document", str(self.notice_id))
 
 
+#: Most occurrences ``myMeetings`` lists at once.
+MAX_LISTED = 1000
 #: Widest window ``myMeetings`` lists at once.
 MAX_RANGE_DAYS = 92
 
@@ -595,25 +595,8 @@ class MeetingQuery:
         window = check_window(from_, to, dt.timedelta(days=MAX_RANGE_DAYS), ("from", "to"))
         assert window is not None
         from_, to = window
-        mine = select(Invitation.meeting_id).where(Invitation.user_id == actor.user_id, Invitation.is_active.is_(True))
-        q = (
-            select(OccurrenceModel)
-            .join(MeetingModel, MeetingModel.id == OccurrenceModel.meeting_id)
-            .where(
-                OccurrenceModel.start_at < to,
-                OccurrenceModel.end_at > from_,
-                or_(
-                    MeetingModel.id.in_(mine),
-                    MeetingModel.convener_id == actor.user_id,
-                    MeetingModel.chair_id == actor.user_id,
-                    MeetingModel.created_by_id == actor.user_id,
-                ),
-            )
-            .order_by(OccurrenceModel.start_at, OccurrenceModel.id)
-            .limit(1000)
-        )
         async with info.context.db.read() as s:
-            rows = (await s.execute(q)).scalars().all()
+            rows = await access.occurrences_of_user(s, actor.user_id, from_, to, MAX_LISTED)
         return [MeetingOccurrence.from_model(r) for r in rows]
 
 

@@ -103,8 +103,7 @@ class OrgUnit(relay.Node):
 
     @strawberry.field(description="Ancestors from the root down to the parent (batched with the other units).")
     async def ancestors(self, info: Info) -> list[OrgUnit]:
-        rows = await info.context.loaders.unit.load_many(self.model.ancestor_ids())
-        return [OrgUnit.from_model(r) for r in rows if r is not None]
+        return await units_by_ids(info, self.model.ancestor_ids())
 
     @strawberry.field(description="Positions held in this unit (its members). `first`: 1–100, default 20.")
     async def members(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Position]:
@@ -319,6 +318,12 @@ async def user_by_id(info: Info, user_id: int | None) -> User | None:
         return None
     m = await info.context.loaders.user.load(user_id)
     return User.from_model(m) if m else None
+
+
+async def units_by_ids(info: Info, unit_ids: Iterable[int]) -> list[OrgUnit]:
+    """The units with ``unit_ids``, in that order, through the request's DataLoader (missing ones left out)."""
+    rows = await info.context.loaders.unit.load_many(list(unit_ids))
+    return [OrgUnit.from_model(r) for r in rows if r is not None]
 
 
 async def unit_by_id(info: Info, unit_id: int | None) -> OrgUnit | None:
