@@ -68,6 +68,14 @@ class NotificationKind(StrEnum):
     MEETING_CHECK_IN_OPEN = "MEETING_CHECK_IN_OPEN"  # to attendees of record: check-in (签到) is open
 
 
+class NotificationPriority(StrEnum):
+    """How urgent a notification is; the values of document urgency (GB/T 9704-2012 §7.2.4)."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"  # 加急
+    EXTRA_URGENT = "extra_urgent"  # 特急
+
+
 class Notification(Base):
     """One event that concerns one person, numbered ``seq`` = 1, 2, 3… per user, gapless.
 
@@ -79,6 +87,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "seq"),
         Index("ix_notifications_user_unread", "user_id", "read_at"),
+        Index("ix_notifications_subject", "subject_type", "subject_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,8 +100,19 @@ class Notification(Base):
     subject_id: Mapped[int | None] = mapped_column(Integer)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: ``normal``, ``urgent`` (加急) or ``extra_urgent`` (特急), the vocabulary of document urgency
+    #: (GB/T 9704-2012 §7.2.4). Quiet hours hold back all but ``extra_urgent``; unacknowledged
+    #: urgent items escalate to the next outbound channel.
+    priority: Mapped[str] = mapped_column(String(16), default=NotificationPriority.NORMAL.value)
+    #: The unit on whose behalf the person received it (a unit's clerk, an invited unit's
+    #: attendee), for per-unit receipt roll-ups; null for personal notifications.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Read receipts (UTC): first handed to one of the person's devices (websocket or push),
+    #: opened (``read_at``), acknowledged (已知悉).
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class NotificationCounter(Base):

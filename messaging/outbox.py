@@ -32,6 +32,10 @@ class Message:
     subject_id: int | None = None
     actor_id: int | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    #: ``messaging.models.NotificationPriority`` value: normal, urgent (加急), extra_urgent (特急).
+    priority: str = "normal"
+    #: The unit on whose behalf the user receives it (for per-unit receipt roll-ups).
+    unit_id: int | None = None
 
 
 async def ensure_counter(uow: UnitOfWork, user_id: int) -> None:
@@ -71,6 +75,8 @@ async def notify(uow: UnitOfWork, broker: Publisher, messages: list[Message]) ->
                 subject_id=msg.subject_id,
                 actor_id=msg.actor_id,
                 payload=msg.payload,
+                priority=msg.priority,
+                unit_id=msg.unit_id,
             )
         )
     await session.flush()
