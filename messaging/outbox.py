@@ -7,6 +7,7 @@ inserts the notification, and registers a broker publication that runs only afte
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +39,19 @@ class Message:
     unit_id: int | None = None
 
 
+#: Outbound channels (webhooks, mobile push) register here. Each hook is awaited inside
+#: ``notify``'s transaction with the rows just written, so that what it enqueues commits with
+#: the change or not at all.
+ChannelHook = Callable[[UnitOfWork, list[Notification]], Awaitable[None]]
+_channel_hooks: list[ChannelHook] = []
+
+
+def on_notify(hook: ChannelHook) -> ChannelHook:
+    """Decorator: run ``hook(uow, rows)`` in the transaction of every ``notify`` call."""
+    _channel_hooks.append(hook)
+    return hook
+
+
 async def ensure_counter(uow: UnitOfWork, user_id: int) -> None:
     """Create the sequence counter of a new user (call in the transaction creating it)."""
     await uow.session.execute(insert(NotificationCounter).values(user_id=user_id, last_seq=0))
@@ -54,6 +68,7 @@ async def notify(uow: UnitOfWork, broker: Publisher, messages: list[Message]) ->
     session = uow.session
     order = sorted(range(len(messages)), key=lambda i: messages[i].user_id)
     seqs: list[int] = [0] * len(messages)
+    rows: list[Notification] = []
     for i in order:
         msg = messages[i]
         result = await session.execute(
@@ -64,22 +79,24 @@ async def notify(uow: UnitOfWork, broker: Publisher, messages: list[Message]) ->
         )
         seq = result.scalar_one()
         seqs[i] = seq
-        session.add(
-            Notification(
-                user_id=msg.user_id,
-                seq=seq,
-                kind=msg.kind,
-                title=msg.title,
-                body=msg.body,
-                subject_type=msg.subject_type,
-                subject_id=msg.subject_id,
-                actor_id=msg.actor_id,
-                payload=msg.payload,
-                priority=msg.priority,
-                unit_id=msg.unit_id,
-            )
+        row = Notification(
+            user_id=msg.user_id,
+            seq=seq,
+            kind=msg.kind,
+            title=msg.title,
+            body=msg.body,
+            subject_type=msg.subject_type,
+            subject_id=msg.subject_id,
+            actor_id=msg.actor_id,
+            payload=msg.payload,
+            priority=msg.priority,
+            unit_id=msg.unit_id,
         )
+        session.add(row)
+        rows.append(row)
     await session.flush()
+    for hook in _channel_hooks:
+        await hook(uow, rows)
     user_ids = sorted({m.user_id for m in messages})
     uow.after_commit(lambda: broker.publish(user_ids))
     return seqs
