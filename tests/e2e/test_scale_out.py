@@ -95,6 +95,13 @@ async def test_an_event_on_one_process_reaches_a_subscriber_on_the_other(shared_
             back = await on_b.approved_document(clerk, deputy, deputy_id, "反向推送")
             more_a, more_b = await clerk_on_a.take(2), await clerk_on_b.take(2)
             await asyncio.gather(clerk_on_b.assert_silent(), clerk_on_a.assert_silent())
+        # A logout on A closes that session's socket on B at once (the wake-up crosses too).
+        leaving = await on_a._login("deputy")
+        async with subscribed(b, leaving, after=deputy_base) as gone:
+            replayed = await gone.take(2)  # the deputy's two tasks, from the database
+            out = await on_a.call(leaving, "mutation { logout { ok errors { code } } }")
+            assert out["logout"] == {"ok": True, "errors": []}
+            closed = await gone.closed()
     expected = [(clerk_base + 1, "TASK_APPROVED", doc), (clerk_base + 2, "DOCUMENT_APPROVED", doc)]
     assert [(n["sequence"], n["kind"], n["subjectId"]) for n in got_b] == expected
     assert got_a == got_b
@@ -104,6 +111,8 @@ async def test_an_event_on_one_process_reaches_a_subscriber_on_the_other(shared_
         (clerk_base + 4, "DOCUMENT_APPROVED", back),
     ]
     assert more_b == more_a
+    assert [(n["sequence"], n["subjectId"]) for n in replayed] == [(deputy_base + 1, doc), (deputy_base + 2, back)]
+    assert closed == (4403, "Session ended", [])
     a.assert_no_errors()
     b.assert_no_errors()
 
