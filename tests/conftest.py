@@ -2,7 +2,8 @@
 app over httpx ASGITransport, and a GraphQL helper.
 
 Every API test runs on SQLite and, when 127.0.0.1:5432 answers, on PostgreSQL too. With
-``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
+``CI=true`` an unreachable PostgreSQL fails the run instead of skipping. Redis tests use
+127.0.0.1:6379 (``_require_redis``, same rule) or a private ``redis-server`` (``private_redis``).
 """
 
 from __future__ import annotations
