@@ -1,7 +1,9 @@
 """Composition root: ``create_app()`` builds FastAPI + the GraphQL router + the lifespan.
 
-The lifespan opens the database, the broker and the scheduler of timed jobs
-(:mod:`office_api.scheduler`; its polling task stops before the database closes).
+The lifespan opens the database, the broker (in-process, or Redis with ``OFFICE_BROKER_URL``:
+:mod:`messaging.broker`), the notification safety sweep (:mod:`messaging.hub`) and the
+scheduler of timed jobs (:mod:`office_api.scheduler`); their tasks stop before the database
+closes.
 
 Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
 served with local assets), ``/oauth/token`` (client-credentials grant for integration
@@ -36,7 +38,8 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from documents.storage import LocalDiskStorage
-from messaging.broker import InProcessBroker
+from messaging.broker import create_broker
+from messaging.hub import NotificationSweep
 from office_api import reminders  # noqa: F401 - registers the daily reminder sweep with the scheduler
 from office_api.attachments_http import router as attachments_router
 from office_api.calendar_http import router as calendar_router
@@ -99,21 +102,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_secret()
     settings.check_oidc()
+    settings.check_broker()
     configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-        broker = InProcessBroker()
-        platform = Platform(settings=settings, db=db, broker=broker)
+        broker = create_broker(settings)
+        await broker.start()
+        sweep = NotificationSweep(db, broker, settings.notify_sweep_seconds)
+        platform = Platform(settings=settings, db=db, broker=broker, sweep=sweep)
         # The scheduler reads the platform's clock at each use, so that tests can replace it.
         platform.scheduler = Scheduler(settings, db, broker, clock=lambda: platform.clock())
         app.state.platform = platform
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         await platform.scheduler.start()
+        sweep.start()
         try:
             yield
         finally:
+            await sweep.stop()
             await platform.scheduler.stop()
             await broker.close()
             await db.dispose()

@@ -21,6 +21,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: Secrets shorter than this (in characters) are refused outside development.
 MIN_SECRET_LENGTH = 32
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+#: URL schemes of a Redis broker (``OFFICE_BROKER_URL``); empty means the in-process broker.
+BROKER_SCHEMES = ("redis", "rediss", "unix")
 _PLACEHOLDER_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "test"}
 
 
@@ -43,7 +45,25 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./var/office.db",
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
-    broker_url: str = Field(default="", description="empty = in-process; redis://host:port/db")
+    # Wake-up signals for notification subscribers (messaging/broker.py, messaging/hub.py).
+    broker_url: str = Field(
+        default="",
+        description="empty = in-process (one server process); redis://host:port/db, rediss://… (TLS) or "
+        "unix:///path/redis.sock = Redis pub/sub between several server processes",
+    )
+    broker_channel: str = Field(
+        default="office:notifications",
+        min_length=1,
+        max_length=200,
+        description="the Redis pub/sub channel of the wake-up signals; every process of one platform uses the same",
+    )
+    notify_sweep_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="how often a server process re-reads the counters of the users it has subscribers for, "
+        "waking those with notifications they have not seen: the longest delivery delay when a wake-up is lost",
+    )
     jwt_secret: str = ""
     jwt_issuer: str = "office-api"
     jwt_audience: str = "office-api"
@@ -218,6 +238,19 @@ class Settings(BaseSettings):
             url = urlsplit(getattr(self, name))
             if url.scheme != "https" and not (url.scheme == "http" and url.hostname in _LOOPBACK):
                 raise ConfigurationError(f"OFFICE_{name.upper()} must be an https URL (http only on a loopback host)")
+
+    def check_broker(self) -> None:
+        """Refuse a broker URL that is neither empty (in-process) nor Redis.
+
+        Accepted schemes: ``redis://``, ``rediss://`` (TLS), ``unix://`` (a Redis socket).
+        Raises :class:`ConfigurationError` naming ``OFFICE_BROKER_URL``.
+        """
+        url = self.broker_url.strip()
+        if url and urlsplit(url).scheme not in BROKER_SCHEMES:
+            raise ConfigurationError(
+                "OFFICE_BROKER_URL must be empty (in-process broker) or a Redis URL: "
+                "redis://host:port/db, rediss://host:port/db or unix:///path/to/redis.sock"
+            )
 
     def check_secret(self) -> None:
         """Refuse a missing or weak JWT secret (or a short TOTP key) outside development.

@@ -10,7 +10,8 @@ from typing import Any
 
 from strawberry.fastapi import BaseContext
 
-from messaging.broker import InProcessBroker
+from messaging.broker import Broker
+from messaging.hub import NotificationSweep
 from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
 from office_api.clients.service import ClientPrincipal, decode_client_token, load_principal
@@ -29,12 +30,15 @@ class Platform:
 
     settings: Settings
     db: Database
-    broker: InProcessBroker
+    #: Wake-up signals for subscribers: in-process, or Redis pub/sub (``OFFICE_BROKER_URL``).
+    broker: Broker
     #: The clock of time-based rules (login lockout, deadline clocks: ``UnitOfWork.now``, the scheduler);
     #: tests replace it.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     #: The runner of scheduled jobs (reminders); built in the app's lifespan.
     scheduler: Scheduler | None = None
+    #: The per-process safety sweep that wakes subscribers a lost wake-up missed; built in the lifespan.
+    sweep: NotificationSweep | None = None
 
 
 def _bearer(value: Any) -> str | None:

@@ -47,8 +47,6 @@ NotificationKindEnum = strawberry.enum(
     "recipient unit returned or replied).",
 )
 
-#: Seconds a subscription waits for a wake-up before re-reading the database anyway.
-RECHECK_SECONDS = 15.0
 #: Websocket close code when the token expires or the account is disabled while subscribed.
 CLOSE_FORBIDDEN = 4403
 
@@ -210,9 +208,10 @@ class NotificationSubscription:
                     yield Notification.from_model(row)
                 if len(rows) >= notes.REPLAY_BATCH:
                     continue
-                wait = RECHECK_SECONDS
-                if expires_at is not None:
-                    wait = max(min(wait, (expires_at - utcnow()).total_seconds()), 0.0)
+                # Wait for a wake-up only: the broker's publication, or the process's safety sweep
+                # (messaging.hub) when this subscriber is behind the database and the wake-up was lost.
+                wake.seen = cursor
+                wait = None if expires_at is None else max((expires_at - utcnow()).total_seconds(), 0.0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), wait)
         finally:

@@ -2,7 +2,8 @@
 app over httpx ASGITransport, and a GraphQL helper.
 
 Every API test runs on SQLite and, when 127.0.0.1:5432 answers, on PostgreSQL too. With
-``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
+``CI=true`` an unreachable PostgreSQL fails the run instead of skipping. Redis tests use
+127.0.0.1:6379 (``_require_redis``, same rule) or a private ``redis-server`` (``private_redis``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -47,6 +50,90 @@ def _require_pg() -> None:
     if os.environ.get("CI"):
         pytest.fail("PostgreSQL at 127.0.0.1:5432 does not answer, and CI=true forbids skipping")
     pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer: PostgreSQL tests skipped")
+
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+def redis_available() -> bool:
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _require_redis() -> None:
+    if redis_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("Redis at 127.0.0.1:6379 does not answer, and CI=true forbids skipping")
+    pytest.skip("Redis at 127.0.0.1:6379 does not answer: Redis tests skipped")
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port (no persistence), to stop and restart at will."""
+
+    def __init__(self, tmp: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            if os.environ.get("CI"):
+                pytest.fail("redis-server is not installed, and CI=true forbids skipping")
+            pytest.skip("redis-server is not installed: tests with a private Redis skipped")
+        self.binary, self.tmp = binary, tmp
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and wait (at most 10 s) until it answers PING."""
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"redis-server on port {self.port} did not answer within 10 s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s); its connections drop."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@contextmanager
+def private_redis(tmp: Path) -> Iterator[RedisServer]:
+    """A started :class:`RedisServer`, stopped after the block."""
+    server = RedisServer(tmp)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 async def _pg_exec(*statements: str) -> None:
