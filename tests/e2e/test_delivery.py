@@ -95,26 +95,30 @@ async def test_a_replay_longer_than_one_batch_meets_concurrent_writes_without_ga
     base = await office.last_sequence(deputy)
     backlog = REPLAY_BATCH + 50
     await in_batches(backlog, lambda i: meetings.invite([deputy_id], f"积压 {i}"))
-    extra = 40
+    extra = 60
 
-    async def writer(w: int) -> None:  # four writers, ten notices each, while the replay runs
+    async def writer(w: int) -> None:  # four writers, fifteen notices each, one after the other
         for i in range(extra // 4):
             await meetings.invite([deputy_id], f"并发写入 {w}-{i}")
 
-    async with subscribed(office.server, deputy, after=base) as sock:
-        writers = asyncio.gather(*(writer(w) for w in range(4)))
-        try:
+    writers = asyncio.gather(*(writer(w) for w in range(4)))
+    try:
+        async with asyncio.timeout(30):  # the writers are under way before the subscription starts
+            while await office.last_sequence(deputy) < base + backlog + 4:
+                await asyncio.sleep(0.02)
+        async with subscribed(office.server, deputy, after=base) as sock:
             first = await sock.take(REPLAY_BATCH)  # the first batch …
-            writes_during_replay = await office.last_sequence(deputy) - base - backlog
+            racing = not writers.done()
             rest = await sock.take(backlog + extra - REPLAY_BATCH)  # … the rest, then the live ones
-        finally:
             await asyncio.wait_for(writers, 60)
-        await sock.assert_silent()
+            await sock.assert_silent()
+    finally:
+        await asyncio.wait_for(writers, 60)
     got = first + rest
     assert_exact_stream(got, await stored_after(office, deputy, base), base)
     assert len(got) == backlog + extra
-    # The writers were indeed racing the replay (the seam was crossed under writes).
-    assert writes_during_replay > 0
+    # The writers were still committing when the first batch had been replayed: the seam was crossed under writes.
+    assert racing
     office.server.assert_no_errors()
 
 
