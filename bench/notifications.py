@@ -34,14 +34,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
-import websockets
 from sqlalchemy import func, insert, select
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -224,6 +223,27 @@ class Receipts:
             self.done.set()
 
 
+@dataclass
+class Opened:
+    """Counts sockets that are open and subscribed."""
+
+    count: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self) -> None:
+        self.count += 1
+        self.changed.set()
+
+    async def until(self, count: int, tasks: list[asyncio.Task[None]]) -> None:
+        while self.count < count:
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 1)
+            for t in tasks:
+                if t.done():
+                    t.result()  # a subscriber failed: stop with its error
+
+
 async def _open(url: str, subprotocol: str | None) -> ClientConnection:
     return await connect(
         url,
@@ -236,16 +256,19 @@ async def _open(url: str, subprotocol: str | None) -> ClientConnection:
     )
 
 
-async def office_subscriber(url: str, token: str, receipts: Receipts, ready: asyncio.Semaphore) -> None:
-    """One graphql-transport-ws subscriber; records receipt minus the row's createdAt."""
+async def office_subscriber(
+    url: str, token: str, after: int, receipts: Receipts, ready: asyncio.Semaphore, opened: Opened
+) -> None:
+    """One graphql-transport-ws subscriber after ``after``; records receipt minus the row's createdAt."""
     async with ready:
         ws = await _open(url, "graphql-transport-ws")
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"no connection_ack: {ack}")
-        payload = {"query": SUBSCRIBE, "variables": {"after": 1}}
+        payload = {"query": SUBSCRIBE, "variables": {"after": after}}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+    opened.add()
     async for raw in ws:
         now = time.time()
         message = json.loads(raw)
@@ -258,9 +281,10 @@ async def office_subscriber(url: str, token: str, receipts: Receipts, ready: asy
             raise RuntimeError(f"unexpected message {message}")
 
 
-async def raw_subscriber(url: str, receipts: Receipts, ready: asyncio.Semaphore) -> None:
+async def raw_subscriber(url: str, receipts: Receipts, ready: asyncio.Semaphore, opened: Opened) -> None:
     async with ready:
         ws = await _open(url, None)
+    opened.add()
     async for raw in ws:
         receipts.add(time.time() - json.loads(raw)["t"])
 
@@ -366,7 +390,7 @@ async def measure(
             http,
             server.http_url,
             None,
-            "mutation($p:String!){login(input:{username:\"clerk\",password:$p}){accessToken errors{code}}}",
+            'mutation($p:String!){login(input:{username:"clerk",password:$p}){accessToken errors{code}}}',
             p=PASSWORD,
         )
         clerk = login["login"]["accessToken"]
@@ -398,9 +422,11 @@ async def measure(
         control = await _open(f"ws://127.0.0.1:{raw_port}", None)
         version = meeting["version"]
         n = 0
+        last_seq = 1  # each person's last sequence: the invitation, then one per agenda change
+        opened = Opened()
 
         async def office_event(expected: int) -> tuple[list[float], float]:
-            nonlocal version
+            nonlocal version, last_seq
             ours.reset(expected)
             started = time.perf_counter()
             changed = await _call(
@@ -414,6 +440,7 @@ async def measure(
             if changed["updateMeeting"]["errors"]:
                 raise RuntimeError(changed["updateMeeting"]["errors"])
             version = changed["updateMeeting"]["meeting"]["version"]
+            last_seq += 1
             await asyncio.wait_for(ours.done.wait(), EVENT_TIMEOUT)
             return ours.latencies, commit_ms
 
@@ -428,9 +455,15 @@ async def measure(
                 print(f"[{backend}] opening {size - n:,} more subscribers of each kind ...", file=out, flush=True)
                 t0 = time.perf_counter()
                 for k in range(n, size):
-                    tasks.append(asyncio.create_task(office_subscriber(server.ws_url, tokens[k % people], ours, ready)))
-                    tasks.append(asyncio.create_task(raw_subscriber(f"ws://127.0.0.1:{raw_port}", base, ready)))
+                    tasks.append(
+                        asyncio.create_task(
+                            office_subscriber(server.ws_url, tokens[k % people], last_seq, ours, ready, opened)
+                        )
+                    )
+                    tasks.append(asyncio.create_task(raw_subscriber(f"ws://127.0.0.1:{raw_port}", base, ready, opened)))
                 n = size
+                await opened.until(2 * n, tasks)
+                await asyncio.sleep(1)  # the servers register the last sockets
                 # A warm-up event of each kind: every socket is subscribed once it has received it.
                 await office_event(n)
                 await raw_event(n)
@@ -490,9 +523,12 @@ def run(
     backend: str, sizes: list[int], people: int, events: int, pg_admin: str = PG_ADMIN, out: Any = sys.stdout
 ) -> list[Row]:
     """One backend: a live office server and a raw websockets server, ``sizes`` subscribers of each."""
-    with tempfile.TemporaryDirectory(prefix="office-bench-notify-") as tmp, raw_server() as raw:
-        with office_server(backend, Path(tmp), pg_admin) as server:
-            return asyncio.run(measure(backend, server, raw, sizes, people, events, out))
+    with (
+        tempfile.TemporaryDirectory(prefix="office-bench-notify-") as tmp,
+        raw_server() as raw,
+        office_server(backend, Path(tmp), pg_admin) as server,
+    ):
+        return asyncio.run(measure(backend, server, raw, sizes, people, events, out))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
