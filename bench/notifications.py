@@ -275,6 +275,8 @@ async def office_subscriber(
         if message.get("type") == "ping":
             await ws.send('{"type":"pong"}')
         elif message.get("type") == "next":
+            if message["payload"].get("errors"):
+                raise RuntimeError(f"the subscription failed on the server: {message['payload']['errors']}")
             created = dt.datetime.fromisoformat(message["payload"]["data"]["notifications"]["createdAt"])
             receipts.add(now - created.timestamp())
         else:
