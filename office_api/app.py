@@ -111,10 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.platform = platform
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         await platform.scheduler.start()
+        platform.deliveries.start()
         try:
             yield
         finally:
             await platform.scheduler.stop()
+            await platform.deliveries.close()  # writes the last delivered receipts
             await broker.close()
             await db.dispose()
 

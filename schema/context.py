@@ -11,6 +11,7 @@ from typing import Any
 from strawberry.fastapi import BaseContext
 
 from messaging.broker import InProcessBroker
+from messaging.receipts import DeliveryRecorder
 from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
 from office_api.clients.service import ClientPrincipal, decode_client_token, load_principal
@@ -35,6 +36,14 @@ class Platform:
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     #: The runner of scheduled jobs (reminders); built in the app's lifespan.
     scheduler: Scheduler | None = None
+    #: Buffers the delivered receipts of websocket deliveries (messaging.receipts); the app's
+    #: lifespan starts its periodic flush and closes it.
+    deliveries: DeliveryRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deliveries = DeliveryRecorder(
+            self.db, interval=self.settings.receipt_flush_seconds, clock=lambda: self.clock()
+        )
 
 
 def _bearer(value: Any) -> str | None:
