@@ -338,7 +338,7 @@ async def notify_invited(
     unit_of_via: dict[int, int | None] = {}
     if via_ids:  # a nominee is invited for the unit of the unit invitation that named them
         found = await uow.session.execute(select(Invitation.id, Invitation.unit_id).where(Invitation.id.in_(via_ids)))
-        unit_of_via = dict(found.tuples().all())
+        unit_of_via = dict(found.all())
     messages = [
         Message(
             user_id=r.user_id,

@@ -233,7 +233,7 @@ async def person_receipts(session: AsyncSession, subjects: Subjects, kind: str |
     )
     return [
         PersonReceipt(unit_id, user_id, delivered == total, opened == total, acked == total)
-        for unit_id, user_id, total, delivered, opened, acked in (await session.execute(q)).tuples()
+        for unit_id, user_id, total, delivered, opened, acked in (await session.execute(q)).all()
     ]
 
 

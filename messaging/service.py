@@ -56,7 +56,7 @@ async def unread_counts_by_kind(session: AsyncSession, user_id: int) -> dict[str
         .group_by(Notification.kind)
         .order_by(Notification.kind)
     )
-    return {kind: int(n) for kind, n in (await session.execute(q)).tuples()}
+    return {kind: int(n) for kind, n in (await session.execute(q)).all()}
 
 
 async def mark_read(
