@@ -34,7 +34,7 @@ from documents.service import (
 )
 from documents.types import ActionKind, DocumentStatus, StepMode, TaskStatus
 from documents.unit_countersign import ensure_no_pending_subtasks
-from messaging.models import NotificationKind
+from messaging.models import NotificationKind, document_priority
 from messaging.outbox import Message, Publisher, notify
 from office_api import audit
 from office_api.db import UnitOfWork, utcnow
@@ -82,6 +82,7 @@ def _message(user_id: int, kind: NotificationKind, doc: Document, actor: Actor, 
         subject_id=doc.id,
         actor_id=actor.user_id,
         payload={"round": doc.round, **payload},
+        priority=document_priority(kind, doc.urgency),
     )
 
 

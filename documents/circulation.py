@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from documents import service
 from documents.models import Circulation, Document, DocumentAction, Task
 from documents.types import ActionKind, DocumentStatus, Sensitivity
-from messaging.models import NotificationKind
+from messaging.models import NotificationKind, document_priority
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork, utcnow
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
@@ -196,6 +196,7 @@ async def circulate_document(
                 subject_id=doc.id,
                 actor_id=actor.user_id,
                 payload={"circulationId": c.id},
+                priority=document_priority(NotificationKind.DOCUMENT_CIRCULATED, doc.urgency),
             )
             for c in created
         ],

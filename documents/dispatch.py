@@ -21,11 +21,11 @@ from documents.incoming_models import IncomingAction, IncomingDocument
 from documents.models import Document, DocumentAction
 from documents.service import _lock_document, recipients_of_documents, require_drafter_or_clerk
 from documents.types import ActionKind, DocumentStatus, RecipientKind
-from messaging.models import NotificationKind
+from messaging.models import NotificationKind, document_priority
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
-from office_api.org.duties import duty_holders_of_units
+from office_api.org.duties import duty_holders_of_units, resolve_duty
 from office_api.org.models import Duty, OrgUnit
 from office_api.org.permissions import Actor
 
@@ -121,6 +121,8 @@ async def dispatch_document(
             subject_id=row.id,
             actor_id=actor.user_id,
             payload={"documentId": doc.id, "unitId": row.unit_id, "kind": row.kind},
+            priority=document_priority(NotificationKind.INCOMING_ARRIVED, doc.urgency),
+            unit_id=row.unit_id,
         )
         for row in rows
         for clerk_id in clerks[row.unit_id]
@@ -170,3 +172,19 @@ async def incoming_of_documents(session: AsyncSession, document_ids: Sequence[in
     """The incoming records of several documents (one query, for the roll-up loader)."""
     q = select(IncomingDocument).where(IncomingDocument.document_id.in_(list(document_ids)))
     return list((await session.execute(q.order_by(IncomingDocument.id))).scalars())
+
+
+async def is_sender(session: AsyncSession, user_id: int, doc: Document) -> bool:
+    """Whether ``user_id`` is on the sending side of ``doc``: its drafter, who registered it,
+    who dispatched any of its copies, or an active clerk of its issuing unit (the audience of
+    the sender's roll-ups: ``Document.distribution``, the notifications' read receipts)."""
+    if user_id in (doc.drafter_id, doc.registered_by_id):
+        return True
+    dispatched = await session.execute(
+        select(IncomingDocument.id)
+        .where(IncomingDocument.document_id == doc.id, IncomingDocument.dispatched_by_id == user_id)
+        .limit(1)
+    )
+    if dispatched.first() is not None:
+        return True
+    return user_id in await resolve_duty(session, doc.issuing_unit_id, Duty.CLERK)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from documents import clocks
 from documents.models import Document, DocumentAction, RouteStep, Task
 from documents.types import ActionKind, TaskStatus
-from messaging.models import NotificationKind
+from messaging.models import NotificationKind, document_priority
 from messaging.outbox import Message, Publisher, notify
 from office_api import audit
 from office_api.audit import Action
@@ -142,6 +142,7 @@ async def hand_over_tasks(
                 subject_id=doc.id,
                 actor_id=actor.user_id,
                 payload=payload,
+                priority=document_priority(NotificationKind.TASK_ASSIGNED, doc.urgency),
             )
         )
         messages.append(

@@ -39,7 +39,7 @@ from documents.incoming_models import (
 )
 from documents.models import Document
 from documents.types import DocumentStatus, RecipientKind, Urgency
-from messaging.models import NotificationKind
+from messaging.models import NotificationKind, document_priority
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
@@ -175,6 +175,11 @@ def _message(
     title: str,
     body: str,
 ) -> Message:
+    """A notification about the copy ``inc``. Its priority is the document's urgency for the
+    kinds asking to act (``messaging.models.document_priority``), and its ``unit_id`` the
+    recipient unit of the copy, for every incoming kind: the unit the clerks and handlers act
+    for, and, for the sender's INCOMING_RECEIVED / RETURNED / REPLIED, the unit that did it
+    (so that the sender's receipts roll up per recipient unit)."""
     payload: dict[str, object] = {"unitId": inc.unit_id, "state": inc.state}
     if doc is not None:
         payload["documentId"] = doc.id
@@ -187,6 +192,8 @@ def _message(
         subject_id=inc.id,
         actor_id=actor.user_id,
         payload=payload,
+        priority=document_priority(kind, _urgency(inc, doc)),
+        unit_id=inc.unit_id,
     )
 
 
@@ -231,14 +238,32 @@ async def receive(
     uow: UnitOfWork, broker: Publisher, actor: Actor, incoming_id: int, *, now: dt.datetime
 ) -> IncomingDocument:
     """签收 (REG Art. 24(1)): a clerk of the recipient unit signs for the copy; records
-    ``received_at`` (``now``, UTC) and ``received_by``. pending_receipt → received."""
+    ``received_at`` (``now``, UTC) and ``received_by``. pending_receipt → received. The other
+    clerks get INCOMING_YOUR_TURN (登记); the sending side (the drafter and whoever dispatched
+    it, as for a return or a reply) gets INCOMING_RECEIVED, ``unit_id`` = the recipient unit."""
     session = uow.session
     inc, target = await _begin(session, actor, incoming_id, IncomingStep.RECEIVE)
     inc.received_at = now
     inc.received_by_id = actor.user_id
     _record(session, inc, actor, IncomingStep.RECEIVE, target, now)
     doc = await _document(session, inc)
-    await notify(uow, broker, await _your_turn(session, inc, doc, actor, await _clerks(session, inc), "登记"))
+    messages = await _your_turn(session, inc, doc, actor, await _clerks(session, inc), "登记")
+    senders = [uid for uid in _senders(doc, inc) if uid != actor.user_id]
+    if senders:
+        unit = await _unit_name(session, inc.unit_id)
+        messages += [
+            _message(
+                uid,
+                NotificationKind.INCOMING_RECEIVED,
+                inc,
+                doc,
+                actor,
+                f"{unit}已签收：{_title(inc, doc)}",
+                f"{actor.display_name} 于 {now.astimezone(TIMEZONE):%Y-%m-%d %H:%M} 签收",
+            )
+            for uid in senders
+        ]
+    await notify(uow, broker, messages)
     await session.flush()
     return inc
 

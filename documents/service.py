@@ -33,7 +33,7 @@ from documents.types import (
     TaskStatus,
     Urgency,
 )
-from messaging.models import NotificationKind
+from messaging.models import NotificationKind, document_priority
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork, utcnow
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
@@ -651,6 +651,7 @@ async def _open_step(
                 subject_id=doc.id,
                 actor_id=sender.user_id,
                 payload=payload,
+                priority=document_priority(NotificationKind.TASK_ASSIGNED, doc.urgency),
             )
         )
         if t.on_behalf_of_id is not None:
@@ -960,6 +961,7 @@ async def return_task(uow: UnitOfWork, broker: Publisher, actor: Actor, task_id:
             subject_id=doc.id,
             actor_id=actor.user_id,
             payload={"taskId": task.id, "stepIndex": step_index, "round": doc.round},
+            priority=document_priority(NotificationKind.DOCUMENT_RETURNED, doc.urgency),
         )
     ]
     messages += on_behalf_result(task, doc, actor, "已退回拟稿人")

@@ -455,9 +455,18 @@ async def _clerks_of(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int
 
 
 def _message(
-    item: SupervisionItem, user_id: int, kind: NotificationKind, actor: Actor, title: str, body: str
+    item: SupervisionItem,
+    user_id: int,
+    kind: NotificationKind,
+    actor: Actor,
+    title: str,
+    body: str,
+    unit_id: int | None = None,
 ) -> Message:
+    """A notification about ``item``; ``unit_id``: the assigned unit it is for (SUPERVISION_ASSIGNED
+    to its clerks) or from (SUPERVISION_PROGRESS / RESULT to the creator), for receipt roll-ups."""
     return Message(
+        unit_id=unit_id,
         user_id=user_id,
         kind=kind.value,
         title=title,
@@ -490,6 +499,7 @@ async def _assigned_messages(
                 actor,
                 f"督办事项：{item.title}",
                 f"{actor.display_name} 交贵单位{role}：{_excerpt(item.instruction)}{by}",
+                unit_id=r.unit_id,
             )
             for uid in clerks.get(r.unit_id, [])
             if uid != actor.user_id
@@ -658,6 +668,7 @@ async def report_progress(
                 actor,
                 f"督办进展：{item.title}",
                 f"{unit_name} {actor.display_name}{done}：{_excerpt(body)}",
+                unit_id=unit.unit_id,
             )
         ]
         if item.creator_id != actor.user_id
@@ -718,6 +729,7 @@ async def report_result(
             actor,
             f"督办事项已报结果：{item.title}",
             f"{unit_name} {actor.display_name}：{_excerpt(body)}",
+            unit_id=unit.unit_id,
         )
     ]
     await notify(uow, broker, [m for m in messages if m.user_id != actor.user_id])

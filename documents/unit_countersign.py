@@ -36,7 +36,7 @@ from sqlalchemy.orm import aliased
 from documents import service
 from documents.models import Document, DocumentAction, RouteStep, Task, UnitRouting
 from documents.types import ActionKind, TaskStatus
-from messaging.models import NotificationKind
+from messaging.models import NotificationKind, document_priority
 from messaging.outbox import Message, Publisher, notify
 from office_api.db import UnitOfWork, utcnow
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
@@ -142,6 +142,7 @@ def _assigned(doc: Document, step: RouteStep, parent: Task, sub: Task, sender: A
         subject_id=doc.id,
         actor_id=sender.user_id,
         payload={"taskId": sub.id, "parentTaskId": parent.id, "stepIndex": step.index, "round": doc.round},
+        priority=document_priority(NotificationKind.TASK_ASSIGNED, doc.urgency),
     )
 
 

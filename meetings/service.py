@@ -334,6 +334,11 @@ async def notify_invited(
     names the unit invitation as ``nominatedViaId``); for units, the people who answer for
     them get ``MEETING_NOMINATION_REQUESTED``. The actor is not told about their own."""
     when = local_time(meeting.start_at, meeting.time_zone)
+    via_ids = {r.nominated_via_id for r in rows if r.nominated_via_id is not None}
+    unit_of_via: dict[int, int | None] = {}
+    if via_ids:  # a nominee is invited for the unit of the unit invitation that named them
+        found = await uow.session.execute(select(Invitation.id, Invitation.unit_id).where(Invitation.id.in_(via_ids)))
+        unit_of_via = dict(found.all())
     messages = [
         Message(
             user_id=r.user_id,
@@ -345,6 +350,7 @@ async def notify_invited(
             actor_id=actor.user_id,
             payload={"invitationId": r.id, "role": r.role, "startAt": meeting.start_at.isoformat()}
             | ({"nominatedViaId": r.nominated_via_id} if r.nominated_via_id else {}),
+            unit_id=unit_of_via.get(r.nominated_via_id) if r.nominated_via_id else None,
         )
         for r in rows
         if r.user_id is not None and r.user_id != actor.user_id
@@ -364,6 +370,7 @@ async def notify_invited(
                         subject_id=meeting.id,
                         actor_id=actor.user_id,
                         payload={"invitationId": r.id, "unitId": r.unit_id, "quota": r.quota},
+                        unit_id=r.unit_id,
                     )
                 )
     await notify(uow, broker, messages)

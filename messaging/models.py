@@ -40,6 +40,7 @@ class NotificationKind(StrEnum):
     INCOMING_YOUR_TURN = "INCOMING_YOUR_TURN"  # the incoming procedure waits for you (批示, 分办, 承办, …)
     INCOMING_RETURNED = "INCOMING_RETURNED"  # a recipient unit returned your document at the precheck
     INCOMING_REPLIED = "INCOMING_REPLIED"  # a recipient unit replied (答复) to your document
+    INCOMING_RECEIVED = "INCOMING_RECEIVED"  # a recipient unit signed for (签收) your document
     # supervision items (督办事项, documents/supervision.py)
     SUPERVISION_ASSIGNED = "SUPERVISION_ASSIGNED"  # to an assigned unit's clerks: a new item for your unit
     SUPERVISION_PROGRESS = "SUPERVISION_PROGRESS"  # to the item's creator: an assigned unit reported progress
@@ -66,6 +67,8 @@ class NotificationKind(StrEnum):
     ROOM_BOOKING_REQUESTED = "ROOM_BOOKING_REQUESTED"  # to the room's unit: approve a booking
     ROOM_BOOKING_DECIDED = "ROOM_BOOKING_DECIDED"  # to the convener: the booking was approved or refused
     MEETING_CHECK_IN_OPEN = "MEETING_CHECK_IN_OPEN"  # to attendees of record: check-in (签到) is open
+    # accounts (office_api/org/accounts.py)
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"  # to the person: an administrator disabled your account
 
 
 class NotificationPriority(StrEnum):
@@ -74,6 +77,35 @@ class NotificationPriority(StrEnum):
     NORMAL = "normal"
     URGENT = "urgent"  # 加急
     EXTRA_URGENT = "extra_urgent"  # 特急
+
+
+#: Kinds that ask their recipient to act on a document: they carry the document's urgency
+#: (紧急程度) as their priority. Every other document kind (approved, commented, read, …) is
+#: ``normal``.
+DOCUMENT_ACTION_KINDS = frozenset(
+    {
+        NotificationKind.TASK_ASSIGNED,
+        NotificationKind.DOCUMENT_RETURNED,
+        NotificationKind.DOCUMENT_CIRCULATED,
+        NotificationKind.INCOMING_ARRIVED,
+        NotificationKind.INCOMING_YOUR_TURN,
+    }
+)
+
+#: Deadline kinds that are ``urgent`` (加急) whatever the item: past the due date, escalated,
+#: urged. A yellow card and the extension kinds are ``normal``.
+URGENT_DEADLINE_KINDS = frozenset(
+    {NotificationKind.DEADLINE_RED, NotificationKind.DEADLINE_ESCALATED, NotificationKind.DEADLINE_URGED}
+)
+
+
+def document_priority(kind: NotificationKind, urgency: str | None) -> str:
+    """The priority of a document notification of ``kind``: the document's ``urgency``
+    (``documents.types.Urgency`` value: normal, urgent, extra_urgent) for
+    :data:`DOCUMENT_ACTION_KINDS`, ``normal`` otherwise."""
+    if kind in DOCUMENT_ACTION_KINDS and urgency:
+        return NotificationPriority(urgency).value
+    return NotificationPriority.NORMAL.value
 
 
 class Notification(Base):

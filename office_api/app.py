@@ -118,11 +118,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         await platform.scheduler.start()
         sweep.start()
+        platform.deliveries.start()
         try:
             yield
         finally:
             await sweep.stop()
             await platform.scheduler.stop()
+            await platform.deliveries.close()  # writes the last delivered receipts
             await broker.close()
             await db.dispose()
 

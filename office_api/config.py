@@ -143,6 +143,15 @@ class Settings(BaseSettings):
         description="accepted file name extensions (the content must match: documents/file_scan.py)",
     )
 
+    # Read receipts (messaging/receipts.py): delivered timestamps of websocket deliveries.
+    receipt_flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often a server process writes the delivered time of notifications its "
+        "websockets sent (one UPDATE per flush), in seconds",
+    )
+
     # Scheduled jobs (office_api/scheduler.py): reminders and other timed work, run inside the server.
     scheduler_enabled: bool = Field(
         default=True,

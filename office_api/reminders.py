@@ -43,7 +43,7 @@ from sqlalchemy import ForeignKey, Integer, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from messaging.models import NotificationKind
+from messaging.models import URGENT_DEADLINE_KINDS, NotificationKind, NotificationPriority
 from messaging.outbox import Message, Publisher, notify
 from office_api import scheduler
 from office_api.config import Settings
@@ -315,6 +315,9 @@ def messages_for(
             subject_id=d.subject_id,
             actor_id=actor_id,
             payload=payload,
+            priority=NotificationPriority.URGENT.value
+            if kind in URGENT_DEADLINE_KINDS
+            else NotificationPriority.NORMAL.value,
         )
         for uid in dict.fromkeys(user_ids)
         if uid != actor_id

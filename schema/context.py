@@ -12,6 +12,7 @@ from strawberry.fastapi import BaseContext
 
 from messaging.broker import Broker
 from messaging.hub import NotificationSweep
+from messaging.receipts import DeliveryRecorder
 from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
 from office_api.clients.service import ClientPrincipal, decode_client_token, load_principal
@@ -39,6 +40,14 @@ class Platform:
     scheduler: Scheduler | None = None
     #: The per-process safety sweep that wakes subscribers a lost wake-up missed; built in the lifespan.
     sweep: NotificationSweep | None = None
+    #: Buffers the delivered receipts of websocket deliveries (messaging.receipts); the app's
+    #: lifespan starts its periodic flush and closes it.
+    deliveries: DeliveryRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deliveries = DeliveryRecorder(
+            self.db, interval=self.settings.receipt_flush_seconds, clock=lambda: self.clock()
+        )
 
 
 def _bearer(value: Any) -> str | None:

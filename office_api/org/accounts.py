@@ -17,7 +17,8 @@ import asyncio
 
 from sqlalchemy import select
 
-from messaging.outbox import Publisher
+from messaging.models import NotificationKind
+from messaging.outbox import Message, Publisher, notify
 from office_api import audit
 from office_api.audit import Action
 from office_api.auth import DEFAULT_POLICY, PasswordPolicy, check_new_password, hash_password, revoke_user_tokens
@@ -89,9 +90,12 @@ async def set_user_active(
     """Disable or enable an account.
 
     Disabling revokes every token of the user at once (their next request is
-    ``UNAUTHENTICATED``) and, after commit, wakes the user's subscriptions through
-    ``broker`` so that they re-check and close (4403). Nobody disables themselves
-    (``INVALID_STATE``). Doing what is already done changes nothing and writes no row.
+    ``UNAUTHENTICATED``), tells the person (``ACCOUNT_DISABLED``, kept in their notifications
+    for when the account is enabled again; outbound channels such as push or SMS deliver it
+    meanwhile) and, after commit, wakes the user's subscriptions through ``broker`` so that
+    they re-check and close (4403). The unit's administrators are not notified: the change is
+    audited (``user.disable``). Nobody disables themselves (``INVALID_STATE``). Doing what is
+    already done changes nothing and writes no row.
     """
     user = await _user_for_admin(uow, actor, user_id)
     if user.id == actor.user_id:
@@ -113,10 +117,26 @@ async def set_user_active(
         after={"isActive": active},
     )
     await session.flush()
-    if not active and broker is not None:
-        uid = user.id
-        uow.after_commit(lambda: broker.publish([uid]))
+    if not active:
+        message = Message(
+            user_id=user.id,
+            kind=NotificationKind.ACCOUNT_DISABLED.value,
+            title="您的账号已停用",
+            body=f"{actor.display_name} 停用了您的账号；如有疑问，请联系本单位系统管理员",
+            subject_type="User",
+            subject_id=user.id,
+            actor_id=actor.user_id,
+        )
+        await notify(uow, broker or _NO_BROKER, [message])  # notify publishes the user after commit
     return user
+
+
+class _NoBroker:
+    async def publish(self, user_ids: object) -> None:
+        return None
+
+
+_NO_BROKER = _NoBroker()
 
 
 async def reset_password(
