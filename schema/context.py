@@ -11,6 +11,7 @@ from typing import Any
 from strawberry.fastapi import BaseContext
 
 from messaging.broker import InProcessBroker
+from messaging.push import PushProvider, SmsProvider
 from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
 from office_api.clients.service import ClientPrincipal, decode_client_token, load_principal
@@ -35,6 +36,10 @@ class Platform:
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     #: The runner of scheduled jobs (reminders); built in the app's lifespan.
     scheduler: Scheduler | None = None
+    #: Outbound providers (messaging/push.py): mobile push and SMS, chosen by OFFICE_PUSH_PROVIDER and
+    #: OFFICE_SMS_PROVIDER; the logging ones keep what they sent in ``.sent`` (tests read it).
+    push: PushProvider | None = None
+    sms: SmsProvider | None = None
 
 
 def _bearer(value: Any) -> str | None:
