@@ -482,3 +482,20 @@ async def test_no_sms_without_a_mobile_number_and_read_items_are_not_pushed(plat
     # not pushed (read), the reminder push went (not acknowledged, not delivered), no SMS (no number)
     assert [(p[1], p[4]) for p in pushed(platform)] == [("【加急】待确认：已在电脑上读过", True)]
     assert platform.sms.sent == []
+
+
+async def test_a_moved_token_loses_the_retries_queued_for_its_previous_owner(
+    platform: Any, ids: dict[str, int], settings: Settings
+) -> None:
+    provider = ScriptedPush(settings)
+    platform.push = provider
+    await add_device(platform, ids["zhang_wei"], "handed-on-phone")
+    provider.script["handed-on-phone"] = [PushOutcome.RETRY_LATER]
+    t0 = local(1, 10)
+    await send(platform, t0, msg(ids["zhang_wei"], "张伟的待办"))
+    await platform.scheduler.run_due(t0)
+    assert await count(platform, PushOutbox) == 1  # a retry for that device
+    await add_device(platform, ids["wang_wei"], "handed-on-phone")
+    assert await count(platform, PushOutbox) == 0
+    await platform.scheduler.run_due(t0 + dt.timedelta(hours=1))
+    assert [(d.token, m.title) for d, m in provider.sent] == [("handed-on-phone", "张伟的待办")]
