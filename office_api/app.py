@@ -40,6 +40,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from documents.storage import LocalDiskStorage
 from messaging.broker import create_broker
 from messaging.hub import NotificationSweep
+from messaging.push import LoggingPushProvider, LoggingSmsProvider, load_provider
 from office_api import reminders  # noqa: F401 - registers the daily reminder sweep with the scheduler
 from office_api.attachments_http import router as attachments_router
 from office_api.calendar_http import router as calendar_router
@@ -47,6 +48,7 @@ from office_api.config import Settings, get_settings
 from office_api.db import Database
 from office_api.graphiql import STATIC_DIR, STATIC_URL_PREFIX, render_graphiql
 from office_api.logging import configure_logging
+from office_api.mobile_push import configure as configure_mobile_push
 from office_api.oauth import router as oauth_router
 from office_api.oidc import RelyingParty
 from office_api.oidc_http import router as oidc_router
@@ -111,9 +113,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broker = create_broker(settings)
         await broker.start()
         sweep = NotificationSweep(db, broker, settings.notify_sweep_seconds)
-        platform = Platform(settings=settings, db=db, broker=broker, sweep=sweep)
-        # The scheduler reads the platform's clock at each use, so that tests can replace it.
-        platform.scheduler = Scheduler(settings, db, broker, clock=lambda: platform.clock())
+        platform = Platform(
+            settings=settings,
+            db=db,
+            broker=broker,
+            sweep=sweep,
+            push=load_provider(settings.push_provider, settings, LoggingPushProvider),
+            sms=load_provider(settings.sms_provider, settings, LoggingSmsProvider),
+        )
+        configure_mobile_push(settings)  # the module registers the push hook and jobs on import
+        # The scheduler reads the platform's clock at each use, so that tests can replace it; its
+        # handlers reach the outbound providers through the platform (``services``).
+        platform.scheduler = Scheduler(settings, db, broker, clock=lambda: platform.clock(), services=platform)
         app.state.platform = platform
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         await platform.scheduler.start()

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messaging.devices import remove_session_devices, remove_user_devices
 from office_api import audit, totp
 from office_api.audit import Action
 from office_api.config import Settings
@@ -395,8 +396,9 @@ class TokenReused(DomainError):
 
 
 async def revoke_family(uow: UnitOfWork, family_id: str) -> list[int]:
-    """Revoke every live token of a refresh-token family; the ids of its users (one, or
-    none for an unknown family)."""
+    """Revoke every live token of a refresh-token family and delete the push devices that
+    session registered; the ids of its users (one, or none for an unknown family)."""
+    await remove_session_devices(uow.session, [family_id])
     await uow.session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
@@ -407,8 +409,10 @@ async def revoke_family(uow: UnitOfWork, family_id: str) -> list[int]:
 
 
 async def revoke_user_tokens(session: AsyncSession, user: User) -> None:
-    """Revoke every access and refresh token of ``user`` now (bump ``token_version``)."""
+    """Revoke every access and refresh token of ``user`` now (bump ``token_version``) and
+    delete all of the user's push devices (a signed-out phone gets no push)."""
     user.token_version = (user.token_version or 0) + 1
+    await remove_user_devices(session, user.id)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))

@@ -173,6 +173,37 @@ class Settings(BaseSettings):
         description="delay before the 2nd run of a failing job; doubles each time (max 1 day)",
     )
 
+    # Mobile push, quiet hours and escalation (messaging/push.py, office_api/mobile_push.py).
+    push_provider: str = Field(
+        default="logging",
+        min_length=1,
+        description="mobile push provider: logging (development: one log line per push) or package.module:Class",
+    )
+    sms_provider: str = Field(
+        default="logging",
+        min_length=1,
+        description="SMS provider: logging (development: one log line per message) or package.module:Class",
+    )
+    push_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="longest wait for one provider call; a timeout counts as retry_later"
+    )
+    push_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="tries of one push to one device (or one SMS) before it is dropped"
+    )
+    escalate_push_after_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=86400,
+        description="an urgent (加急) or extra-urgent (特急) notification not acknowledged after this many seconds "
+        "gets a reminder push, when no device has received it yet",
+    )
+    escalate_sms_after_seconds: int = Field(
+        default=1800,
+        ge=10,
+        le=7 * 86400,
+        description="…and an SMS to the person's mobile after this many seconds; more than the push delay",
+    )
+
     # Extensions approved by the General Office (office_api/reminders.py, policies with extension_approver
     # general_office, e.g. the provincial complaint line's further extensions).
     general_office_unit: str = Field(
@@ -211,6 +242,13 @@ class Settings(BaseSettings):
                 "OFFICE_MEETING_DAY_START < OFFICE_MEETING_LUNCH_START <= OFFICE_MEETING_LUNCH_END "
                 "< OFFICE_MEETING_DAY_END is required (HH:MM, Asia/Shanghai)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _escalation_in_order(self) -> Settings:
+        """Refuse an SMS escalation that would not come after the push escalation."""
+        if self.escalate_sms_after_seconds <= self.escalate_push_after_seconds:
+            raise ValueError("OFFICE_ESCALATE_SMS_AFTER_SECONDS must be more than OFFICE_ESCALATE_PUSH_AFTER_SECONDS")
         return self
 
     @property

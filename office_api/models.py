@@ -9,6 +9,7 @@ from documents import search as documents_search  # noqa: F401
 from documents import supervision_models as documents_supervision  # noqa: F401
 from documents import versions as version_models  # noqa: F401
 from meetings import models as meeting_models  # noqa: F401
+from messaging import devices as device_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from office_api import deadlines as deadline_models  # noqa: F401
 from office_api import extensions as extension_models  # noqa: F401

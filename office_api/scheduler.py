@@ -125,6 +125,9 @@ class JobContext:
     broker: Publisher
     clock: Callable[[], dt.datetime]
     now: dt.datetime
+    #: The process's outbound services (the platform: ``push``, ``sms`` providers), or None
+    #: when the runner was built without them (handlers that need them then fail and retry).
+    services: Any = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -353,6 +356,8 @@ class Scheduler:
     broker: Publisher
     clock: Callable[[], dt.datetime] = utcnow
     registry: Registry = field(default_factory=lambda: registry)
+    #: Given to handlers as ``JobContext.services`` (the app passes its Platform).
+    services: Any = None
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
@@ -413,7 +418,7 @@ class Scheduler:
             if spec is not None:  # the chain goes on whatever this run's outcome
                 key, run_at = spec.next_after(self.tz, max(now, job.run_at))
                 await schedule(uow, job.kind, key, run_at)
-            ctx = JobContext(self.settings, self.db, self.broker, self.clock, now)
+            ctx = JobContext(self.settings, self.db, self.broker, self.clock, now, self.services)
             # The handler's own unit of work over the same session: its after-commit callbacks are
             # kept only if it succeeds, its before-commit callbacks run inside its savepoint.
             inner = UnitOfWork(session, now=now)

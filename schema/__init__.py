@@ -17,6 +17,7 @@ from schema.circulation import CirculationMutation, CirculationQuery
 from schema.clients import ApiClientMutation, ApiClientQuery, ClientScopeGuard
 from schema.contacts import ContactLookupLog
 from schema.delegation import DelegationMutation, DelegationQuery
+from schema.devices import DeviceMutation, DeviceQuery
 from schema.directory import DirectoryMutation, DirectoryQuery
 from schema.document_actions import DocumentActionMutation
 from schema.document_lifecycle import DocumentLifecycleMutation
@@ -52,6 +53,7 @@ class Query(
     OrgQuery,
     DocumentQuery,
     NotificationQuery,
+    DeviceQuery,
     AccountQuery,
     DelegationQuery,
     DirectoryQuery,
@@ -84,6 +86,7 @@ class Mutation(
     DocumentMutation,
     DocumentActionMutation,
     NotificationMutation,
+    DeviceMutation,
     AccountMutation,
     DelegationMutation,
     DirectoryMutation,

@@ -12,6 +12,7 @@ from strawberry.fastapi import BaseContext
 
 from messaging.broker import Broker
 from messaging.hub import NotificationSweep
+from messaging.push import PushProvider, SmsProvider
 from messaging.receipts import DeliveryRecorder
 from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
@@ -48,6 +49,11 @@ class Platform:
         self.deliveries = DeliveryRecorder(
             self.db, interval=self.settings.receipt_flush_seconds, clock=lambda: self.clock()
         )
+
+    #: Outbound providers (messaging/push.py): mobile push and SMS, chosen by OFFICE_PUSH_PROVIDER and
+    #: OFFICE_SMS_PROVIDER; the logging ones keep what they sent in ``.sent`` (tests read it).
+    push: PushProvider | None = None
+    sms: SmsProvider | None = None
 
 
 def _bearer(value: Any) -> str | None:
