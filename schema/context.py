@@ -20,6 +20,7 @@ from office_api.errors import DomainError
 from office_api.org.permissions import Actor, load_actor
 from office_api.scheduler import Scheduler
 from office_api.workdays import WorkCalendar, load_calendar
+from office_api.ws import ConnectionRegistry
 from schema.loaders import Loaders
 
 
@@ -35,6 +36,8 @@ class Platform:
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     #: The runner of scheduled jobs (reminders); built in the app's lifespan.
     scheduler: Scheduler | None = None
+    #: The open websockets of this process and their guard (office_api/ws.py); built in the app's lifespan.
+    connections: ConnectionRegistry | None = None
 
 
 def _bearer(value: Any) -> str | None:

@@ -134,8 +134,11 @@ def _database(backend: str, tmp: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def run_server(backend: str, tmp: Path) -> Iterator[LiveServer]:
-    """``office-api demo`` on a free port over a fresh database; stopped (and the database dropped) after."""
+def run_server(backend: str, tmp: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """``office-api demo`` on a free port over a fresh database; stopped (and the database dropped) after.
+
+    ``env``: extra environment variables for the server (e.g. ``OFFICE_WS_PING_SECONDS``)."""
+    extra_env = env
     with _database(backend, tmp) as database_url:
         data_dir = tmp / "data"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OFFICE_")}
@@ -145,6 +148,7 @@ def run_server(backend: str, tmp: Path) -> Iterator[LiveServer]:
             OFFICE_DEMO_PASSWORD=DEMO_PASSWORD,
             PYTHONUNBUFFERED="1",
         )
+        env.update(extra_env or {})
         for attempt in range(3):
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
