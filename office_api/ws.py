@@ -277,12 +277,22 @@ class ConnectionRegistry:
                 log.warning("websocket re-check failed", extra={"error": type(exc).__name__})
 
     def _close_soon(self, guard: Guard, code: int, reason: str) -> None:
-        """Unregister ``guard`` now and close its socket in a task of its own."""
+        """Unregister ``guard`` now and close its socket in a task of its own (nothing when
+        it was unregistered already: closed, or evicted by an earlier verdict)."""
+        if guard not in self._by_user.get(guard.user_id, ()):
+            return
         self.unregister(guard)
         log.info("websocket closed", extra={"user_id": guard.user_id, "code": code, "reason": reason})
-        task = asyncio.create_task(guard.handler.close_connection(code, reason))
+        task = asyncio.create_task(self._close(guard, code, reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close(guard: Guard, code: int, reason: str) -> None:
+        try:
+            await guard.handler.close_connection(code, reason)
+        except Exception as exc:  # the socket is gone anyway; the handler's shutdown cleans up
+            log.warning("websocket close failed", extra={"user_id": guard.user_id, "error": type(exc).__name__})
 
     # ---- one encoding per event -----------------------------------------------------
 
