@@ -35,7 +35,7 @@ from starlette.requests import HTTPConnection
 from strawberry import relay
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from documents.storage import LocalDiskStorage
 from messaging.broker import create_broker
@@ -53,6 +53,7 @@ from office_api.oauth import router as oauth_router
 from office_api.oidc import RelyingParty
 from office_api.oidc_http import router as oidc_router
 from office_api.scheduler import Scheduler
+from office_api.ws import ConnectionRegistry, OfficeLegacyWSHandler, OfficeTransportWSHandler
 from schema import schema
 from schema.context import Context, Platform
 
@@ -65,7 +66,20 @@ def _lang(conn: HTTPConnection) -> str:
 
 
 class OfficeGraphQLRouter(GraphQLRouter):
-    """The GraphQL router with offline GraphiQL and websocket authentication."""
+    """The GraphQL router with offline GraphiQL, websocket authentication and the websocket
+    connection life of :mod:`office_api.ws` (guard, heartbeats, per-user cap)."""
+
+    graphql_transport_ws_handler_class = OfficeTransportWSHandler
+    graphql_ws_handler_class = OfficeLegacyWSHandler
+
+    async def pick_websocket_subprotocol(self, request: Any) -> str | None:
+        """graphql-transport-ws whenever the client offers it (gql offers the legacy protocol
+        first), else the legacy protocol when it is enabled and offered, else none (4406)."""
+        offered = request["subprotocols"]
+        for protocol in (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL):
+            if protocol in offered and protocol in self.websocket_subprotocols:
+                return protocol
+        return None
 
     def decode_json(self, data: str | bytes) -> object:
         """Parse a request body; anything but a JSON object (or a batch list) is a 400."""
@@ -125,14 +139,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The scheduler reads the platform's clock at each use, so that tests can replace it; its
         # handlers reach the outbound providers through the platform (``services``).
         platform.scheduler = Scheduler(settings, db, broker, clock=lambda: platform.clock(), services=platform)
+        platform.connections = ConnectionRegistry(settings, db, broker)
         app.state.platform = platform
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         await platform.scheduler.start()
+        await platform.connections.start()
         sweep.start()
         platform.deliveries.start()
         try:
             yield
         finally:
+            await platform.connections.stop()
             await sweep.stop()
             await platform.scheduler.stop()
             await platform.deliveries.close()  # writes the last delivered receipts
@@ -149,11 +166,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     router = OfficeGraphQLRouter(
         schema,
         context_getter=context_getter,
-        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
-        connection_init_wait_timeout=timedelta(seconds=10),
+        # The legacy graphql-ws protocol only when enabled (office_api/ws.py OfficeLegacyWSHandler).
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL]
+        + ([GRAPHQL_WS_PROTOCOL] if settings.ws_legacy_protocol else []),
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+        # Cross-site pages are refused before the upgrade (HTTP 403) unless listed; same-origin
+        # pages and clients without an Origin header (native apps) are accepted.
         allowed_origins=settings.allowed_origins,
-        keep_alive=True,
-        keep_alive_interval=20,
+        # keep_alive drives only the legacy protocol's "ka" messages in strawberry 0.341;
+        # graphql-transport-ws heartbeats are OfficeTransportWSHandler's pings.
+        keep_alive=settings.ws_legacy_protocol,
+        keep_alive_interval=settings.ws_ping_seconds,
         # GraphQL multipart uploads (uploadAttachment). Safe from CSRF because every mutation needs a
         # bearer token in the Authorization header (no cookies), which a cross-site form cannot send;
         # limit_body below also refuses a multipart request without that header before parsing it.

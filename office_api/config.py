@@ -73,7 +73,39 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
-    allowed_origins: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins (scheme://host[:port]) allowed to open the websocket besides the server's own; "
+        "a handshake without Origin (native apps) is allowed",
+    )
+    # Websocket connection life (office_api/ws.py).
+    ws_recheck_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=30,
+        description="how often every open websocket's token is re-checked against the database, in seconds (≤ 30)",
+    )
+    ws_ping_seconds: float = Field(
+        default=20.0, gt=0, le=600, description="interval between the server's graphql-transport-ws pings, in seconds"
+    )
+    ws_pong_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="seconds after a ping within which something (a pong or any message) must arrive; else 4499",
+    )
+    ws_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="seconds a new websocket has to send connection_init; else 4408"
+    )
+    ws_max_connections_per_user: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="open websockets per user in one server process; a new one over the cap closes the oldest (4429)",
+    )
+    ws_legacy_protocol: bool = Field(
+        default=False, description="also speak the legacy graphql-ws (subscriptions-transport-ws) protocol"
+    )
     sqlite_busy_timeout_ms: int = 30_000
     max_request_bytes: int = Field(
         default=8 * 1024 * 1024, ge=64 * 1024, description="largest accepted POST body; larger ones get 413"

@@ -243,7 +243,7 @@ def _role(value: AdminRole) -> Role:
 class AccountMutation:
     @strawberry.mutation(
         description="End your session: revokes this access token and its refresh-token family; this session's "
-        'subscriptions close at once (4403, "Session ended"). Other devices stay signed in.',
+        'websockets close at once (4401, "Session ended"). Other devices stay signed in.',
         permission_classes=[IsAuthenticatedPendingPasswordChange],
     )
     async def logout(self, info: Info, input: LogoutInput | None = None) -> LogoutPayload:
@@ -285,7 +285,8 @@ class AccountMutation:
         )
 
     @strawberry.mutation(
-        description="Disable an account: its tokens stop working at once and its subscriptions close (4403).",
+        description="Disable an account: its tokens stop working at once and its websockets close "
+        '(4403, "User disabled").',
         permission_classes=[IsAdmin],
     )
     async def disable_user(self, info: Info, input: UserIdInput) -> UserPayload:

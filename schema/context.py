@@ -23,6 +23,7 @@ from office_api.errors import DomainError
 from office_api.org.permissions import Actor, load_actor
 from office_api.scheduler import Scheduler
 from office_api.workdays import WorkCalendar, load_calendar
+from office_api.ws import ConnectionRegistry
 from schema.loaders import Loaders
 
 
@@ -54,6 +55,8 @@ class Platform:
     #: OFFICE_SMS_PROVIDER; the logging ones keep what they sent in ``.sent`` (tests read it).
     push: PushProvider | None = None
     sms: SmsProvider | None = None
+    #: The open websockets of this process and their guard (office_api/ws.py); built in the app's lifespan.
+    connections: ConnectionRegistry | None = None
 
 
 def _bearer(value: Any) -> str | None:

@@ -31,6 +31,7 @@ from office_api.db import utcnow
 from office_api.errors import DomainError, ErrorCode
 from office_api.org.models import User as UserModel
 from office_api.org.permissions import Actor, load_actor
+from office_api.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, USER_DISABLED, current_event
 from schema.common import (
     Connection,
     IsAuthenticated,
@@ -148,8 +149,6 @@ NotificationPriorityEnum = strawberry.enum(
 #: Most ids and kinds one markNotificationsRead call names.
 MAX_MARK_IDS = 500
 MAX_MARK_KINDS = 100
-#: Websocket close code when the token expires or the account is disabled while subscribed.
-CLOSE_FORBIDDEN = 4403
 
 
 @strawberry.type(description="An event that concerns you, numbered per user without gaps.")
@@ -501,6 +500,7 @@ class NotificationSubscription:
                     return
                 for row in rows:
                     cursor = row.seq
+                    current_event.set(row.id)  # the socket handler encodes this event once (office_api/ws.py)
                     yield Notification.from_model(row)
                     ctx.platform.deliveries.record(row.id)
                 if len(rows) >= notes.REPLAY_BATCH:
@@ -551,7 +551,8 @@ async def _why_ended(session: AsyncSession, user_id: int) -> str:
 async def _end_stream(info: Info, reason: str) -> None:
     """Stop a subscriber whose token expired or whose account was disabled.
 
-    On a websocket: close it with 4403 so that the client signs in again and resumes from
+    On a websocket: close it with the connection guard's codes (office_api/ws.py: 4403 for a
+    disabled account, 4401 otherwise) so that the client signs in again and resumes from
     its last sequence number, then wait for the protocol handler, which sees the
     disconnect and cancels the operation (returning instead would make it send
     "complete" on the closed socket). Over HTTP the stream just ends.
@@ -559,7 +560,8 @@ async def _end_stream(info: Info, reason: str) -> None:
     ws = getattr(info.context, "request", None)
     if not isinstance(ws, WebSocket):
         return
+    code = CLOSE_FORBIDDEN if reason == USER_DISABLED else CLOSE_UNAUTHORIZED
     if ws.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError):  # another subscription closed it first
-            await ws.close(code=CLOSE_FORBIDDEN, reason=reason)
+        with contextlib.suppress(RuntimeError):  # another subscription (or the guard) closed it first
+            await ws.close(code=code, reason=reason)
     await asyncio.Event().wait()

@@ -112,7 +112,7 @@ async def test_an_event_on_one_process_reaches_a_subscriber_on_the_other(shared_
     ]
     assert more_b == more_a
     assert [(n["sequence"], n["subjectId"]) for n in replayed] == [(deputy_base + 1, doc), (deputy_base + 2, back)]
-    assert closed == (4403, "Session ended", [])
+    assert closed == (4401, "Session ended", [])
     a.assert_no_errors()
     b.assert_no_errors()
 

@@ -165,7 +165,7 @@ async def test_the_socket_is_closed_when_the_token_expires(office: Office) -> No
         live = await sock.take(2)  # still valid: delivered live
         code, reason, messages = await sock.closed(within=10)  # about 4 s after issue: the token expires
     assert [(n["kind"], n["subjectId"]) for n in live] == [("TASK_APPROVED", doc), ("DOCUMENT_APPROVED", doc)]
-    assert (code, reason, messages) == (4403, "Token expired", [])
+    assert (code, reason, messages) == (4401, "Token expired", [])
     office.server.assert_no_errors()
 
 
@@ -230,7 +230,7 @@ async def test_logout_closes_that_sessions_socket_at_once_and_no_other(office: O
         code, reason, messages = await gone.closed()  # woken by the logout, not by the safety sweep
         waited = time.monotonic() - started
         await kept.assert_silent(0.5)  # the other session of the same user stays subscribed
-    assert (code, reason, messages) == (4403, "Session ended", [])
+    assert (code, reason, messages) == (4401, "Session ended", [])
     assert waited < SWEEP_SECONDS / 3
     office.server.assert_no_errors()
 
@@ -248,7 +248,7 @@ async def test_a_password_change_closes_the_other_sessions_sockets_at_once(offic
         started = time.monotonic()
         code, reason, messages = await sock.closed()
         waited = time.monotonic() - started
-    assert (code, reason, messages) == (4403, "Session ended", [])
+    assert (code, reason, messages) == (4401, "Session ended", [])
     assert waited < SWEEP_SECONDS / 3
     office.server.assert_no_errors()
 
@@ -326,6 +326,6 @@ async def test_an_admin_password_reset_closes_the_users_sockets_at_once(office: 
         started = time.monotonic()
         code, reason, messages = await sock.closed()
         waited = time.monotonic() - started
-    assert (code, reason, messages) == (4403, "Session ended", [])
+    assert (code, reason, messages) == (4401, "Session ended", [])
     assert waited < SWEEP_SECONDS / 3
     office.server.assert_no_errors()
