@@ -17,11 +17,11 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from messaging.broker import Broker, Listener
-from messaging.models import NotificationCounter
-from office_api.db import Database
+from messaging.models import Notification, NotificationCounter
+from office_api.db import Base, Database
 
 log = logging.getLogger("messaging.hub")
 
@@ -94,3 +94,94 @@ class NotificationSweep:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class NotificationFeed:
+    """Reads the new notifications of woken subscribers, many subscribers per query.
+
+    A notice to 500 people wakes 500 users' subscriptions at once (more with several devices
+    each). Each asks :meth:`after` for its rows; every request made before the feed's task
+    runs (the same turn of the event loop, and whatever arrives while a query is under way)
+    is answered by ONE query per ``chunk`` users, ``(user_id = ? AND seq > ?) OR …`` with at
+    most ``limit`` rows per user (``ROW_NUMBER() OVER (PARTITION BY user_id …)``), instead of
+    one query per socket. The rows are plain ORM objects of a closed read session. Rows of a
+    disabled account are left out (the connection guard, office_api/ws.py, is closing its
+    sockets).
+    """
+
+    def __init__(self, db: Database, *, limit: int, chunk: int = 300) -> None:
+        self.db, self.limit, self.chunk = db, limit, chunk
+        #: user id -> the requests waiting: (cursor, future)
+        self._waiting: dict[int, list[tuple[int, asyncio.Future[list[Notification]]]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        #: How many queries the feed ran (read by tests and the benchmark).
+        self.queries = 0
+
+    async def after(self, user_id: int, cursor: int) -> list[Notification]:
+        """``user_id``'s notifications with ``seq > cursor``, oldest first, at most ``limit``
+        (ask again when that many came back). Database errors propagate to every caller of
+        the batch."""
+        fut: asyncio.Future[list[Notification]] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append((cursor, fut))
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="office-notification-feed")
+        return await fut
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                await asyncio.sleep(0)  # let the subscribers woken with the first one ask too
+                batch, self._waiting = self._waiting, {}
+                users = sorted(batch)
+                for start in range(0, len(users), self.chunk):
+                    part = {uid: batch[uid] for uid in users[start : start + self.chunk]}
+                    try:
+                        rows = await self._read({uid: min(c for c, _ in reqs) for uid, reqs in part.items()})
+                    except Exception as exc:  # handed to the subscribers that asked
+                        for reqs in part.values():
+                            for _, fut in reqs:
+                                if not fut.done():
+                                    fut.set_exception(exc)
+                        continue
+                    for uid, reqs in part.items():
+                        mine = rows.get(uid, [])
+                        cut = len(mine) >= self.limit  # the user has more rows than were read
+                        for cursor, fut in reqs:
+                            if fut.done():
+                                continue
+                            got = [r for r in mine if r.seq > cursor][: self.limit]
+                            if cut and len(got) < self.limit:
+                                # Read for a socket further behind: this one may have more
+                                # rows past the cut; ask again from its own cursor.
+                                self._waiting.setdefault(uid, []).append((cursor, fut))
+                            else:
+                                fut.set_result(got)
+        finally:
+            self._task = None
+
+    async def _read(self, cursors: Mapping[int, int]) -> dict[int, list[Notification]]:
+        """One query: for each user, up to ``limit`` rows after their cursor, by user and seq."""
+        self.queries += 1
+        wanted = or_(*(and_(Notification.user_id == uid, Notification.seq > c) for uid, c in cursors.items()))
+        ranked = (
+            select(
+                Notification.id,
+                func.row_number().over(partition_by=Notification.user_id, order_by=Notification.seq).label("n"),
+            )
+            .where(wanted)
+            .subquery()
+        )
+        users = Base.metadata.tables["users"]  # by name: messaging imports no domain
+        q = (
+            select(Notification)
+            .join(ranked, ranked.c.id == Notification.id)
+            # Never a disabled account's (its sockets are being closed: office_api/ws.py).
+            .join(users, and_(users.c.id == Notification.user_id, users.c.is_active.is_(True)))
+            .where(ranked.c.n <= self.limit)
+            .order_by(Notification.user_id, Notification.seq)
+        )
+        out: dict[int, list[Notification]] = {}
+        async with self.db.read() as session:
+            for row in (await session.execute(q)).scalars():
+                out.setdefault(row.user_id, []).append(row)
+        return out

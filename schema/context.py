@@ -11,9 +11,10 @@ from typing import Any
 from strawberry.fastapi import BaseContext
 
 from messaging.broker import Broker
-from messaging.hub import NotificationSweep
+from messaging.hub import NotificationFeed, NotificationSweep
 from messaging.push import PushProvider, SmsProvider
 from messaging.receipts import DeliveryRecorder
+from messaging.service import REPLAY_BATCH
 from office_api import audit
 from office_api.auth import AccessClaims, decode_access_token
 from office_api.clients.service import ClientPrincipal, decode_client_token, load_principal
@@ -46,7 +47,11 @@ class Platform:
     #: lifespan starts its periodic flush and closes it.
     deliveries: DeliveryRecorder = field(init=False)
 
+    #: Reads woken subscribers' new notifications, many subscribers per query (messaging.hub).
+    feed: NotificationFeed = field(init=False)
+
     def __post_init__(self) -> None:
+        self.feed = NotificationFeed(self.db, limit=REPLAY_BATCH)
         self.deliveries = DeliveryRecorder(
             self.db, interval=self.settings.receipt_flush_seconds, clock=lambda: self.clock()
         )

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket
 from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -29,9 +29,8 @@ from messaging.models import Notification as NotificationModel
 from messaging.models import NotificationKind, NotificationPriority
 from office_api.db import utcnow
 from office_api.errors import DomainError, ErrorCode
-from office_api.org.models import User as UserModel
 from office_api.org.permissions import Actor, load_actor
-from office_api.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, USER_DISABLED, current_event
+from office_api.ws import current_event
 from schema.common import (
     Connection,
     IsAuthenticated,
@@ -482,22 +481,23 @@ class NotificationSubscription:
         actor = await require_actor(info)
         ctx = info.context
         broker = ctx.broker
-        expires_at = ctx.claims.expires_at if ctx.claims is not None else None
+        # On a websocket the connection guard (office_api/ws.py) closes the socket when the token
+        # stops being valid; another transport (an HTTP stream) checks here at each wake-up.
+        guarded = isinstance(getattr(ctx, "request", None), WebSocket)
+        expires_at = ctx.claims.expires_at if ctx.claims is not None and not guarded else None
         wake = broker.listen(actor.user_id)
         cursor = max(after, 0)
         try:
             while True:
                 wake.clear()
-                if expires_at is not None and utcnow() >= expires_at:
-                    await _end_stream(info, "Token expired")
-                    return
-                async with ctx.db.read() as s:
-                    active = await load_actor(s, actor.user_id, ctx.claims) is not None
-                    rows = await notes.notifications_after(s, actor.user_id, cursor) if active else []
-                    ended = None if active else await _why_ended(s, actor.user_id)
-                if ended is not None:
-                    await _end_stream(info, ended)
-                    return
+                if not guarded:
+                    if expires_at is not None and utcnow() >= expires_at:
+                        return
+                    async with ctx.db.read() as s:
+                        if await load_actor(s, actor.user_id, ctx.claims) is None:
+                            return
+                # Batched with the other subscribers woken at the same time (messaging.hub).
+                rows = await ctx.platform.feed.after(actor.user_id, cursor)
                 for row in rows:
                     cursor = row.seq
                     current_event.set(row.id)  # the socket handler encodes this event once (office_api/ws.py)
@@ -538,30 +538,3 @@ async def may_see_receipts(session: AsyncSession, actor: Actor, subject_type: st
         item = await session.get(SupervisionItemModel, pk)
         return item is not None and item.creator_id == actor.user_id
     return False
-
-
-async def _why_ended(session: AsyncSession, user_id: int) -> str:
-    """The close reason for a subscriber whose actor no longer loads: the account was
-    disabled, or the session's tokens were revoked (logout, password change or reset,
-    refresh-token reuse)."""
-    user = await session.get(UserModel, user_id)
-    return "User disabled" if user is None or not user.is_active else "Session ended"
-
-
-async def _end_stream(info: Info, reason: str) -> None:
-    """Stop a subscriber whose token expired or whose account was disabled.
-
-    On a websocket: close it with the connection guard's codes (office_api/ws.py: 4403 for a
-    disabled account, 4401 otherwise) so that the client signs in again and resumes from
-    its last sequence number, then wait for the protocol handler, which sees the
-    disconnect and cancels the operation (returning instead would make it send
-    "complete" on the closed socket). Over HTTP the stream just ends.
-    """
-    ws = getattr(info.context, "request", None)
-    if not isinstance(ws, WebSocket):
-        return
-    code = CLOSE_FORBIDDEN if reason == USER_DISABLED else CLOSE_UNAUTHORIZED
-    if ws.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError):  # another subscription (or the guard) closed it first
-            await ws.close(code=code, reason=reason)
-    await asyncio.Event().wait()
