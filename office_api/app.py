@@ -1,7 +1,8 @@
 """Composition root: ``create_app()`` builds FastAPI + the GraphQL router + the lifespan.
 
-The lifespan opens the database, the broker and the scheduler of timed jobs
-(:mod:`office_api.scheduler`; its polling task stops before the database closes).
+The lifespan opens the database, the broker, the scheduler of timed jobs
+(:mod:`office_api.scheduler`) and the webhook sender (:mod:`office_api.webhooks.delivery`);
+their polling tasks stop before the database closes.
 
 Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
 served with local assets), ``/oauth/token`` (client-credentials grant for integration
@@ -48,6 +49,7 @@ from office_api.oauth import router as oauth_router
 from office_api.oidc import RelyingParty
 from office_api.oidc_http import router as oidc_router
 from office_api.scheduler import Scheduler
+from office_api.webhooks.delivery import Sender
 from schema import schema
 from schema.context import Context, Platform
 
@@ -108,12 +110,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform = Platform(settings=settings, db=db, broker=broker)
         # The scheduler reads the platform's clock at each use, so that tests can replace it.
         platform.scheduler = Scheduler(settings, db, broker, clock=lambda: platform.clock())
+        platform.webhooks = Sender(settings, db, clock=lambda: platform.clock())
         app.state.platform = platform
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         await platform.scheduler.start()
+        await platform.webhooks.start()
         try:
             yield
         finally:
+            await platform.webhooks.stop()
             await platform.scheduler.stop()
             await broker.close()
             await db.dispose()

@@ -19,6 +19,7 @@ from office_api.db import Database, utcnow
 from office_api.errors import DomainError
 from office_api.org.permissions import Actor, load_actor
 from office_api.scheduler import Scheduler
+from office_api.webhooks.delivery import Sender
 from office_api.workdays import WorkCalendar, load_calendar
 from schema.loaders import Loaders
 
@@ -35,6 +36,8 @@ class Platform:
     clock: Callable[[], dt.datetime] = field(default=utcnow)
     #: The runner of scheduled jobs (reminders); built in the app's lifespan.
     scheduler: Scheduler | None = None
+    #: The sender of webhook deliveries (office_api/webhooks/delivery.py); built in the app's lifespan.
+    webhooks: Sender | None = None
 
 
 def _bearer(value: Any) -> str | None:
