@@ -159,6 +159,12 @@ class Sender:
     async def _claim(self, now: dt.datetime) -> tuple[int, list[_Attempt]]:
         """Claim due deliveries: (how many, the attempts to POST)."""
         lease = now + dt.timedelta(seconds=self.settings.webhook_timeout_seconds + LEASE_MARGIN)
+        due = select(WebhookDelivery.id).where(
+            WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now
+        )
+        async with self.db.read() as s:  # a poll with nothing due takes no write lock (SQLite)
+            if (await s.execute(due.limit(1))).first() is None:
+                return 0, []
         async with self.db.unit_of_work() as uow:
             session = uow.session
             stmt = (

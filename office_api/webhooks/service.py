@@ -373,12 +373,12 @@ async def dead_letters(
 
 @dataclass(frozen=True)
 class _Item:
-    """A notification as it will be sent, with what routing needs."""
+    """What routing needs of a notification row (the row itself is encoded only if sent)."""
 
     user_id: int
     unit_id: int | None
     kind: str
-    body: dict[str, Any]
+    row: Notification
 
 
 _PENDING_KEY = "webhooks.pending"
@@ -402,7 +402,7 @@ async def _collect(uow: UnitOfWork, rows: list[Notification]) -> None:
         uow.before_commit(_PENDING_KEY, lambda: _enqueue(uow, items))
     else:
         items = held[1]
-    items.extend(_Item(r.user_id, r.unit_id, r.kind, notification_json(r)) for r in rows)
+    items.extend(_Item(r.user_id, r.unit_id, r.kind, r) for r in rows)
 
 
 async def _enqueue(uow: UnitOfWork, items: list[_Item]) -> None:
@@ -410,13 +410,15 @@ async def _enqueue(uow: UnitOfWork, items: list[_Item]) -> None:
     session.info.pop(_PENDING_KEY, None)
     routes = await _routes(session, items)
     count = 0
+    encoded: dict[int, dict[str, Any]] = {}  # each notification encoded once, whatever the endpoints
     for webhook_id, chosen in routes:
-        for start in range(0, len(chosen), MAX_BATCH):
+        bodies = [encoded.get(i.row.id) or encoded.setdefault(i.row.id, notification_json(i.row)) for i in chosen]
+        for start in range(0, len(bodies), MAX_BATCH):
             session.add(
                 WebhookDelivery(
                     uid=str(uuid.uuid4()),
                     webhook_id=webhook_id,
-                    payload=[i.body for i in chosen[start : start + MAX_BATCH]],
+                    payload=bodies[start : start + MAX_BATCH],
                     status=PENDING,
                     attempts=0,
                     next_attempt_at=uow.now,

@@ -224,6 +224,27 @@ async def test_a_transaction_is_one_signed_post_with_the_notifications_as_the_ap
     assert len(receiver.got) == 1
 
 
+async def test_notify_calls_of_one_transaction_share_posts_of_at_most_100(
+    client: GraphQLClient, platform: Any, receiver: Receiver
+) -> None:
+    await setup(client, platform, receiver)
+    first = [await msg(platform, "li_na") for _ in range(60)]
+    second = [await msg(platform, "zhou_wei") for _ in range(41)]
+    async with platform.db.unit_of_work() as uow:
+        uow.now = T0
+        await notify(uow, platform.broker, first)
+        await notify(uow, platform.broker, second)
+    assert [len(d.payload) for d in await deliveries(platform)] == [100, 1]
+    assert await sender(platform).run_due(T0) == 2
+    order = [d.uid for d in await deliveries(platform)]  # the two POSTs go out concurrently
+    bodies = [json.loads(b) for h, b in sorted(receiver.got, key=lambda g: order.index(g[0]["x-office-delivery-id"]))]
+    sent = [n["sequence"] for body in bodies for n in body]
+    li_na, zhou_wei = await user_id(platform, "li_na"), await user_id(platform, "zhou_wei")
+    recipients = [n["recipientId"] for body in bodies for n in body]
+    assert recipients == [global_id("User", li_na)] * 60 + [global_id("User", zhou_wei)] * 41
+    assert sent == list(range(sent[0], sent[0] + 60)) + list(range(sent[60], sent[60] + 41))
+
+
 async def test_failures_are_retried_with_exponential_backoff_then_delivered(
     client: GraphQLClient, platform: Any, receiver: Receiver
 ) -> None:
