@@ -150,7 +150,7 @@ class Sender:
             claimed, attempts = await self._claim(at)
             if not claimed:
                 break
-            outcomes = await asyncio.gather(*(self._send(a, at) for a in attempts))
+            outcomes = await asyncio.gather(*(self._send_safely(a, at) for a in attempts))
             for a, o in zip(attempts, outcomes, strict=True):
                 await self._record(a, o, at)
             total += claimed
@@ -206,6 +206,14 @@ class Sender:
                 row.next_attempt_at = lease
                 out.append(_Attempt(row.id, row.uid, row.attempts, hook.id, hook.url, hook.secret, list(row.payload)))
             return len(rows), out
+
+    async def _send_safely(self, a: _Attempt, now: dt.datetime) -> _Outcome:
+        """:meth:`_send`, with an unexpected failure counted as a failed attempt (retried)."""
+        try:
+            return await self._send(a, now)
+        except Exception as exc:  # a bug or an odd answer must not leave the batch's leases to run out
+            log.error("webhook delivery %s failed unexpectedly: %s", a.uid, type(exc).__name__)
+            return self._retry(a, now, None, f"internal error: {type(exc).__name__}")
 
     async def _send(self, a: _Attempt, now: dt.datetime) -> _Outcome:
         settings = self.settings
