@@ -1,9 +1,10 @@
 """Composition root: ``create_app()`` builds FastAPI + the GraphQL router + the lifespan.
 
 The lifespan opens the database, the broker (in-process, or Redis with ``OFFICE_BROKER_URL``:
-:mod:`messaging.broker`), the notification safety sweep (:mod:`messaging.hub`) and the
-scheduler of timed jobs (:mod:`office_api.scheduler`); their tasks stop before the database
-closes.
+:mod:`messaging.broker`), the notification safety sweep (:mod:`messaging.hub`), the
+scheduler of timed jobs (:mod:`office_api.scheduler`), the webhook sender
+(:mod:`office_api.webhooks.delivery`) and the websocket connection guard (:mod:`office_api.ws`);
+their tasks stop before the database closes.
 
 Endpoints: ``/graphql`` (HTTP POST/GET, graphql-transport-ws websocket, GraphiQL page
 served with local assets), ``/oauth/token`` (client-credentials grant for integration
@@ -53,6 +54,7 @@ from office_api.oauth import router as oauth_router
 from office_api.oidc import RelyingParty
 from office_api.oidc_http import router as oidc_router
 from office_api.scheduler import Scheduler
+from office_api.webhooks.delivery import Sender
 from office_api.ws import ConnectionRegistry, OfficeLegacyWSHandler, OfficeTransportWSHandler
 from schema import schema
 from schema.context import Context, Platform
@@ -140,15 +142,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # handlers reach the outbound providers through the platform (``services``).
         platform.scheduler = Scheduler(settings, db, broker, clock=lambda: platform.clock(), services=platform)
         platform.connections = ConnectionRegistry(settings, db, broker)
+        platform.webhooks = Sender(settings, db, clock=lambda: platform.clock())
         app.state.platform = platform
         LocalDiskStorage(settings.attachment_root).sweep_temp()  # temporary files a crash left
         await platform.scheduler.start()
         await platform.connections.start()
+        await platform.webhooks.start()
         sweep.start()
         platform.deliveries.start()
         try:
             yield
         finally:
+            await platform.webhooks.stop()
             await platform.connections.stop()
             await sweep.stop()
             await platform.scheduler.stop()

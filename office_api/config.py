@@ -235,6 +235,30 @@ class Settings(BaseSettings):
         le=7 * 86400,
         description="…and an SMS to the person's mobile after this many seconds; more than the push delay",
     )
+    # Webhooks for departmental systems (office_api/webhooks/): signed POSTs of a client's subtree events.
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="allow plain http and loopback/private/link-local webhook targets (development and tests "
+        "only); otherwise webhooks must be https URLs of public addresses, checked at registration and each send",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="time limit of one webhook POST (connect + answer), in seconds"
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="POSTs of a delivery before it becomes a dead letter"
+    )
+    webhook_retry_seconds: int = Field(
+        default=60, ge=1, le=86400, description="delay after the 1st failed POST; doubles each time (max 1 day)"
+    )
+    webhook_retry_jitter: float = Field(
+        default=0.2, ge=0, le=1, description="random extra share added to each retry delay (0.2: up to +20 %)"
+    )
+    webhook_retry_after_max_seconds: int = Field(
+        default=3600, ge=0, le=86400, description="longest Retry-After (429, 503) the sender honours, in seconds"
+    )
+    webhook_poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="how often the webhook sender looks for due deliveries, in seconds"
+    )
 
     # Extensions approved by the General Office (office_api/reminders.py, policies with extension_approver
     # general_office, e.g. the provincial complaint line's further extensions).

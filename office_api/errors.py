@@ -99,9 +99,14 @@ class ErrorCode(StrEnum):
     NOT_AN_ATTENDEE = "NOT_AN_ATTENDEE"
     CHECK_IN_CLOSED = "CHECK_IN_CLOSED"
     CHECK_IN_TOKEN_INVALID = "CHECK_IN_TOKEN_INVALID"
+    # webhooks for departmental systems (office_api/webhooks/)
+    WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"
+    SCOPE_MISSING = "SCOPE_MISSING"
 
 
 _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.WEBHOOK_URL_REFUSED: ("不允许使用该回调地址：{detail}", "This webhook URL is refused: {detail}"),
+    ErrorCode.SCOPE_MISSING: ("该集成客户端没有 {detail} 权限范围", "The integration client lacks the scope {detail}"),
     ErrorCode.INVALID_VALUE: ("取值无效：{detail}", "Invalid value: {detail}"),
     ErrorCode.REQUIRED: ("此项必填", "This field is required"),
     ErrorCode.TOO_LONG: ("长度不能超过 {limit} 个字符", "Must be at most {limit} characters"),

@@ -21,5 +21,6 @@ from office_api import workdays as workday_models  # noqa: F401
 from office_api.clients import models as clients_models  # noqa: F401
 from office_api.db import Base
 from office_api.org import models as org_models  # noqa: F401
+from office_api.webhooks import models as webhook_models  # noqa: F401
 
 metadata = Base.metadata

@@ -43,6 +43,7 @@ from schema.sla_admin import SlaMutation, SlaQuery
 from schema.supervision import SupervisionMutation, SupervisionQuery
 from schema.totp import TotpMutation
 from schema.unit_countersign import UnitCountersignMutation
+from schema.webhooks import WebhookMutation, WebhookQuery
 from schema.work_calendar import WorkCalendarMutation, WorkCalendarQuery
 
 IS_OFFICE_API_SCHEMA = True
@@ -76,6 +77,7 @@ class Query(
     MeetingNoticeQuery,
     MeetingReplyQuery,
     AvailabilityQuery,
+    WebhookQuery,
 ):
     pass
 
@@ -112,6 +114,7 @@ class Mutation(
     RoomMutation,
     MeetingNoticeMutation,
     MeetingReplyMutation,
+    WebhookMutation,
 ):
     pass
 

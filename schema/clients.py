@@ -68,7 +68,8 @@ class ApiScope(Enum):
     )
     EVENTS_RECEIVE = strawberry.enum_value(
         Scope.EVENTS_RECEIVE.value,
-        description="`events:receive`: receive events of the subtree (reserved: no stream yet).",
+        description="`events:receive`: the subtree's notifications pushed to the client's webhook endpoints "
+        "(createWebhook).",
     )
 
 

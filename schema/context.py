@@ -23,6 +23,7 @@ from office_api.db import Database, utcnow
 from office_api.errors import DomainError
 from office_api.org.permissions import Actor, load_actor
 from office_api.scheduler import Scheduler
+from office_api.webhooks.delivery import Sender
 from office_api.workdays import WorkCalendar, load_calendar
 from office_api.ws import ConnectionRegistry
 from schema.loaders import Loaders
@@ -62,6 +63,8 @@ class Platform:
     sms: SmsProvider | None = None
     #: The open websockets of this process and their guard (office_api/ws.py); built in the app's lifespan.
     connections: ConnectionRegistry | None = None
+    #: The sender of webhook deliveries (office_api/webhooks/delivery.py); built in the app's lifespan.
+    webhooks: Sender | None = None
 
 
 def _bearer(value: Any) -> str | None:

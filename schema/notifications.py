@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncGenerator, Iterable
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from messaging import receipts
 from messaging import service as notes
 from messaging.models import Notification as NotificationModel
 from messaging.models import NotificationKind, NotificationPriority
+from messaging.wire import payload_with_global_ids
 from office_api.db import utcnow
 from office_api.errors import DomainError, ErrorCode
 from office_api.org.permissions import Actor, load_actor
@@ -185,23 +186,7 @@ class Notification(relay.Node):
 
     @classmethod
     def from_model(cls, m: NotificationModel) -> Notification:
-        data: dict[str, Any] = dict(m.payload or {})
-        for key, type_name in (
-            ("taskId", "Task"),
-            ("parentTaskId", "Task"),
-            ("subtaskId", "Task"),
-            ("circulationId", "CirculationItem"),
-            ("documentId", "Document"),
-            ("unitId", "OrgUnit"),
-            ("splitFromId", "Meeting"),
-            ("invitationId", "MeetingInvitation"),
-            ("nominatedViaId", "MeetingInvitation"),
-            ("onBehalfOfId", "MeetingInvitation"),
-            ("occurrenceId", "MeetingOccurrence"),
-            ("leaveRequestId", "MeetingLeaveRequest"),
-        ):
-            if key in data:
-                data[key] = str(relay.GlobalID(type_name, str(data[key])))
+        data = payload_with_global_ids(m.payload)
         return cls(
             id=m.id,
             sequence=m.seq,

@@ -84,6 +84,9 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Query.freeBusy": USER_ONLY,
     "Query.findMeetingTimes": USER_ONLY,
     "Query.extensionRequests": USER_ONLY,
+    # webhooks of integration clients: administrators manage them
+    "Query.webhooks": USER_ONLY,
+    "Query.webhookDeadLetters": USER_ONLY,
     # ---- mutations: sign-in, own work, administration
     "Mutation.login": USER_ONLY,
     "Mutation.refreshToken": USER_ONLY,
@@ -109,6 +112,11 @@ ROOT_FIELDS: dict[str, Scope | None] = {
     "Mutation.registerApiClient": USER_ONLY,
     "Mutation.rotateApiClientSecret": USER_ONLY,
     "Mutation.revokeApiClient": USER_ONLY,
+    "Mutation.createWebhook": USER_ONLY,
+    "Mutation.updateWebhook": USER_ONLY,
+    "Mutation.rotateWebhookSecret": USER_ONLY,
+    "Mutation.deleteWebhook": USER_ONLY,
+    "Mutation.replayWebhookDeliveries": USER_ONLY,
     "Mutation.startTotpEnrollment": USER_ONLY,
     "Mutation.confirmTotpEnrollment": USER_ONLY,
     "Mutation.disableTotp": USER_ONLY,

@@ -55,7 +55,7 @@ class Scope(StrEnum):
     DOCUMENTS_ROUTE = "documents:route"
     #: Book rooms and manage meetings of units inside the subtree (no operation yet).
     MEETINGS_MANAGE = "meetings:manage"
-    #: Receive events of the subtree (no stream yet).
+    #: Receive the subtree's notifications at the client's webhook endpoints (office_api/webhooks/).
     EVENTS_RECEIVE = "events:receive"
 
 

@@ -39,6 +39,8 @@ from office_api.org.models import (
 from office_api.org.permissions import load_actor
 from office_api.org.service import UserInput, create_user, grant_role
 from office_api.sla import SlaBinding, SlaPolicy
+from office_api.webhooks.models import Webhook, WebhookDelivery
+from office_api.webhooks.service import create_webhook
 from office_api.workdays import CalendarDay, CalendarYear
 from tests.api.test_org import ASSIGN, CREATE_UNIT, CREATE_USER, MOVE_UNIT, UPDATE_UNIT, gid, unit_gid, user_gid
 from tests.conftest import DEMO_PASSWORD, GraphQLClient
@@ -135,6 +137,8 @@ async def snapshot(platform: Any) -> dict[str, list[tuple]]:
             (SlaPolicy, SlaPolicy.id),
             (SlaBinding, SlaBinding.id),
             (Room, Room.id),
+            (Webhook, Webhook.id),
+            (WebhookDelivery, WebhookDelivery.id),
         ):
             cols = list(model.__table__.columns)
             out[model.__tablename__] = [tuple(r) for r in (await s.execute(select(*cols).order_by(key))).all()]
@@ -540,8 +544,10 @@ def settings(settings: Settings) -> Settings:
 
 
 async def _ids(platform: Any) -> dict[str, Any]:
-    """Global ids of the matrix's targets. Makes an integration client of Lixia (370102) and
-    gives jinan_user a provider identity, so that rotate/revoke/unlink have something to act on."""
+    """Global ids of the matrix's targets. Makes an integration client of Lixia (370102) with a
+    webhook (to a loopback address: private targets allowed) and a dead letter, and gives
+    jinan_user a provider identity, so that rotate/revoke/unlink/replay have something to act on."""
+    platform.settings.webhook_allow_private = True
     async with platform.db.read() as s:
         admin = await load_actor(s, (await s.execute(select(User.id).where(User.username == "admin"))).scalar_one())
         lixia = (await s.execute(select(OrgUnit.id).where(OrgUnit.code == "370102"))).scalar_one()
@@ -552,7 +558,18 @@ async def _ids(platform: Any) -> dict[str, Any]:
         ).scalar_one()
         jinan_user = (await s.execute(select(User.id).where(User.username == "jinan_user"))).scalar_one()
     async with platform.db.unit_of_work() as uow:
-        made, _ = await register_client(uow, admin, "区政务系统", lixia, ["directory:read"])
+        made, _ = await register_client(uow, admin, "区政务系统", lixia, ["directory:read", "events:receive"])
+        hook, _ = await create_webhook(uow, platform.settings, admin, made.id, "http://127.0.0.1:9/hook")
+        dead = WebhookDelivery(
+            uid="00000000-0000-4000-8000-000000000001",
+            webhook_id=hook.id,
+            payload=[],
+            status="dead",
+            attempts=8,
+            next_attempt_at=uow.now,
+            dead_at=uow.now,
+        )
+        uow.session.add(dead)
         template = await create_template(
             uow,
             admin,
@@ -585,6 +602,8 @@ async def _ids(platform: Any) -> dict[str, Any]:
         "sla_policy": policy,
         "sla_binding": binding,
         "room": gid("Room", room.id),
+        "webhook": gid("Webhook", hook.id),
+        "dead_letter": gid("WebhookDelivery", dead.id),
     }
 
 
@@ -646,6 +665,14 @@ CREATE_ROOM = """mutation($u:ID!){ createRoom(input:{ownerUnitId:$u,name:"矩阵
   room { id } errors { field code } } }"""
 UPDATE_ROOM = """mutation($id:ID!){ updateRoom(input:{id:$id,version:1,capacity:12}){ errors { field code } } }"""
 RETIRE_ROOM = """mutation($id:ID!){ retireRoom(input:{id:$id}){ errors { field code } } }"""
+CREATE_WEBHOOK = """mutation($c:ID!){ createWebhook(input:{clientId:$c,url:"http://127.0.0.1:9/other"}){
+  secret errors { field code } } }"""
+WEBHOOKS = """query($c:ID!){ webhooks(clientId:$c){ edges { node { url } } } }"""
+UPDATE_WEBHOOK = """mutation($id:ID!){ updateWebhook(input:{id:$id,enabled:false}){ errors { field code } } }"""
+ROTATE_WEBHOOK = """mutation($id:ID!){ rotateWebhookSecret(input:{id:$id}){ secret errors { field code } } }"""
+DEAD_LETTERS = """query($c:ID!){ webhookDeadLetters(clientId:$c){ edges { node { status } } } }"""
+REPLAY_WEBHOOK = """mutation($ids:[ID!]!){ replayWebhookDeliveries(input:{ids:$ids}){ errors { field code } } }"""
+DELETE_WEBHOOK = """mutation($id:ID!){ deleteWebhook(input:{id:$id}){ deletedId errors { field code } } }"""
 
 
 ALL_ADMIN_OPERATIONS = [
@@ -686,6 +713,14 @@ ALL_ADMIN_OPERATIONS = [
     ("handOverTasks", HAND_OVER, lambda i: {"f": i["jinan_user"], "t": i["clerk"]}),
     ("registerApiClient", REGISTER_CLIENT, lambda i: {"u": i["lixia"]}),
     ("apiClient", API_CLIENT, lambda i: {"id": i["api_client"]}),
+    # webhooks before the client is revoked below (a revoked client takes no new endpoint)
+    ("createWebhook", CREATE_WEBHOOK, lambda i: {"c": i["api_client"]}),
+    ("webhooks", WEBHOOKS, lambda i: {"c": i["api_client"]}),
+    ("updateWebhook", UPDATE_WEBHOOK, lambda i: {"id": i["webhook"]}),
+    ("rotateWebhookSecret", ROTATE_WEBHOOK, lambda i: {"id": i["webhook"]}),
+    ("webhookDeadLetters", DEAD_LETTERS, lambda i: {"c": i["api_client"]}),
+    ("replayWebhookDeliveries", REPLAY_WEBHOOK, lambda i: {"ids": [i["dead_letter"]]}),
+    ("deleteWebhook", DELETE_WEBHOOK, lambda i: {"id": i["webhook"]}),
     ("rotateApiClientSecret", ROTATE_CLIENT, lambda i: {"id": i["api_client"]}),
     ("revokeApiClient", REVOKE_CLIENT, lambda i: {"id": i["api_client"]}),
     ("linkedIdentities", LINKED, lambda i: {"id": i["jinan_user"]}),
@@ -808,6 +843,13 @@ ALLOWED = {
         "createRoom",
         "updateRoom",
         "retireRoom",
+        "createWebhook",
+        "webhooks",
+        "updateWebhook",
+        "rotateWebhookSecret",
+        "webhookDeadLetters",
+        "replayWebhookDeliveries",
+        "deleteWebhook",
     },
     "security_admin": {"grantRole", "revokeRole"},
     "audit_admin": {"auditLog", "documentOpenLog"},

@@ -184,7 +184,7 @@ async def test_graphql_ws_client_replays_missed_then_streams_live(office: Office
     office.server.assert_no_errors()
 
 
-async def test_graphql_ws_client_sees_4403_when_the_token_expires(office: Office, graphql_ws_client: Path) -> None:
+async def test_graphql_ws_client_sees_4401_when_the_token_expires(office: Office, graphql_ws_client: Path) -> None:
     clerk = await office.login("clerk")
     base = await office.last_sequence(clerk)
     short = _token(office.server, token_subject(clerk), expires_in=4)
@@ -194,7 +194,7 @@ async def test_graphql_ws_client_sees_4403_when_the_token_expires(office: Office
         closed = await js.event(timeout=10)  # about 4 s after issue
         assert await asyncio.wait_for(js.proc.wait(), WS_TIMEOUT) == 0  # the client ends on the close
     assert [(n["kind"], n["subjectId"]) for n in live] == [("TASK_APPROVED", docs[0]), ("DOCUMENT_APPROVED", docs[0])]
-    assert closed == {"event": "closed", "code": 4403, "reason": "Token expired"}
+    assert closed == {"event": "closed", "code": 4401, "reason": "Token expired"}
     office.server.assert_no_errors()
 
 

@@ -8,7 +8,7 @@
 //   {"event":"next","notification":{...}}          each notification, in the order received
 //   {"event":"error","errors":[...]}               GraphQL errors of the operation
 //   {"event":"complete"}                           the server completed the operation
-//   {"event":"closed","code":4403,"reason":"..."}  the socket closed (then the process exits)
+//   {"event":"closed","code":4401,"reason":"..."}  the socket closed (then the process exits)
 // It makes no retry. Closing its stdin disposes of the client and ends the process.
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";

@@ -1,0 +1,1 @@
+"""Signed webhooks: departmental systems receive their subtree's notifications by HTTP POST."""
