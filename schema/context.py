@@ -93,7 +93,7 @@ class Context(BaseContext):
         self.settings = platform.settings
         self.db = platform.db
         self.broker = platform.broker
-        self.loaders = Loaders(platform.db)
+        self._loaders: Loaders | None = None
         self.lang = lang
         self._authorization = authorization
         self._actor_loaded = False
@@ -103,6 +103,14 @@ class Context(BaseContext):
         self.client: ClientPrincipal | None = None
         self._client_loaded = False
         self._calendar: asyncio.Future[WorkCalendar] | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """The DataLoaders of this request or connection, built on first use (a websocket that
+        only streams notifications never needs the forty of them: about 30 KiB saved per socket)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.db)
+        return self._loaders
 
     def _token(self) -> str | None:
         if self._authorization is not None:
