@@ -21,8 +21,8 @@ graphql-transport-ws websocket for the subscription):
 5. The clerk registers it (发文字号 鲁政办发〔YYYY〕n号) and dispatches it (核发) to the 16 city
    governments; the clerks of 济南, 青岛 and 淄博 (``clerk_370100`` …) sign for it (签收),
    register it (登记, 收文编号), accept it at the precheck (初审) and reply (答复). The clerk's
-   subscription gets three INCOMING_REPLIED, and the roll-up (``distribution``) says 16
-   dispatched, 3 received, 3 replied, 13 pending.
+   subscription gets INCOMING_RECEIVED then INCOMING_REPLIED from each of the three, and the
+   roll-up (``distribution``) says 16 dispatched, 3 received, 3 replied, 13 pending.
 
 On a fresh demo database the clerk has no notifications yet and subscribes with
 ``after: 0``; on a database used before, the walkthrough subscribes after the clerk's last
@@ -503,6 +503,7 @@ class Walkthrough:
         for code in REPLYING_CITIES:
             city_clerk = await self.sign_in(f"clerk_{code}")
             await self.handle_as_city(city_clerk, by_code[code], doc_id)
+            await inbox.expect("INCOMING_RECEIVED", doc_id)  # 签收 tells the sending side
             await inbox.expect("INCOMING_REPLIED", doc_id)
         await inbox.expect_silence()
 
@@ -563,8 +564,9 @@ async def run(url: str, password: str = DEFAULT_PASSWORD, *, log: Callable[[str]
     The summary: ``document_id``, ``title``, ``status`` (DISPATCHED), ``doc_number``,
     ``round`` (2), ``after`` (the clerk's last sequence number before the walkthrough: 0 on
     a fresh demo), ``notifications``: the clerk's notifications of the approval in the order
-    received, each ``{sequence, kind, stepIndex, round}``; ``replies``: the clerk's three
-    INCOMING_REPLIED ``{sequence, kind, title}``; ``distribution``: the roll-up counts
+    received, each ``{sequence, kind, stepIndex, round}``; ``replies``: the clerk's
+    INCOMING_RECEIVED and INCOMING_REPLIED of each of the three cities
+    ``{sequence, kind, title}``; ``distribution``: the roll-up counts
     (``total`` 16, ``received`` 3, ``replied`` 3, ``returned`` 0, ``pending`` 13). Raises
     :class:`WalkthroughError` on any difference from the expected course.
     """

@@ -55,9 +55,12 @@ async def test_walkthrough_from_draft_to_dispatch_and_replies(live_server: LiveS
         "after": 0,
         "notifications": expected_notifications(1),
         "replies": [
-            {"sequence": 8, "kind": "INCOMING_REPLIED", "title": f"济南市人民政府已答复：{title}"},
-            {"sequence": 9, "kind": "INCOMING_REPLIED", "title": f"青岛市人民政府已答复：{title}"},
-            {"sequence": 10, "kind": "INCOMING_REPLIED", "title": f"淄博市人民政府已答复：{title}"},
+            {"sequence": 8, "kind": "INCOMING_RECEIVED", "title": f"济南市人民政府已签收：{title}"},
+            {"sequence": 9, "kind": "INCOMING_REPLIED", "title": f"济南市人民政府已答复：{title}"},
+            {"sequence": 10, "kind": "INCOMING_RECEIVED", "title": f"青岛市人民政府已签收：{title}"},
+            {"sequence": 11, "kind": "INCOMING_REPLIED", "title": f"青岛市人民政府已答复：{title}"},
+            {"sequence": 12, "kind": "INCOMING_RECEIVED", "title": f"淄博市人民政府已签收：{title}"},
+            {"sequence": 13, "kind": "INCOMING_REPLIED", "title": f"淄博市人民政府已答复：{title}"},
         ],
         "distribution": {"total": 16, "received": 3, "replied": 3, "returned": 0, "pending": 13},
     }
@@ -69,7 +72,7 @@ async def test_walkthrough_from_draft_to_dispatch_and_replies(live_server: LiveS
     if live_server.backend != "sqlite":
         return  # the command-line checks below do not depend on the database
     # The script as a user runs it, on the database the first run left behind: the clerk
-    # already has 10 notifications, so it subscribes after #10 and gets #11–#20.
+    # already has 13 notifications, so it subscribes after #13 and gets #14–#26.
     script = [sys.executable, str(ROOT / "examples" / "walkthrough.py"), "--url", live_server.graphql_url]
     done = await asyncio.to_thread(
         subprocess.run,
@@ -83,9 +86,9 @@ async def test_walkthrough_from_draft_to_dispatch_and_replies(live_server: LiveS
     number = summary["doc_number"].replace("1号", "2号")
     assert done.stdout.splitlines()[-1] == (
         f"walkthrough OK: document {gid('Document', 2)} {number} DISPATCHED to 16 cities, 3 received, 3 replied; "
-        "clerk received #11 TASK_APPROVED, #12 DOCUMENT_RETURNED, #13 TASK_APPROVED, #14 TASK_APPROVED, "
-        "#15 TASK_APPROVED, #16 TASK_APPROVED, #17 DOCUMENT_APPROVED, #18 INCOMING_REPLIED, #19 INCOMING_REPLIED, "
-        "#20 INCOMING_REPLIED"
+        "clerk received #14 TASK_APPROVED, #15 DOCUMENT_RETURNED, #16 TASK_APPROVED, #17 TASK_APPROVED, "
+        "#18 TASK_APPROVED, #19 TASK_APPROVED, #20 DOCUMENT_APPROVED, #21 INCOMING_RECEIVED, #22 INCOMING_REPLIED, "
+        "#23 INCOMING_RECEIVED, #24 INCOMING_REPLIED, #25 INCOMING_RECEIVED, #26 INCOMING_REPLIED"
     )
 
     # A wrong password: a clear message and exit status 1.
