@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messaging.models import Notification
+from messaging.models import Notification, NotificationKind
 from office_api.db import Database, UnitOfWork, utcnow
 
 log = logging.getLogger("messaging.receipts")
@@ -164,24 +164,43 @@ async def acknowledge(uow: UnitOfWork, user_id: int, ids: Sequence[int]) -> tupl
 
 # ---- roll-up ------------------------------------------------------------------------------
 
+#: The notices a roll-up counts: notifications that carry a notice from its sender to its
+#: recipients (a dispatched document to the recipient units' clerks, a circulation to its
+#: readers, a meeting notice and its changes to the invitees and invited units, a supervision
+#: item to the assigned units). Kinds that report back to the sender (签收, 退回, 答复, 回执,
+#: progress, read) and workflow kinds (tasks, deadlines, …) are not notices.
+NOTICE_KINDS: tuple[str, ...] = tuple(
+    k.value
+    for k in (
+        NotificationKind.INCOMING_ARRIVED,
+        NotificationKind.DOCUMENT_CIRCULATED,
+        NotificationKind.MEETING_INVITED,
+        NotificationKind.MEETING_NOMINATION_REQUESTED,
+        NotificationKind.MEETING_CHANGED,
+        NotificationKind.MEETING_CANCELLED,
+        NotificationKind.SUPERVISION_ASSIGNED,
+        NotificationKind.SUPERVISION_CLOSED,
+    )
+)
+
 #: What a roll-up counts: pairs (``subject_type``, id or a SELECT of ids). A dispatched document
 #: is ``[("Document", 7), ("IncomingDocument", select(IncomingDocument.id).where(…))]``.
 Subjects = Sequence[tuple[str, Any]]
 
 
-def _about(subjects: Subjects, kind: str | None) -> ColumnElement[bool]:
+def _about(subjects: Subjects, kinds: Sequence[str]) -> ColumnElement[bool]:
     parts = []
     for subject_type, ids in subjects:
         match = Notification.subject_id == ids if isinstance(ids, int) else Notification.subject_id.in_(ids)
         parts.append(and_(Notification.subject_type == subject_type, match))
-    cond = or_(*parts)
-    return and_(cond, Notification.kind == kind) if kind is not None else cond
+    return and_(or_(*parts), Notification.kind.in_(list(kinds)))
 
 
 @dataclass(frozen=True)
 class PersonReceipt:
-    """One recipient's state: delivered/opened/acknowledged when ALL of their matching
-    notifications are (a notice sent to them twice is acknowledged once both are)."""
+    """One recipient's state for one unit: delivered/opened/acknowledged when ALL of their
+    matching notifications for that unit are (a notice sent to them twice is acknowledged once
+    both are)."""
 
     unit_id: int | None
     user_id: int
@@ -205,7 +224,9 @@ class UnitReceipts:
 
 @dataclass
 class Receipts:
-    """Totals over every (unit, person) pair, and per unit (personal ones last)."""
+    """Totals over distinct people (a person who received the notice for several units counts
+    once, delivered/opened/acknowledged when they are for every unit), and per unit (personal
+    ones last)."""
 
     recipients: int
     delivered: int
@@ -214,10 +235,16 @@ class Receipts:
     units: list[UnitReceipts]
 
 
-async def person_receipts(session: AsyncSession, subjects: Subjects, kind: str | None) -> list[PersonReceipt]:
-    """The state of every (unit, person) who got a notification about ``subjects`` (of
-    ``kind``, or any kind when None): one ``GROUP BY`` query, whatever the number of units."""
+async def person_receipts(
+    session: AsyncSession, subjects: Subjects, kinds: Sequence[str], *, sent_by: int | None = None
+) -> list[PersonReceipt]:
+    """The state of every (unit, person) who got a notification of ``kinds`` about
+    ``subjects``, only those caused by (``actor_id``) ``sent_by`` when given: one ``GROUP BY``
+    query, whatever the number of units."""
     n = func.count(Notification.id)
+    cond = _about(subjects, kinds)
+    if sent_by is not None:
+        cond = and_(cond, Notification.actor_id == sent_by)
     q = (
         select(
             Notification.unit_id,
@@ -227,7 +254,7 @@ async def person_receipts(session: AsyncSession, subjects: Subjects, kind: str |
             func.count(Notification.read_at),
             func.count(Notification.acknowledged_at),
         )
-        .where(_about(subjects, kind))
+        .where(cond)
         .group_by(Notification.unit_id, Notification.user_id)
         .order_by(Notification.unit_id, Notification.user_id)
     )
@@ -238,8 +265,11 @@ async def person_receipts(session: AsyncSession, subjects: Subjects, kind: str |
 
 
 def roll_up(people: Sequence[PersonReceipt]) -> Receipts:
-    """Count :func:`person_receipts` per unit (units by id, personal recipients last); no database."""
+    """Count :func:`person_receipts` per unit (units by id, personal recipients last) and over
+    distinct people (a person is delivered/opened/acknowledged when they are for every unit
+    they received it for); no database."""
     units: dict[int | None, UnitReceipts] = {}
+    persons: dict[int, list[bool]] = {}
     for p in sorted(people, key=lambda p: (p.unit_id is None, p.unit_id or 0, p.user_id)):
         u = units.setdefault(p.unit_id, UnitReceipts(p.unit_id))
         u.recipients += 1
@@ -248,17 +278,14 @@ def roll_up(people: Sequence[PersonReceipt]) -> Receipts:
         u.acknowledged += p.acknowledged
         if not p.acknowledged:
             u.pending_user_ids.append(p.user_id)
-    rows = list(units.values())
+        state = persons.setdefault(p.user_id, [True, True, True])
+        state[0] &= p.delivered
+        state[1] &= p.opened
+        state[2] &= p.acknowledged
     return Receipts(
-        recipients=sum(u.recipients for u in rows),
-        delivered=sum(u.delivered for u in rows),
-        opened=sum(u.opened for u in rows),
-        acknowledged=sum(u.acknowledged for u in rows),
-        units=rows,
+        recipients=len(persons),
+        delivered=sum(s[0] for s in persons.values()),
+        opened=sum(s[1] for s in persons.values()),
+        acknowledged=sum(s[2] for s in persons.values()),
+        units=list(units.values()),
     )
-
-
-async def caused_any(session: AsyncSession, subjects: Subjects, kind: str | None, user_id: int) -> bool:
-    """Whether ``user_id`` caused (``actor_id``) any notification about ``subjects`` (of ``kind``)."""
-    q = select(exists().where(_about(subjects, kind), Notification.actor_id == user_id))
-    return bool((await session.execute(q)).scalar())

@@ -282,12 +282,15 @@ class UnitReceipts:
     "is."
 )
 class NotificationReceipts:
-    recipients: int = strawberry.field(description="(Unit, person) pairs that received it.")
-    delivered: int = strawberry.field(description="Of them, delivered to a device.")
-    opened: int = strawberry.field(description="Of them, opened (marked read).")
-    acknowledged: int = strawberry.field(description="Of them, acknowledged (已知悉).")
+    recipients: int = strawberry.field(
+        description="People who received it, each counted once (also when for several units)."
+    )
+    delivered: int = strawberry.field(description="Of them, delivered to a device (for every unit).")
+    opened: int = strawberry.field(description="Of them, opened (marked read) (for every unit).")
+    acknowledged: int = strawberry.field(description="Of them, acknowledged (已知悉) (for every unit).")
     units: list[UnitReceipts] = strawberry.field(
-        description="Per unit, by unit id; the people who received it personally last (unit null)."
+        description="Per unit, by unit id; the people who received it personally last (unit null). A person "
+        "who received it for several units is in each of them."
     )
 
 
@@ -338,37 +341,47 @@ class NotificationQuery:
         )
 
     @strawberry.field(
-        description="Read receipts, per unit, of the notifications about `subjectId` (of `kind`, or of every "
-        "kind when omitted): e.g. a dispatched Document's INCOMING_ARRIVED to its recipient units (a Document "
-        "counts the notifications about it and about its incoming copies), a Meeting's MEETING_INVITED and "
-        "MEETING_NOMINATION_REQUESTED. Who sees them: whoever caused any of those notifications, and the "
-        "subject's own managers: for a Document its sending side (the drafter, who registered or dispatched it, "
-        "the issuing unit's clerks), for a Meeting its organisers (creator, convener, chair), for a "
-        "SupervisionItem its creator. Null for anyone else, and when nobody got such a notification.",
+        description="Read receipts, per unit, of the notices about `subjectId` (a Document, Meeting or "
+        "SupervisionItem): the notifications that carry a notice to its recipients, INCOMING_ARRIVED and "
+        "DOCUMENT_CIRCULATED for a Document (its incoming copies count too), MEETING_INVITED, "
+        "MEETING_NOMINATION_REQUESTED, MEETING_CHANGED and MEETING_CANCELLED for a Meeting, SUPERVISION_ASSIGNED "
+        "and SUPERVISION_CLOSED for a SupervisionItem; `kind` (one of them) or all of them when omitted. Who "
+        "sees them: the subject's managers (for a Document its sending side: the drafter, who registered or "
+        "dispatched it, the issuing unit's clerks; for a Meeting its organisers: creator, convener, chair; for a "
+        "SupervisionItem its creator) see all; anyone else sees the notices they sent themselves (e.g. a "
+        "unit's clerk the MEETING_INVITED of the people they nominated). Null for anyone else, and when "
+        "nobody got such a notice. Errors: INVALID_VALUE on `subjectId` (malformed, or not a Document, Meeting "
+        "or SupervisionItem id) or on `kind` (not a notice kind).",
         permission_classes=[IsAuthenticated],
     )
     async def notification_receipts(
         self,
         info: Info,
         subject_id: Annotated[
-            relay.GlobalID, strawberry.argument(description="Global id of what the notifications are about.")
+            relay.GlobalID,
+            strawberry.argument(description="Global id of the Document, Meeting or SupervisionItem."),
         ],
         kind: Annotated[
             NotificationKindEnum | None,  # type: ignore[valid-type]
-            strawberry.argument(description="Count only this kind; omit for every kind."),
+            strawberry.argument(description="Count only this notice kind; omit for every notice kind."),
         ] = None,
     ) -> NotificationReceipts | None:
         actor = await require_actor(info)
         subject_type = subject_id.type_name
+        if subject_type not in RECEIPT_SUBJECT_TYPES:
+            raise DomainError(
+                ErrorCode.INVALID_VALUE, "subjectId", detail="not a Document, Meeting or SupervisionItem id"
+            )
         pk = decode_id(subject_id, subject_type, "subjectId")
-        kind_value = kind.value if kind is not None else None
+        if kind is not None and kind.value not in receipts.NOTICE_KINDS:
+            raise DomainError(
+                ErrorCode.INVALID_VALUE, "kind", detail="not a notice kind: " + ", ".join(receipts.NOTICE_KINDS)
+            )
+        kinds = [kind.value] if kind is not None else receipts.NOTICE_KINDS
         async with info.context.db.read() as s:
             subjects = await receipt_subjects(s, subject_type, pk)
-            if not await may_see_receipts(s, actor, subject_type, pk) and not await receipts.caused_any(
-                s, subjects, kind_value, actor.user_id
-            ):
-                return None
-            people = await receipts.person_receipts(s, subjects, kind_value)
+            manager = await may_see_receipts(s, actor, subject_type, pk)
+            people = await receipts.person_receipts(s, subjects, kinds, sent_by=None if manager else actor.user_id)
         if not people:
             return None
         r = receipts.roll_up(people)
@@ -500,6 +513,10 @@ class NotificationSubscription:
             broker.unlisten(actor.user_id, wake)
 
 
+#: The subjects a roll-up is about (``notificationReceipts(subjectId)``).
+RECEIPT_SUBJECT_TYPES = ("Document", "Meeting", "SupervisionItem")
+
+
 async def receipt_subjects(session: AsyncSession, subject_type: str, pk: int) -> receipts.Subjects:
     """What a roll-up about (``subject_type``, ``pk``) counts: the subject itself, and for a
     Document also its incoming copies (INCOMING_* notifications are about the copies)."""
@@ -510,9 +527,10 @@ async def receipt_subjects(session: AsyncSession, subject_type: str, pk: int) ->
 
 
 async def may_see_receipts(session: AsyncSession, actor: Actor, subject_type: str, pk: int) -> bool:
-    """The subject's own rule for its receipts (the caused-by rule is checked apart): a
-    Document's sending side (``documents.dispatch.is_sender``), a Meeting's organisers
-    (``meetings.access.is_organiser``), a SupervisionItem's creator; nobody for other types."""
+    """Whether ``actor`` manages the subject's notices and sees all of their receipts (anyone
+    else sees those of the notices they sent): a Document's sending side
+    (``documents.dispatch.is_sender``), a Meeting's organisers (``meetings.access.is_organiser``),
+    a SupervisionItem's creator; nobody for other types."""
     if subject_type == "Document":
         doc = await session.get(DocumentModel, pk)
         return doc is not None and await dispatch.is_sender(session, actor.user_id, doc)

@@ -28,7 +28,7 @@ from office_api.org.models import Duty, OrgUnit, User
 from office_api.reminders import messages_for
 from tests.conftest import GraphQLClient, count_statements
 from tests.dispatch_helpers import CITIES, NOW, gid, give_duty, ids_of, registered_document, signed_in
-from tests.meeting_notice_helpers import NOMINATE, invitation, meeting, run
+from tests.meeting_notice_helpers import NOMINATE, REPLY, invitation, meeting, run
 from tests.meetings_helpers import create_meeting
 
 FINANCE = "370000-finance"
@@ -385,18 +385,11 @@ async def test_receipts_of_a_document_sent_to_several_cities_per_unit(as_, ids: 
             unit(cities[3], 0, 0, 0),
         ],
     }
-    # Signing for a copy tells the sender; without a kind, that counts too (the sender's unit is
-    # the copy's recipient unit, as for every incoming kind).
+    # Signing for a copy tells the sender (INCOMING_RECEIVED): that reports back, it is no notice
+    # and counts nowhere, with or without a kind.
     assert (await as_(c1).execute(RECEIVE, {"id": copies[cities[0]]}))["data"]["receiveIncoming"]["errors"] == []
     every = (await as_("clerk").execute(RECEIPTS, {"id": gid("Document", doc)}))["data"]["notificationReceipts"]
-    assert (every["recipients"], every["units"][0]["recipients"]) == (5, 2)
-    received = {**variables, "kind": "INCOMING_RECEIVED"}
-    only = (await as_("clerk").execute(RECEIPTS, received))["data"]["notificationReceipts"]
-    assert (only["recipients"], only["units"][0]["unit"], only["units"][0]["pending"]) == (
-        1,
-        {"code": cities[0]},
-        [{"username": "clerk"}],
-    )
+    assert every == got
 
 
 async def test_only_the_sending_side_and_whoever_caused_them_see_receipts(
@@ -432,3 +425,125 @@ async def test_the_roll_up_costs_the_same_statements_for_2_or_16_units(as_, ids:
     # The actor (user, revoked token, roles), the document, the GROUP BY, then one batch each of
     # the pending people and the units.
     assert counted[0] == counted[1] == ["SELECT"] * 7
+
+
+async def test_a_person_counts_once_and_what_reports_back_to_the_sender_is_no_notice(
+    as_, ids: dict[str, int], platform: Any
+) -> None:
+    # 张伟 answers for 山东省财政厅 and for 济南市 (370100) as well.
+    await give_duty(platform, "zhang_wei", "370100", Duty.CLERK)
+    doc, copies = await dispatched(as_, platform, ids, main=[*CITIES, FINANCE])
+    who, unit = await names(platform)
+    arrived = [
+        (who[n.user_id], unit[n.unit_id], n.id) for n in await rows_of(platform, NotificationKind.INCOMING_ARRIVED)
+    ]
+    assert len(arrived) == 18  # 16 city clerks, 张伟 twice
+    zhang = {code: i for u, code, i in arrived if u == "zhang_wei"}
+    assert set(zhang) == {FINANCE, "370100"}
+    ack = await as_("zhang_wei").execute(ACK, {"ids": [gid("Notification", zhang[FINANCE])]})
+    assert ack["data"]["acknowledgeNotifications"]["acknowledged"] == 1
+    # Every city signs for its copy: the provincial clerk gets 16 INCOMING_RECEIVED and
+    # acknowledges 10 of them; those report back to the sender and count nowhere.
+    for code in CITIES:
+        clerk = "zhang_wei" if code == "370100" else f"clerk_{code}"
+        signed = await as_(clerk).execute(RECEIVE, {"id": copies[code]})
+        assert signed["data"]["receiveIncoming"]["errors"] == [], code
+    received = [n.id for n in await rows_of(platform, NotificationKind.INCOMING_RECEIVED)]
+    assert len(received) == 16
+    ack = await as_("clerk").execute(ACK, {"ids": [gid("Notification", i) for i in received[:10]]})
+    assert ack["data"]["acknowledgeNotifications"]["acknowledged"] == 10
+
+    refused = await as_("clerk").execute(RECEIPTS, {"id": gid("Document", doc), "kind": "INCOMING_RECEIVED"})
+    assert refused["data"] == {"notificationReceipts": None}
+    assert refused["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "kind"}
+    for sender_side in ("INCOMING_REPLIED", "MEETING_REPLY_RECEIVED", "SUPERVISION_PROGRESS", "TASK_ASSIGNED"):
+        got = await as_("clerk").execute(RECEIPTS, {"id": gid("Document", doc), "kind": sender_side})
+        assert got["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "kind"}, sender_side
+
+    every = (await as_("clerk").execute(RECEIPTS, {"id": gid("Document", doc)}))["data"]["notificationReceipts"]
+    # 17 people: the 16 city clerks and 张伟 (济南市's second clerk, and 财政厅's).
+    assert (every["recipients"], every["acknowledged"]) == (17, 0)
+    groups = {u["unit"]["code"]: (u["recipients"], u["acknowledged"], u["pending"]) for u in every["units"]}
+    assert len(groups) == 17  # one per recipient unit; nobody personally
+    assert groups[FINANCE] == (1, 1, [])
+    assert groups["370100"] == (2, 0, [{"username": "clerk_370100"}, {"username": "zhang_wei"}])
+    assert {code: g[0] for code, g in groups.items() if code not in (FINANCE, "370100")} == {
+        code: 1 for code in CITIES[1:]
+    }
+    # 张伟 acknowledges for 济南市 too: counted once, acknowledged once.
+    ack = await as_("zhang_wei").execute(ACK, {"ids": [gid("Notification", zhang["370100"])]})
+    assert ack["data"]["acknowledgeNotifications"]["acknowledged"] == 1
+    every = (await as_("clerk").execute(RECEIPTS, {"id": gid("Document", doc)}))["data"]["notificationReceipts"]
+    assert (every["recipients"], every["delivered"], every["opened"], every["acknowledged"]) == (17, 1, 1, 1)
+    # A city's clerk caused INCOMING_RECEIVED by signing: that is no notice, they see nothing.
+    for recipient in ("clerk_370200", "zhang_wei"):
+        assert (await as_(recipient).execute(RECEIPTS, {"id": gid("Document", doc)})) == {
+            "data": {"notificationReceipts": None}
+        }, recipient
+
+
+async def test_a_meeting_roll_up_counts_its_notices_and_a_nominator_sees_their_own(
+    as_, ids: dict[str, int], platform: Any
+) -> None:
+    out = await create_meeting(
+        as_("clerk"),
+        ids,
+        invitees=[
+            {"userId": gid("User", ids["finance_head"])},
+            {"unitId": gid("OrgUnit", ids["370100"]), "quota": 2},
+            {"unitId": gid("OrgUnit", ids["370200"]), "quota": 1},
+        ],
+    )
+    assert out["errors"] == [], out
+    m = await meeting(as_("clerk"), out["meeting"]["id"])
+    nominated = await run(
+        as_("clerk_370100"), NOMINATE, invitationId=invitation(m, "370100")["id"], userIds=[gid("User", ids["li_na"])]
+    )
+    assert nominated["errors"] == []
+    m = await meeting(as_("clerk"), out["meeting"]["id"])
+    for person in ("finance_head", "li_na"):
+        replied = await run(as_(person), REPLY, invitationId=invitation(m, person)["id"], state="ACCEPTED")
+        assert replied["errors"] == [], person
+    assert len(await rows_of(platform, NotificationKind.MEETING_REPLY_RECEIVED)) == 2
+    variables = {"id": out["meeting"]["id"]}
+
+    # Who only received a notice, or replied (caused MEETING_REPLY_RECEIVED), sees nothing; the
+    # organiser sees the four people; the nominating clerk only the notice they sent (li_na's).
+    for attendee in ("li_na", "finance_head", "clerk_370200"):
+        assert (await as_(attendee).execute(RECEIPTS, variables)) == {"data": {"notificationReceipts": None}}
+    every = (await as_("clerk").execute(RECEIPTS, variables))["data"]["notificationReceipts"]
+    assert every["recipients"] == 4
+    assert [(u["unit"], u["recipients"], [p["username"] for p in u["pending"]]) for u in every["units"]] == [
+        ({"code": "370100"}, 2, sorted(["li_na", "clerk_370100"], key=ids.__getitem__)),
+        ({"code": "370200"}, 1, ["clerk_370200"]),
+        (None, 1, ["finance_head"]),
+    ]
+    own = (await as_("clerk_370100").execute(RECEIPTS, variables))["data"]["notificationReceipts"]
+    assert own == {
+        "recipients": 1,
+        "delivered": 0,
+        "opened": 0,
+        "acknowledged": 0,
+        "units": [
+            {
+                "unit": {"code": "370100"},
+                "recipients": 1,
+                "delivered": 0,
+                "opened": 0,
+                "acknowledged": 0,
+                "pending": [{"username": "li_na"}],
+            }
+        ],
+    }
+
+
+async def test_a_subject_that_has_no_receipts_is_refused(as_, ids: dict[str, int], platform: Any) -> None:
+    clerk = as_("clerk")
+    for subject in (gid("User", ids["li_na"]), gid("OrgUnit", ids["370100"]), gid("Notification", 1)):
+        got = await clerk.execute(RECEIPTS, {"id": subject})
+        assert got["data"] == {"notificationReceipts": None}
+        assert got["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "subjectId"}, subject
+    malformed = await clerk.execute(RECEIPTS, {"id": gid("Document", 0)})
+    assert malformed["errors"][0]["extensions"] == {"code": "INVALID_VALUE", "field": "subjectId"}
+    # A well-formed id of a supported type that names no row: null, like an invisible one.
+    assert await clerk.execute(RECEIPTS, {"id": gid("Meeting", 987654)}) == {"data": {"notificationReceipts": None}}
