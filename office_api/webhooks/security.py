@@ -17,8 +17,11 @@ Targets
     ``OFFICE_WEBHOOK_ALLOW_PRIVATE`` is true, the scheme must be https and every address the
     host resolves to must be a public (globally routable) unicast address: loopback, private
     (RFC 1918, fc00::/7), link-local (169.254/16 incl. cloud metadata, fe80::/10), CGNAT,
-    multicast and reserved ranges are refused. The check runs at registration and again
-    before every POST, since DNS answers change.
+    multicast and reserved ranges are refused (:func:`_public`). An IPv6 address that embeds
+    an IPv4 address (IPv4-mapped ``::ffff:0:0/96``, NAT64 ``64:ff9b::/96`` of RFC 6052, 6to4
+    ``2002::/16`` of RFC 3056) is judged by the IPv4 address it reaches, so
+    ``[64:ff9b::7f00:1]`` (127.0.0.1 through a NAT64 gateway) is refused like ``127.0.0.1``.
+    The check runs at registration and again before every POST, since DNS answers change.
 """
 
 from __future__ import annotations
@@ -131,11 +134,38 @@ def check_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix: the last 32 bits
+# Not globally reachable (IANA special-purpose registry) but missing from or mis-classified by
+# the ``ipaddress`` tables of Python 3.11 (newer Pythons agree; listing them keeps the verdict
+# the same on every supported Python).
+_NOT_GLOBAL = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215 local-use NAT64: mapping is site-specific
+    ipaddress.IPv6Network("fec0::/10"),  # RFC 3879 deprecated site-local
+    ipaddress.IPv6Network("3fff::/20"),  # RFC 9637 documentation
+)
+
+
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    """Whether the platform may POST to ``address`` (an IPv4/IPv6 literal, maybe with a ``%zone``).
+
+    True only for a globally reachable unicast address: ``is_global`` and neither multicast nor
+    reserved (unallocated IPv6, 240/4) nor in :data:`_NOT_GLOBAL`. An IPv6 address embedding an
+    IPv4 address (IPv4-mapped, NAT64 ``64:ff9b::/96``, 6to4) gets the verdict of that IPv4
+    address; Teredo (``2001::/32``, which also embeds two IPv4 addresses) is refused outright.
+    """
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.teredo is not None:
+            return False
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif any(ip in net for net in _NOT_GLOBAL):
+            return False
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 async def _addresses(host: str, port: int) -> list[str]:

@@ -477,6 +477,42 @@ async def test_rotation_signs_with_the_new_secret_only(
             "https://[::ffff:192.168.0.1]/hook",
             "the host ::ffff:192.168.0.1 resolves to a non-public address (::ffff:c0a8:1)",
         ),
+        (  # NAT64 of 127.0.0.1
+            "https://[64:ff9b::7f00:1]/hook",
+            "the host 64:ff9b::7f00:1 resolves to a non-public address (64:ff9b::7f00:1)",
+        ),
+        (  # 6to4 of 127.0.0.1
+            "https://[2002:7f00:1::]/hook",
+            "the host 2002:7f00:1:: resolves to a non-public address (2002:7f00:1::)",
+        ),
+        (  # NAT64 of 169.254.169.254
+            "https://[64:ff9b::a9fe:a9fe]/hook",
+            "the host 64:ff9b::a9fe:a9fe resolves to a non-public address (64:ff9b::a9fe:a9fe)",
+        ),
+        (  # 6to4 of 10.0.0.1
+            "https://[2002:a00:1::1]/hook",
+            "the host 2002:a00:1::1 resolves to a non-public address (2002:a00:1::1)",
+        ),
+        (  # local-use NAT64 prefix
+            "https://[64:ff9b:1::808:808]/hook",
+            "the host 64:ff9b:1::808:808 resolves to a non-public address (64:ff9b:1::808:808)",
+        ),
+        (  # Teredo
+            "https://[2001:0:a00:1::1]/hook",
+            "the host 2001:0:a00:1::1 resolves to a non-public address (2001:0:a00:1::1)",
+        ),
+        (  # IPv4-compatible
+            "https://[::127.0.0.1]/hook",
+            "the host ::127.0.0.1 resolves to a non-public address (::7f00:1)",
+        ),
+        (  # site-local
+            "https://[fec0::1]/hook",
+            "the host fec0::1 resolves to a non-public address (fec0::1)",
+        ),
+        (  # global multicast
+            "https://[ff0e::1]/hook",
+            "the host ff0e::1 resolves to a non-public address (ff0e::1)",
+        ),
         ("https://user:pw@example.com/hook", "credentials in the URL are refused"),
         ("https://localhost/hook", "the host localhost resolves to a non-public address (127.0.0.1)"),
         ("https:///hook", "the URL has no host"),
@@ -496,6 +532,29 @@ async def test_bad_urls_are_refused(
     }
     edges = (await s["admin"].execute(LIST, {"c": s["client"]}))["data"]["webhooks"]["edges"]
     assert len(edges) == 1
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "2001:4860:4860::8888",  # a public IPv6 address
+        "64:ff9b::808:808",  # NAT64 of the public 8.8.8.8
+        "2002:808:808::1",  # 6to4 of the public 8.8.8.8
+        "::ffff:8.8.8.8",  # IPv4-mapped public address
+    ],
+)
+async def test_public_ipv6_urls_are_accepted(
+    client: GraphQLClient, platform: Any, receiver: Receiver, host: str
+) -> None:
+    s = await setup(client, platform, receiver)
+    platform.settings.webhook_allow_private = False
+    url = f"https://[{host}]/hook"
+    data = await s["admin"].execute(CREATE, {"input": {"clientId": s["client"], "url": url}})
+    payload = data["data"]["createWebhook"]
+    assert payload["errors"] == []
+    assert payload["webhook"]["url"] == url
+    edges = (await s["admin"].execute(LIST, {"c": s["client"]}))["data"]["webhooks"]["edges"]
+    assert sorted(e["node"]["url"] for e in edges) == sorted([receiver.url, url])
 
 
 async def test_the_target_is_checked_again_when_sending(
