@@ -5,7 +5,10 @@ Devices
     refresh-token family (session) that registered it, a name and app version. Registering a
     token that exists moves it to the caller and the caller's session (a shared or handed-on
     phone); the same user registering it again refreshes it (idempotent). A user keeps at most
-    :data:`MAX_DEVICES` tokens: registering one more drops the least recently seen.
+    :data:`MAX_DEVICES` tokens: registering one more drops the least recently seen of the
+    others (never the one just registered). A user's registrations take turns (a lock on the
+    user's row; SQLite serializes writers anyway) and take their time once their turn has
+    come, so "last seen" follows the order in which they commit.
     :mod:`office_api.auth` deletes a session's devices when that session ends (logout,
     refresh-token reuse) and all of a user's devices when every token of the user is revoked
     (password change or reset, disabling, two-factor changes): a signed-out phone gets no push.
@@ -34,6 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from messaging.push import PushPlatform
 from office_api.db import Base, UnitOfWork, UTCDateTime, utcnow
 from office_api.errors import DomainError, ErrorCode, ErrorCollector
+from office_api.org.models import User
 
 #: Longest accepted push token (APNs: 64 hex characters; FCM: about 160; HMS and MiPush: under 200).
 TOKEN_MAX = 512
@@ -119,7 +123,11 @@ async def register_device(
 
     One statement (INSERT … ON CONFLICT (platform, token) DO UPDATE), so concurrent
     registrations of one token leave one row, owned by the last to commit. A token moving to
-    another user loses its queued retries. Errors (all at once): ``INVALID_VALUE`` (platform:
+    another user loses its queued retries. The user's registrations are serialized (``FOR NO
+    KEY UPDATE`` on the user's row on PostgreSQL, the write lock on SQLite) and the device's
+    times are read from ``uow``'s clock after that lock (:meth:`UnitOfWork.read_clock`); then
+    the user's other devices beyond :data:`MAX_DEVICES` - 1, least recently seen first, are
+    deleted, so the device returned is always kept. Errors (all at once): ``INVALID_VALUE`` (platform:
     not APNS, FCM, HUAWEI, XIAOMI; token: not printable ASCII without spaces), ``REQUIRED``
     (token empty), ``TOO_LONG`` (token > 512, name > 100, appVersion > 40 characters).
     """
@@ -141,7 +149,14 @@ async def register_device(
         errors.add(ErrorCode.TOO_LONG, "appVersion", limit=APP_VERSION_MAX)
     errors.raise_if_any()
     s = uow.session
-    now = uow.now
+    # The user's registrations take turns: otherwise, on PostgreSQL, two of them each see
+    # the other's row as uncommitted and both trim to MAX_DEVICES, leaving more. On SQLite
+    # this first statement waits for the write lock (BEGIN IMMEDIATE); FOR UPDATE is not
+    # rendered there. NO KEY UPDATE leaves foreign-key checks on users (other inserts) free.
+    await s.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+    # Read the time now that our turn has come, not when the request started: a request
+    # that waited would otherwise be older than devices committed meanwhile.
+    now = uow.read_clock()
     ins = _insert(s)(Device).values(
         user_id=user_id,
         platform=platform,
@@ -169,20 +184,22 @@ async def register_device(
     device_id = (await s.execute(stmt)).scalar_one()
     # retries queued for the token's previous owner must not reach the new one
     await s.execute(delete(PushOutbox).where(PushOutbox.device_id == device_id, PushOutbox.user_id != user_id))
+    # Keep the device just registered and the MAX_DEVICES - 1 most recently seen others.
     stale = (
         await s.execute(
             select(Device.id)
-            .where(Device.user_id == user_id)
+            .where(Device.user_id == user_id, Device.id != device_id)
             .order_by(Device.last_seen_at.desc(), Device.id.desc())
-            .offset(MAX_DEVICES)
+            .offset(MAX_DEVICES - 1)
         )
     ).scalars()
     stale_ids = list(stale)
     if stale_ids:
-        await s.execute(delete(Device).where(Device.id.in_(stale_ids)))
-    device = await s.get(Device, device_id, populate_existing=True)
-    assert device is not None
-    return device
+        # user_id again: a token another user took over meanwhile (their lock, not ours) is theirs
+        await s.execute(delete(Device).where(Device.id.in_(stale_ids), Device.user_id == user_id))
+    return (
+        await s.execute(select(Device).where(Device.id == device_id).execution_options(populate_existing=True))
+    ).scalar_one()
 
 
 async def unregister_device(uow: UnitOfWork, user_id: int, device_id: int) -> None:

@@ -105,16 +105,29 @@ class UnitOfWork:
 
     ``now`` is the instant time-based rules of this transaction use (UTC): the platform's
     injectable clock when the GraphQL layer opened it (``schema.common.run_mutation``), else
-    the wall clock.
+    the wall clock. It is read before the transaction waits for any lock, so a timestamp that
+    must follow the order in which transactions commit comes from :meth:`read_clock` instead.
     """
 
     session: AsyncSession
     _after_commit: list[Callable[[], Any]] = field(default_factory=list)
     _before_commit: dict[Hashable, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
     now: dt.datetime = field(default_factory=utcnow)
+    #: The clock ``now`` was read from (set by ``run_mutation``: the platform's clock); None
+    #: when the caller fixed ``now`` itself (jobs, tests).
+    clock: Callable[[], dt.datetime] | None = None
 
     def __post_init__(self) -> None:
         self.session.info["uow"] = self
+
+    def read_clock(self) -> dt.datetime:
+        """The clock's instant now (UTC), or ``now`` when there is no clock.
+
+        For a timestamp that orders rows by commit (e.g. "least recently seen"): call it once
+        the transaction holds the lock that orders it (on SQLite, after the first statement,
+        whose ``BEGIN IMMEDIATE`` waits for the write lock; on PostgreSQL, after the row lock).
+        """
+        return self.clock() if self.clock is not None else self.now
 
     def after_commit(self, callback: Callable[[], Any]) -> None:
         self._after_commit.append(callback)

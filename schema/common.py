@@ -361,7 +361,7 @@ async def _run_idempotent(info: Info, work: Callable[[UnitOfWork], Awaitable[R]]
         now = ctx.platform.clock()
         try:
             async with ctx.db.unit_of_work() as uow:
-                uow.now = now
+                uow.now, uow.clock = now, ctx.platform.clock
                 session = uow.session
                 record = (await session.execute(select(idem.IdempotencyRecord).where(*where))).scalar_one_or_none()
                 if record is not None and record.expires_at > now:
@@ -414,7 +414,7 @@ async def run_mutation(
             result = await _run_idempotent(info, work, idempotent, key)
         else:
             async with ctx.db.unit_of_work() as uow:
-                uow.now = ctx.platform.clock()
+                uow.now, uow.clock = ctx.platform.clock(), ctx.platform.clock
                 result = await work(uow)
     except (DomainError, DomainErrors) as exc:
         return None, user_errors(exc, ctx.lang)

@@ -27,7 +27,7 @@ from office_api.org.models import User
 from office_api.scheduler import ScheduledJob
 from office_api.workdays import SHANGHAI
 from tests.conftest import DEMO_PASSWORD, GraphQLClient
-from tests.dispatch_helpers import gid, ids_of
+from tests.dispatch_helpers import gid, ids_of, pk_of
 from tests.push_helpers import ScriptedPush
 
 REGISTER = """mutation($p:PushPlatform!,$t:String!,$n:String,$v:String){
@@ -252,6 +252,53 @@ async def test_at_most_ten_devices_the_least_recently_seen_goes(platform: Any, i
     async with platform.db.read() as s:
         tokens = sorted((await s.execute(select(Device.token))).scalars())
     assert tokens == [f"token-{i:02d}" for i in range(1, 11)]
+
+
+async def test_the_device_just_registered_is_kept_even_when_its_time_is_the_oldest(
+    platform: Any, ids: dict[str, int]
+) -> None:
+    for i in range(10):
+        async with platform.db.unit_of_work() as uow:
+            uow.now = local(1, 9, 10 + i)
+            await register_device(uow, ids["zhang_wei"], None, "FCM", f"token-{i:02d}")
+    # A request whose instant is older than every device it finds (it started, then waited).
+    async with platform.db.unit_of_work() as uow:
+        uow.now = local(1, 9, 0)
+        late = await register_device(uow, ids["zhang_wei"], None, "FCM", "late-token")
+    assert (late.token, late.last_seen_at) == ("late-token", local(1, 9, 0))
+    async with platform.db.read() as s:
+        tokens = sorted((await s.execute(select(Device.token))).scalars())
+    assert tokens == ["late-token"] + [f"token-{i:02d}" for i in range(1, 10)]
+
+
+async def test_concurrent_registrations_of_one_user_all_succeed_and_the_last_ten_committed_stay(
+    client: GraphQLClient, platform: Any, ids: dict[str, int]
+) -> None:
+    sessions = [await client.login("zhang_wei") for _ in range(2)]
+    # A clock that moves on at every reading: a registration that read the time when its
+    # request started, then waited for its turn, would be older than devices committed meanwhile.
+    start, ticks = dt.datetime.now(dt.UTC), iter(range(1_000_000))
+    platform.clock = lambda: start + dt.timedelta(milliseconds=next(ticks))
+    results = await asyncio.gather(
+        *(sessions[i % 2].execute(REGISTER, {"p": "XIAOMI", "t": f"race_tok_{i}"}) for i in range(30))
+    )
+    assert [r.get("errors") for r in results] == [None] * 30
+    assert [r["data"]["registerDevice"]["errors"] for r in results] == [[]] * 30
+    returned = [pk_of(r["data"]["registerDevice"]["device"]["id"]) for r in results]
+    assert len(set(returned)) == 30
+    token_of = {pk: f"race_tok_{i}" for i, pk in enumerate(returned)}
+    async with platform.db.read() as s:
+        q = select(Device).where(Device.user_id == ids["zhang_wei"]).order_by(Device.id)
+        kept = list((await s.execute(q)).scalars())
+    # Registrations take turns, so ids are given in commit order: the ten committed last stay,
+    # each with its caller's token, and their last-seen times strictly follow that order.
+    last_ten = sorted(returned)[-10:]
+    assert [d.id for d in kept] == last_ten
+    assert [d.token for d in kept] == [token_of[pk] for pk in last_ten]
+    times = [d.last_seen_at for d in kept]
+    assert times == sorted(set(times))
+    listed = (await sessions[0].execute(MY_DEVICES))["data"]["myDevices"]
+    assert [d["id"] for d in listed] == [gid("Device", pk) for pk in reversed(last_ten)]
 
 
 # ---- quiet hours over the API ---------------------------------------------------------------
