@@ -91,7 +91,7 @@ class OfficeGraphQLRouter(GraphQLRouter):
         a bad frame closes the socket with 4400, not an HTTP error."""
         try:
             value = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
         if not isinstance(value, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")
