@@ -55,7 +55,7 @@ from office_api.oidc import RelyingParty
 from office_api.oidc_http import router as oidc_router
 from office_api.scheduler import Scheduler
 from office_api.webhooks.delivery import Sender
-from office_api.ws import ConnectionRegistry, OfficeLegacyWSHandler, OfficeTransportWSHandler
+from office_api.ws import ConnectionRegistry, OfficeLegacyWSHandler, OfficeTransportWSHandler, OfficeWebSocketAdapter
 from schema import schema
 from schema.context import Context, Platform
 
@@ -73,6 +73,7 @@ class OfficeGraphQLRouter(GraphQLRouter):
 
     graphql_transport_ws_handler_class = OfficeTransportWSHandler
     graphql_ws_handler_class = OfficeLegacyWSHandler
+    websocket_adapter_class = OfficeWebSocketAdapter  # websocket frames are not decoded by decode_json
 
     async def pick_websocket_subprotocol(self, request: Any) -> str | None:
         """graphql-transport-ws whenever the client offers it (gql offers the legacy protocol
@@ -84,10 +85,13 @@ class OfficeGraphQLRouter(GraphQLRouter):
         return None
 
     def decode_json(self, data: str | bytes) -> object:
-        """Parse a request body; anything but a JSON object (or a batch list) is a 400."""
+        """Parse an HTTP request body; anything but a JSON object (or a batch list) is a 400.
+
+        Websocket frames do not come here (:class:`office_api.ws.OfficeWebSocketAdapter`):
+        a bad frame closes the socket with 4400, not an HTTP error."""
         try:
             value = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
         if not isinstance(value, dict | list):
             raise HTTPException(400, "The request body must be a JSON object")

@@ -14,6 +14,12 @@ Close codes (README "Connection life"):
 - 4401 ``Token expired``: at the token's exact ``exp`` (a timer per connection).
 - 4401 ``Session ended``: logout of that session, password change or reset, reuse of a
   spent refresh token (the token's ``jti``/``tv``/refresh family was revoked).
+- 4400 (strawberry's reason, e.g. ``WebSocket message must be valid JSON``): a frame that is
+  not a protocol message (binary, not JSON, not an object with a string ``type``, a
+  ``subscribe``/``start`` without a string ``id`` or ``query``); at any time, before
+  ``connection_init`` too, and on both protocols (:func:`malformed`).
+- 4403 ``Forbidden``: ``connection_init`` without a valid token (the legacy protocol sends
+  its ``connection_error`` message first).
 - 4403 ``User disabled``: the account was disabled (or deleted).
 - 4408 ``Connection initialisation timeout``: no ``connection_init`` within
   ``OFFICE_WS_INIT_TIMEOUT_SECONDS``.
@@ -41,17 +47,20 @@ import datetime as dt
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterable
+from collections.abc import AsyncGenerator, Callable, Collection, Hashable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect, WebSocketState
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.unset import UnsetType
 
 from office_api.auth import AccessClaims
 from office_api.db import Database, utcnow
@@ -64,6 +73,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("office_api.ws")
 
+CLOSE_BAD_MESSAGE = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_INIT_TIMEOUT = 4408
@@ -74,6 +84,11 @@ SESSION_ENDED = "Session ended"
 USER_DISABLED = "User disabled"
 TOO_MANY = "Too many connections"
 HEARTBEAT_TIMEOUT = "Heartbeat timeout"
+FORBIDDEN = "Forbidden"
+# strawberry's own reasons for 4400, so that both protocols say the same
+NOT_TEXT = "WebSocket message type must be text"
+NOT_JSON = "WebSocket message must be valid JSON"
+NOT_A_MESSAGE = "Failed to parse message"
 
 #: Values per ``IN (...)`` list of a re-check statement (well under SQLite's and asyncpg's
 #: bound-parameter limits): up to this many users/tokens, a check is at most 3 statements.
@@ -333,6 +348,79 @@ async def _close_socket(websocket: Any, code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason)
 
 
+@dataclass(frozen=True)
+class InvalidFrame:
+    """What :class:`OfficeWebSocketAdapter` yields, when asked to pass parse failures on,
+    in place of a frame that is not JSON text; ``reason`` is the 4400 close reason."""
+
+    reason: str
+
+
+class OfficeWebSocketAdapter(ASGIWebSocketAdapter):
+    """strawberry's ASGI websocket adapter with frames decoded by plain ``json.loads``.
+
+    The router's ``decode_json`` is for HTTP bodies (it raises an HTTP 400, which in a
+    websocket escaped as an unhandled exception). A frame that is not JSON raises
+    ``NonJsonMessageReceived`` (a binary one ``NonTextMessageReceived``), on which the
+    graphql-transport-ws handler closes 4400. With ``ignore_parsing_errors`` (the legacy
+    handler asks so, meaning "skip them") the failure is yielded as an :class:`InvalidFrame`
+    instead, so that the legacy handler closes 4400 too."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        ws = self.ws
+        try:
+            while ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    text = await ws.receive_text()
+                except KeyError as exc:  # a binary frame
+                    if not ignore_parsing_errors:
+                        raise NonTextMessageReceived from exc
+                    yield InvalidFrame(NOT_TEXT)
+                    continue
+                try:
+                    message = json.loads(text)
+                except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from exc
+                    message = InvalidFrame(NOT_JSON)
+                yield message
+        except WebSocketDisconnect:
+            pass
+
+
+#: The operation-starting and -ending message types of each protocol.
+TRANSPORT_OPERATION = ("subscribe", "complete")
+LEGACY_OPERATION = ("start", "stop")
+
+
+def malformed(message: object, operation: tuple[str, str]) -> str | None:
+    """Why ``message`` (a decoded frame) is not a protocol message, or ``None`` when it is one.
+
+    A message is a JSON object with a string ``type``; the protocol's ``operation`` messages
+    (``subscribe``/``complete`` in graphql-transport-ws, ``start``/``stop`` in the legacy
+    protocol) carry a string ``id``, and the starting one a ``payload`` object with a string
+    ``query``, ``variables`` an object or null and ``operationName`` a string or null
+    (graphql-transport-ws PROTOCOL.md; the legacy protocol has the same shapes). The reason
+    is the 4400 close reason. Other message types are left to the protocol's handler."""
+    if isinstance(message, InvalidFrame):
+        return message.reason
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return NOT_A_MESSAGE
+    kind = message["type"]
+    if kind in operation and not isinstance(message.get("id"), str):
+        return NOT_A_MESSAGE
+    if kind == operation[0]:
+        payload = message.get("payload")
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(payload.get("query"), str)
+            or not isinstance(payload.get("variables"), dict | None)
+            or not isinstance(payload.get("operationName"), str | None)
+        ):
+            return NOT_A_MESSAGE
+    return None
+
+
 class _GuardMixin:
     """Registration after connection_ack and a close that strawberry's handlers lack."""
 
@@ -393,7 +481,14 @@ class OfficeTransportWSHandler(_GuardMixin, BaseGraphQLTransportWSHandler[Any, A
 
     async def handle_message(self, message: Any) -> None:
         self._last_received = asyncio.get_running_loop().time()
+        if (reason := malformed(message, TRANSPORT_OPERATION)) is not None:
+            await self.handle_invalid_message(reason)
+            return
         await super().handle_message(message)
+
+    async def handle_invalid_message(self, error_message: str) -> None:
+        """Close 4400 with ``error_message``, cancelling the socket's operations first."""
+        await self.close_connection(CLOSE_BAD_MESSAGE, error_message)
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
@@ -516,11 +611,46 @@ class OfficeLegacyWSHandler(_GuardMixin, BaseGraphQLWSHandler[Any, Any]):
         if not self._init_received:
             await self.close_connection(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout")
 
+    async def handle_message(self, message: Any) -> None:
+        """Close 4400 on a frame that is not a protocol message (strawberry would raise on
+        it); message types the protocol does not know are ignored, as strawberry does."""
+        if (reason := malformed(message, LEGACY_OPERATION)) is not None:
+            await self.close_connection(CLOSE_BAD_MESSAGE, reason)
+            return
+        await super().handle_message(message)
+
     async def handle_connection_init(self, message: Any) -> None:
+        """strawberry 0.341's legacy ``connection_init`` with the close codes of
+        graphql-transport-ws: ``connection_error`` then 4403 ``Forbidden`` for a rejected
+        token (strawberry: 1011 without reason), 4400 ``Invalid connection init payload``
+        (strawberry: 1000), 4429 ``Too many initialisation requests`` for a second one
+        (strawberry acknowledged it again and started a second keep-alive task)."""
         self._init_received = True
-        await super().handle_connection_init(message)
         if self.connection_acknowledged:
-            await self._register()
+            await self.close_connection(CLOSE_TOO_MANY, "Too many initialisation requests")
+            return
+        payload = message.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            await self.send_message({"type": "connection_error"})
+            await self.close_connection(CLOSE_BAD_MESSAGE, "Invalid connection init payload")
+            return
+        self.context.connection_params = payload
+        try:
+            ack_payload = await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError as exc:
+            await self.send_message({"type": "connection_error", "payload": exc.payload})
+            await self.close_connection(CLOSE_FORBIDDEN, FORBIDDEN)
+            return
+        if self.closed:  # the init timeout fired while authenticating
+            return
+        if isinstance(ack_payload, UnsetType) or ack_payload is None:
+            await self.send_message({"type": "connection_ack"})
+        else:
+            await self.send_message({"type": "connection_ack", "payload": ack_payload})
+        self.connection_acknowledged = True
+        if self.keep_alive:
+            self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
+        await self._register()
 
     async def close_connection(self, code: int, reason: str) -> None:
         """As :meth:`OfficeTransportWSHandler.close_connection` (no ``complete`` after the close)."""

@@ -11,6 +11,11 @@ async def test_malformed_json_is_a_400_not_a_500(client: GraphQLClient) -> None:
     assert "Traceback" not in resp.text
 
 
+async def test_json_nested_beyond_the_decoders_limit_is_a_400_not_a_500(client: GraphQLClient) -> None:
+    resp = await client.http.post("/graphql", content=b"[" * 100_000, headers={"content-type": "application/json"})
+    assert (resp.status_code, resp.text) == (400, "Unable to parse request body as JSON")
+
+
 async def test_syntax_error_is_reported_not_masked(client: GraphQLClient) -> None:
     data = await client.execute("{ me { username ")
     assert data["data"] is None

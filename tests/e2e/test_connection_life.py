@@ -306,13 +306,38 @@ async def test_the_legacy_protocol_authenticates_streams_and_closes_at_expiry(of
     office.server.assert_no_errors()
 
 
-async def test_the_legacy_protocol_refuses_a_bad_token(office: Office) -> None:
+@pytest.mark.parametrize("authorization", ["Bearer not-a-jwt", "Bearer bad", None])
+async def test_the_legacy_protocol_refuses_a_bad_token_with_4403(office: Office, authorization: str | None) -> None:
     async with open_socket(office.server, subprotocols=["graphql-ws"]) as sock:
-        await sock.send({"type": "connection_init", "payload": {"authorization": "Bearer not-a-jwt"}})
+        await sock.send(
+            {"type": "connection_init", "payload": {"authorization": authorization} if authorization else {}}
+        )
         first = json.loads(await asyncio.wait_for(sock.ws.recv(), WS_TIMEOUT))
-        code, _, messages, _ = await _closed(sock, within=WS_TIMEOUT)
+        code, reason, messages, _ = await _closed(sock, within=WS_TIMEOUT)
     assert first == {"type": "connection_error", "payload": {"code": "UNAUTHENTICATED"}}
-    assert (code, messages) == (1011, [])
+    assert (code, reason, messages) == (4403, "Forbidden", [])  # as graphql-transport-ws
+    office.server.assert_no_errors()
+
+
+async def test_the_legacy_protocol_closes_4400_on_a_bad_init_payload_and_4429_on_a_second_init(
+    office: Office,
+) -> None:
+    async with open_socket(office.server, subprotocols=["graphql-ws"]) as sock:
+        await sock.send({"type": "connection_init", "payload": "Bearer x"})
+        first = json.loads(await asyncio.wait_for(sock.ws.recv(), WS_TIMEOUT))
+        bad_payload = await _closed(sock, within=WS_TIMEOUT)
+    clerk = await office.login("clerk")
+    async with open_socket(office.server, subprotocols=["graphql-ws"]) as sock:
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {clerk}"}}
+        await sock.send(init)
+        assert json.loads(await sock.ws.recv()) == {"type": "connection_ack", "payload": {"userId": user_gid(clerk)}}
+        await sock.send(init)
+        second_init = await _closed(sock, within=WS_TIMEOUT)
+    assert first == {"type": "connection_error"}
+    assert bad_payload[:3] == (4400, "Invalid connection init payload", [])
+    assert second_init[0:2] == (4429, "Too many initialisation requests")
+    assert [m for m in second_init[2] if m["type"] != "ka"] == []
+    office.server.assert_no_errors()
 
 
 async def test_a_legacy_socket_that_never_initialises_is_closed_with_4408(office: Office) -> None:
@@ -322,6 +347,102 @@ async def test_a_legacy_socket_that_never_initialises_is_closed_with_4408(office
         waited = time.monotonic() - started
     assert (code, reason, messages) == (4408, "Connection initialisation timeout", [])
     assert waited <= INIT_TIMEOUT + 1.0
+
+
+# ---- malformed frames: 4400 with a reason, never an unhandled exception ------------------
+
+NOT_JSON, NOT_A_MESSAGE = "WebSocket message must be valid JSON", "Failed to parse message"
+#: A frame (text, or bytes for a binary frame) -> the close both protocols answer it with.
+MALFORMED: dict[str | bytes, tuple[int, str]] = {
+    "garbage": (4400, NOT_JSON),
+    "{": (4400, NOT_JSON),
+    '{"type":"pong"': (4400, NOT_JSON),
+    "[" * 100_000: (4400, NOT_JSON),  # nested beyond the decoder's recursion limit
+    "[1,2]": (4400, NOT_A_MESSAGE),
+    "null": (4400, NOT_A_MESSAGE),
+    "123": (4400, NOT_A_MESSAGE),
+    '"connection_init"': (4400, NOT_A_MESSAGE),
+    "{}": (4400, NOT_A_MESSAGE),
+    '{"type":7}': (4400, NOT_A_MESSAGE),
+    b"\x00\x01": (4400, "WebSocket message type must be text"),
+}
+#: Operations whose shape is wrong: graphql-transport-ws ``subscribe``/``complete``.
+MALFORMED_OPERATIONS = [
+    {"type": "subscribe", "id": "1", "payload": "{ __typename }"},
+    {"type": "subscribe", "id": "1"},
+    {"type": "subscribe", "id": ["1"], "payload": {"query": "{ __typename }"}},
+    {"type": "subscribe", "id": "1", "payload": {"query": 12}},
+    {"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "variables": [1]}},
+    {"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "operationName": {}}},
+    {"type": "complete", "id": {}},
+    {"type": "complete"},
+]
+
+
+def _legacy(message: dict[str, Any]) -> dict[str, Any]:
+    """The same operation message in the legacy protocol's words."""
+    return {**message, "type": {"subscribe": "start", "complete": "stop"}[message["type"]]}
+
+
+async def _close_for(server: LiveServer, frame: str | bytes, *, legacy: bool, token: str | None) -> tuple[Any, ...]:
+    """Open a socket (initialised with ``token`` when given), send ``frame``: the close code,
+    reason and the messages (other than pings and ``ka``) that came before the close."""
+    async with open_socket(server, subprotocols=["graphql-ws"] if legacy else None) as sock:
+        if token is not None:
+            if legacy:
+                await sock.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+                assert json.loads(await sock.ws.recv())["type"] == "connection_ack"
+            else:
+                await sock.authenticate(token)
+        await sock.ws.send(frame)
+        code, reason, messages, _ = await _closed(sock, within=WS_TIMEOUT)
+    return code, reason, [m for m in messages if m["type"] != "ka"]
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize("initialised", [True, False], ids=["after-ack", "before-init"])
+async def test_a_malformed_frame_closes_4400_with_a_reason(office: Office, legacy: bool, initialised: bool) -> None:
+    token = await office.login("clerk") if initialised else None
+    operations = {json.dumps(_legacy(m) if legacy else m): (4400, NOT_A_MESSAGE) for m in MALFORMED_OPERATIONS}
+    expected = {frame: (*close, []) for frame, close in {**MALFORMED, **operations}.items()}
+    closes = {frame: await _close_for(office.server, frame, legacy=legacy, token=token) for frame in expected}
+    assert closes == expected
+    office.server.assert_no_errors()  # no traceback, no ERROR line, for any of them
+
+
+async def test_a_malformed_frame_ends_a_running_subscription_without_a_complete(office: Office) -> None:
+    clerk = await office.login("clerk")
+    async with open_socket(office.server) as sock:
+        await sock.authenticate(clerk)
+        await sock.subscribe("1", after=await office.last_sequence(clerk))
+        await sock.assert_silent(0.2)
+        await sock.ws.send("[1,2]")
+        code, reason, messages, _ = await _closed(sock, within=WS_TIMEOUT)
+    assert (code, reason, messages) == (4400, NOT_A_MESSAGE, [])
+    async with open_socket(office.server, subprotocols=["graphql-ws"]) as sock:
+        await sock.send({"type": "connection_init", "payload": {"authorization": f"Bearer {clerk}"}})
+        assert json.loads(await sock.ws.recv())["type"] == "connection_ack"
+        after = {"after": await office.last_sequence(clerk)}
+        await sock.send({"id": "1", "type": "start", "payload": {"query": SUBSCRIPTION, "variables": after}})
+        await sock.ws.send("garbage")
+        code, reason, messages, _ = await _closed(sock, within=WS_TIMEOUT)
+    assert (code, reason) == (4400, NOT_JSON)
+    assert [m for m in messages if m["type"] != "ka"] == []  # no "complete" after the close
+    office.server.assert_no_errors()
+
+
+async def test_unknown_message_types_close_4400_but_the_legacy_protocol_ignores_them(office: Office) -> None:
+    clerk = await office.login("clerk")
+    transport = await _close_for(office.server, '{"type":"start"}', legacy=False, token=clerk)
+    assert transport == (4400, "Unknown message type: start", [])
+    async with open_socket(office.server, subprotocols=["graphql-ws"]) as sock:
+        await sock.send({"type": "connection_init", "payload": {"authorization": f"Bearer {clerk}"}})
+        assert json.loads(await sock.ws.recv())["type"] == "connection_ack"
+        await sock.send({"type": "pong"})  # strawberry's legacy handler skips types it does not know
+        code, reason, messages, _ = await _closed(sock, within=0.5)
+        assert (code, reason) == (None, "still open")
+        assert {m["type"] for m in messages} <= {"ka"}
+    office.server.assert_no_errors()
 
 
 # ---- Origin -------------------------------------------------------------------------------
