@@ -142,7 +142,7 @@ def office_server(backend: str, tmp: Path, pg_admin: str) -> Iterator[Server]:
         OFFICE_DATA_DIR=str(tmp / "data"),
         OFFICE_DEMO_PASSWORD=PASSWORD,
         # A per-user connection cap, where there is one, must not refuse the bench's devices.
-        OFFICE_WS_MAX_CONNECTIONS_PER_USER="100000",
+        OFFICE_WS_MAX_CONNECTIONS_PER_USER="1000",
         PYTHONUNBUFFERED="1",
     )
     script = Path(sys.executable).with_name("office-api")
