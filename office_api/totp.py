@@ -21,20 +21,17 @@ office_api/org/two_factor.py; this module holds what sign-in and every request n
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import functools
 import hmac
 import logging
 from enum import StrEnum
 
 import pyotp
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from office_api import sealing
 from office_api.config import Settings
 from office_api.org.models import SEPARATED_ROLES, RoleAssignment, UserTotp
 
@@ -55,16 +52,11 @@ class TotpKeyError(RuntimeError):
     """A stored secret does not decrypt with the configured key (the key was changed)."""
 
 
-@functools.lru_cache(maxsize=8)
-def _fernet(material: str) -> Fernet:
-    if not material:
-        raise TotpKeyError("no key for TOTP secrets: set OFFICE_TOTP_SECRET_KEY or OFFICE_JWT_SECRET")
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(material.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
 def _cipher(settings: Settings) -> Fernet:
-    return _fernet(settings.totp_secret_key or settings.jwt_secret)
+    fernet = sealing.cipher(settings, _HKDF_INFO)
+    if fernet is None:
+        raise TotpKeyError("no key for TOTP secrets: set OFFICE_TOTP_SECRET_KEY or OFFICE_JWT_SECRET")
+    return fernet
 
 
 def encrypt_secret(settings: Settings, secret: str) -> str:

@@ -27,8 +27,6 @@ Targets
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -37,9 +35,8 @@ import socket
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from office_api import sealing
 from office_api.config import Settings
 
 SECRET_PREFIX = "whsec_"
@@ -61,23 +58,22 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-@functools.lru_cache(maxsize=8)
-def _fernet(material: str) -> Fernet:
-    if not material:
+def _cipher(settings: Settings) -> Fernet:
+    fernet = sealing.cipher(settings, _HKDF_INFO)
+    if fernet is None:
         raise SecretKeyError("no key for webhook secrets: set OFFICE_TOTP_SECRET_KEY or OFFICE_JWT_SECRET")
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(material.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+    return fernet
 
 
 def encrypt_secret(settings: Settings, secret: str) -> str:
     """The Fernet token stored for ``secret``."""
-    return _fernet(settings.totp_secret_key or settings.jwt_secret).encrypt(secret.encode()).decode()
+    return _cipher(settings).encrypt(secret.encode()).decode()
 
 
 def decrypt_secret(settings: Settings, token: str) -> str:
     """The secret stored as ``token``; :class:`SecretKeyError` when the key does not fit."""
     try:
-        return _fernet(settings.totp_secret_key or settings.jwt_secret).decrypt(token.encode()).decode()
+        return _cipher(settings).decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise SecretKeyError("a stored webhook secret does not decrypt: was the key changed?") from exc
 
