@@ -1,4 +1,4 @@
-"""Reading notifications: pages, replay after a cursor, unread counts, marking read."""
+"""Reading notifications: pages, unread counts, marking read (replay after a cursor: messaging.hub)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messaging.models import Notification
 from office_api.db import UnitOfWork
 
-#: Most rows one replay query returns; a subscriber loops until it has caught up.
+#: Most rows one read returns per user (messaging.hub.NotificationFeed); a subscriber loops
+#: until it has caught up.
 REPLAY_BATCH = 200
-
-
-async def notifications_after(
-    session: AsyncSession, user_id: int, after_seq: int, limit: int = REPLAY_BATCH
-) -> list[Notification]:
-    """``user_id``'s notifications with ``seq > after_seq``, oldest first."""
-    q = (
-        select(Notification)
-        .where(Notification.user_id == user_id, Notification.seq > after_seq)
-        .order_by(Notification.seq)
-        .limit(limit)
-    )
-    return list((await session.execute(q)).scalars())
 
 
 async def notifications_page(
